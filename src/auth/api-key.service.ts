@@ -1,0 +1,125 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
+import type { RequestContext } from '../context/context';
+import { ApiKey, Role } from '../modules/api-keys/api-key.entity';
+import { Project } from '../modules/projects/project.entity';
+import type { Principal } from './abilities';
+
+const KEY_PREFIX = 'nrv_';
+/** How long a key lookup is trusted before the database is asked again (bounds revocation lag across replicas). */
+const CACHE_TTL_MS = 5_000;
+const CACHE_MAX = 10_000;
+
+export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+export interface CreatedKey {
+  key: ApiKey;
+  /** The whole secret; shown once. */
+  secret: string;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  role: Role;
+  projectIds?: string[] | null;
+  expiresAt?: Date | null;
+}
+
+/** Issues, resolves and revokes API keys. */
+export class ApiKeyService {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The principal behind a bearer token, or null when the token is unknown, revoked or expired. */
+  async authenticate(token: string): Promise<Principal | null> {
+    if (!token.startsWith(KEY_PREFIX) || token.length > 200) return null;
+    const hash = hashKey(token);
+    const now = this.now();
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > now) return cached.principal;
+    const key = await this.db.getRepository(ApiKey).findOneBy({ hash });
+    const valid = key && !key.revokedAt && (!key.expiresAt || key.expiresAt.getTime() > now);
+    const principal: Principal | null = valid
+      ? { keyId: key.id, name: key.name, role: key.role, projectIds: key.projectIds }
+      : null;
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(hash, { principal, until: now + CACHE_TTL_MS });
+    return principal;
+  }
+
+  /** Creates a key without a caller: the first admin key of a fresh install. */
+  async bootstrap(input: CreateKeyInput, manager: EntityManager = this.db.manager): Promise<CreatedKey> {
+    return this.insert(input, null, manager);
+  }
+
+  async create(ctx: RequestContext, input: CreateKeyInput): Promise<CreatedKey> {
+    ctx.authorize('create', 'ApiKey');
+    const caller = ctx.caller;
+    const name = input.name.trim();
+    if (!name || name.length > 100) throw new BadInputError('name', 'must be 1 to 100 characters');
+    if (input.expiresAt && input.expiresAt.getTime() <= this.now()) {
+      throw new BadInputError('expiresAt', 'must be in the future');
+    }
+    const projectIds = input.projectIds ?? null;
+    if (projectIds) {
+      if (projectIds.length === 0) throw new BadInputError('projectIds', 'must name at least one project, or be null');
+      const found = await this.db.getRepository(Project).countBy(projectIds.map((id) => ({ id })));
+      if (found !== new Set(projectIds).size) throw new BadInputError('projectIds', 'names a project that does not exist');
+    }
+    // A scoped admin can only hand out keys within its own scope.
+    if (caller.projectIds && (!projectIds || projectIds.some((id) => !caller.projectIds!.includes(id)))) {
+      throw new ForbiddenError('a project-scoped key can only create keys within its own projects');
+    }
+    return this.insert({ ...input, name, projectIds }, caller.keyId);
+  }
+
+  async revoke(ctx: RequestContext, id: string): Promise<ApiKey> {
+    ctx.authorize('delete', 'ApiKey');
+    const repo = this.db.getRepository(ApiKey);
+    const key = await repo.findOneBy({ id });
+    if (!key) throw new NotFoundError('ApiKey', id);
+    const caller = ctx.caller;
+    if (caller.projectIds && (!key.projectIds || key.projectIds.some((p) => !caller.projectIds!.includes(p)))) {
+      throw new ForbiddenError('a project-scoped key can only revoke keys within its own projects');
+    }
+    if (!key.revokedAt) {
+      key.revokedAt = new Date(this.now());
+      await repo.update({ id }, { revokedAt: key.revokedAt });
+    }
+    this.cache.delete(key.hash);
+    return key;
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<ApiKey> {
+    ctx.authorize('read', 'ApiKey');
+    const key = await this.db.getRepository(ApiKey).findOneBy({ id });
+    if (!key) throw new NotFoundError('ApiKey', id);
+    return key;
+  }
+
+  private async insert(
+    input: CreateKeyInput,
+    createdByKeyId: string | null,
+    manager: EntityManager = this.db.manager,
+  ): Promise<CreatedKey> {
+    const secret = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`;
+    const repo = manager.getRepository(ApiKey);
+    const key = repo.create({
+      name: input.name,
+      role: input.role,
+      projectIds: input.projectIds ?? null,
+      expiresAt: input.expiresAt ?? null,
+      prefix: secret.slice(0, 12),
+      hash: hashKey(secret),
+      createdByKeyId,
+      revokedAt: null,
+    });
+    await repo.insert(key);
+    return { key, secret };
+  }
+}

@@ -1,0 +1,102 @@
+import path from 'node:path';
+
+export type NerveRole = 'all' | 'api' | 'worker';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** Typed configuration, read from the environment once at boot. */
+export interface Config {
+  /** Unset: the embedded PGlite database under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  host: string;
+  role: NerveRole;
+  redisUrl: string | undefined;
+  secretKey: string | undefined;
+  inferenceProviders: string[];
+  inferenceWorkers: number;
+  logLevel: LogLevel;
+  dbPoolSize: number;
+  maxArtifactBytes: number;
+  maxRequestBytes: number;
+  limits: QueryLimits;
+  /** Seed a demo project on the first start of an empty database. */
+  seedDemo: boolean;
+}
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+    return fallback;
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T, problems: string[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+  return raw as T;
+}
+
+/** Validates the environment and reports every problem at once. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  const providers = (env.INFERENCE_PROVIDERS || 'cpu').split(',').map((p) => p.trim().toLowerCase());
+  for (const p of providers) {
+    if (!['cpu', 'cuda'].includes(p)) problems.push(`INFERENCE_PROVIDERS: unknown provider "${p}" (cpu, cuda)`);
+  }
+  const secretKey = env.NERVE_SECRET_KEY || undefined;
+  if (secretKey && Buffer.from(secretKey, 'base64').length !== 32) {
+    problems.push('NERVE_SECRET_KEY must be 32 bytes, base64-encoded');
+  }
+  const config: Config = {
+    databaseUrl,
+    dataDir: path.resolve(env.NERVE_DATA_DIR || '.nerve'),
+    port: int(env, 'PORT', 4000, 0, 65535, problems),
+    host: env.HOST || '0.0.0.0',
+    role: oneOf(env, 'NERVE_ROLE', ['all', 'api', 'worker'] as const, 'all', problems),
+    redisUrl,
+    secretKey,
+    inferenceProviders: providers,
+    inferenceWorkers: int(env, 'INFERENCE_WORKERS', 1, 0, 64, problems),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info', problems),
+    dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200, problems),
+    maxArtifactBytes: int(env, 'NERVE_MAX_ARTIFACT_BYTES', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, problems),
+    maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    limits: {
+      maxDepth: int(env, 'NERVE_MAX_QUERY_DEPTH', 12, 2, 100, problems),
+      maxAliases: int(env, 'NERVE_MAX_QUERY_ALIASES', 30, 1, 1000, problems),
+      maxCost: int(env, 'NERVE_MAX_QUERY_COST', 50_000, 10, 10_000_000, problems),
+    },
+    seedDemo: env.NERVE_SEED_DEMO !== 'false',
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

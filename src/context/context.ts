@@ -1,0 +1,68 @@
+import type DataLoader from 'dataloader';
+import { type Action, type AppAbility, type Principal, type Subject, defineAbility, scoped } from '../auth/abilities';
+import { ForbiddenError, UnauthenticatedError } from '../common/errors';
+import type { Logger } from '../common/logger';
+
+/**
+ * What every service call receives first: who is calling, what they may do, and the per-request
+ * loaders. One is built per HTTP request and per WebSocket operation; never shared across principals.
+ */
+export class RequestContext {
+  readonly ability: AppAbility | undefined;
+  private readonly loaders = new Map<string, DataLoader<unknown, unknown>>();
+
+  constructor(
+    readonly requestId: string,
+    readonly principal: Principal | undefined,
+    readonly logger: Logger,
+  ) {
+    this.ability = principal ? defineAbility(principal) : undefined;
+  }
+
+  /** A context for jobs and internal callers: acts with every right, named for the audit trail. */
+  static system(logger: Logger, name = 'system'): RequestContext {
+    return new RequestContext(name, { keyId: '00000000-0000-0000-0000-000000000000', name, role: 'ADMIN' as Principal['role'], projectIds: null }, logger);
+  }
+
+  /** The principal, or UNAUTHENTICATED. */
+  get caller(): Principal {
+    if (!this.principal) throw new UnauthenticatedError();
+    return this.principal;
+  }
+
+  /** Whether the caller may do `action` on `subject` in `projectId` (or anywhere, without one). */
+  can(action: Action, subject: Subject, projectId?: string): boolean {
+    if (!this.ability) return false;
+    return projectId === undefined
+      ? this.ability.can(action, subject)
+      : this.ability.can(action, scoped(subject, projectId));
+  }
+
+  /** Throws FORBIDDEN unless the caller may do `action` on `subject` in `projectId`. */
+  authorize(action: Action, subject: Subject, projectId?: string): void {
+    const principal = this.caller;
+    if (!this.can(action, subject, projectId)) {
+      throw new ForbiddenError(`${principal.role} key "${principal.name}" may not ${action} ${subject}`);
+    }
+  }
+
+  /**
+   * The projects whose `subject` rows the caller may read, for filtering lists in SQL:
+   * `null` means every project.
+   */
+  readableProjects(subject: Subject): string[] | null {
+    const principal = this.caller;
+    if (!this.can('read', subject)) throw new ForbiddenError(`may not read ${subject}`);
+    return principal.projectIds;
+  }
+
+  /** The request's loader called `name`, created on first use. */
+  loader<K, V>(name: string, create: () => DataLoader<K, V>): DataLoader<K, V> {
+    let loader = this.loaders.get(name);
+    if (!loader) {
+      loader = create() as DataLoader<unknown, unknown>;
+      this.loaders.set(name, loader);
+    }
+    return loader as DataLoader<K, V>;
+  }
+}

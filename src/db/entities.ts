@@ -1,0 +1,23 @@
+import { ApiKey } from '../modules/api-keys/api-key.entity';
+import { Artifact } from '../modules/artifacts/artifact.entity';
+import { Dataset, DatasetVersion } from '../modules/datasets/dataset.entity';
+import { IdempotencyRecord } from '../modules/idempotency/idempotency-record.entity';
+import { Model, ModelAlias, ModelVersion } from '../modules/models/model.entity';
+import { Project } from '../modules/projects/project.entity';
+import { Run, RunInput, RunMetric } from '../modules/runs/run.entity';
+
+/** Every entity, listed once: the data source and the migration generator both read this. */
+export const entities = [
+  Project,
+  ApiKey,
+  Artifact,
+  IdempotencyRecord,
+  Dataset,
+  DatasetVersion,
+  Model,
+  ModelVersion,
+  ModelAlias,
+  Run,
+  RunInput,
+  RunMetric,
+];

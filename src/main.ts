@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './config/config';
+import { Logger } from './common/logger';
+import { startHub } from './server/hub';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = new Logger(config.logLevel, { role: config.role });
+  const hub = await startHub(config, { logger });
+  const lines = [
+    '',
+    `  Nerve is up: ${hub.url} (GraphQL over HTTP and WebSocket)`,
+    `  database: ${config.databaseUrl ? 'PostgreSQL from DATABASE_URL' : `embedded, in ${config.dataDir}`}`,
+  ];
+  if (hub.seeded.adminKey) {
+    lines.push(
+      '',
+      '  One-time admin API key (store it now; it is not shown again):',
+      `    ${hub.seeded.adminKey}`,
+      '',
+      `  Try: curl -s ${hub.url} -H 'content-type: application/json' \\`,
+      `         -H 'authorization: Bearer ${hub.seeded.adminKey}' -d '{"query":"{ me { name role } }"}'`,
+    );
+  }
+  if (hub.seeded.demoProject) lines.push(`  Demo project created: "${hub.seeded.demoProject}"`);
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    hub.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Nerve failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { BadInputError, ConflictError } from '../../common/errors';
+import type { RequestContext } from '../../context/context';
+import { IdempotencyRecord } from './idempotency-record.entity';
+
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+
+/**
+ * Runs a mutation at most once per idempotency key. The key is claimed in the same transaction as the
+ * mutation's writes, so either both land or neither does; a concurrent retry waits on the claim's row
+ * lock and then sees the stored result.
+ */
+export class IdempotencyService {
+  constructor(private readonly db: DataSource) {}
+
+  async run<T>(
+    ctx: RequestContext,
+    operation: string,
+    key: string | null | undefined,
+    args: unknown,
+    work: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    if (key === null || key === undefined) return this.db.transaction(work);
+    if (key.length < 1 || key.length > 200) throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
+    const scope = `${operation}:${ctx.caller.keyId}`;
+    const requestHash = createHash('sha256').update(canonical(args)).digest('hex');
+    return this.db.transaction(async (manager) => {
+      const claimed = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(IdempotencyRecord)
+        .values({ scope, key, requestHash, result: () => 'NULL' })
+        .orIgnore()
+        .returning(['key'])
+        .execute();
+      if (claimed.raw.length === 0) {
+        const first = await manager.findOneByOrFail(IdempotencyRecord, { scope, key });
+        if (first.requestHash !== requestHash) {
+          throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
+        }
+        return first.result as T;
+      }
+      const result = await work(manager);
+      await manager.update(IdempotencyRecord, { scope, key }, { result: result as object });
+      return result;
+    });
+  }
+}

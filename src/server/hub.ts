@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { GraphQLError } from 'graphql';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config/config';
+import { DomainError, ErrorCode, PayloadTooLargeError, UnauthenticatedError, formatError } from '../common/errors';
+import { Logger } from '../common/logger';
+import { RequestContext } from '../context/context';
+import { createDataSource, migrate } from '../db/data-source';
+import { EmbeddedPostgres } from '../db/embedded-postgres';
+import { attachGraphqlWs } from './graphql-ws';
+import { queryLimitsRule } from './limits';
+import { Metrics } from './metrics';
+import { buildNerveSchema } from './schema';
+import { createServices, type Services } from './services';
+import { seed, type SeedResult } from './seed';
+
+export interface HubOptions {
+  logger?: Logger;
+  /** Injected clock, for tests. */
+  now?: () => Date;
+  /** Called with every SQL statement, for tests that count them. */
+  onQuery?: (sql: string) => void;
+}
+
+/** A running hub: what `main.ts` starts and what the end-to-end tests drive. */
+export interface Hub {
+  url: string;
+  port: number;
+  services: Services;
+  db: DataSource;
+  seeded: SeedResult;
+  /** Stops accepting, lets in-flight requests finish, closes sockets and the database. */
+  close(): Promise<void>;
+}
+
+const ARTIFACT_PATH = /^\/artifacts\/sha256\/([^/]+)$/;
+
+/** Boots a hub: database (embedded unless a URL is configured), migrations, services, HTTP and WS. */
+export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
+  const logger = options.logger ?? new Logger(config.logLevel);
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    embedded = await EmbeddedPostgres.open(path.join(config.dataDir, 'pgdata'));
+    url = await embedded.listen();
+    logger.info('embedded database started', { dataDir: config.dataDir });
+  }
+  const db = createDataSource({ url, poolSize: config.dbPoolSize, onQuery: options.onQuery });
+  await db.initialize();
+  const applied = await migrate(db);
+  if (applied.length) logger.info('migrations applied', { applied });
+
+  const services = createServices(db, config, logger, options.now);
+  const seeded = await seed(services);
+  const schema = await buildNerveSchema(services);
+  const metrics = new Metrics();
+  const rules = [queryLimitsRule(config.limits)];
+
+  const httpServer = http.createServer();
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    validationRules: rules,
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatError(formatted, error, logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      metricsPlugin(metrics),
+    ],
+  });
+  await apollo.start();
+
+  const contextFor = async (authorization: string | undefined, requestId: string | undefined): Promise<RequestContext> => {
+    const id = requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
+    if (!authorization) return new RequestContext(id, undefined, logger);
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    const principal = token ? await services.apiKeys.authenticate(token) : null;
+    if (!principal) {
+      throw new GraphQLError('the API key is unknown, revoked or expired', {
+        extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+      });
+    }
+    return new RequestContext(id, principal, logger);
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  const sendError = (res: ServerResponse, error: unknown, requestId: string): void => {
+    if (error instanceof DomainError) {
+      send(res, error.httpStatus, { errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }] });
+      return;
+    }
+    logger.error('unhandled error', { requestId, error });
+    send(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });
+  };
+
+  /** Authenticates a non-GraphQL route: a principal is required. */
+  const principalContext = async (req: IncomingMessage): Promise<RequestContext> => {
+    const requestId = header(req, 'x-request-id');
+    let ctx: RequestContext;
+    try {
+      ctx = await contextFor(header(req, 'authorization'), requestId);
+    } catch {
+      throw new UnauthenticatedError('the API key is unknown, revoked or expired');
+    }
+    if (!ctx.principal) throw new UnauthenticatedError();
+    return ctx;
+  };
+
+  const graphql = async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
+    let body: unknown;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, config.maxRequestBytes);
+      if ((header(req, 'content-type') ?? '').includes('application/json')) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          send(res, 400, { errors: [{ message: 'request body is not valid JSON', extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
+          return;
+        }
+      } else {
+        body = raw.toString('utf8');
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
+      context: () => contextFor(header(req, 'authorization'), header(req, 'x-request-id')),
+    });
+    const out: Record<string, string> = {};
+    for (const [key, value] of response.headers) out[key] = value;
+    res.statusCode = response.status ?? 200;
+    for (const [key, value] of Object.entries(out)) res.setHeader(key, value);
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+
+  const artifacts = async (req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> => {
+    const ctx = await principalContext(req);
+    if (req.method === 'PUT') {
+      const length = header(req, 'content-length');
+      const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
+      send(res, stored.created ? 201 : 200, { sha256: stored.sha256, size: stored.size });
+      return;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const { stream, size } = await services.artifacts.download(ctx, sha256);
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': size,
+        etag: `"${sha256.toLowerCase()}"`,
+        'cache-control': 'private, max-age=31536000, immutable',
+      });
+      if (req.method === 'HEAD') {
+        stream.destroy();
+        res.end();
+        return;
+      }
+      stream.pipe(res);
+      return;
+    }
+    send(res, 405, { errors: [{ message: 'use PUT or GET' }] }, { allow: 'GET, HEAD, PUT' });
+  };
+
+  let shuttingDown = false;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = header(req, 'x-request-id') ?? randomUUID();
+    const [pathname, query = ''] = (req.url ?? '/').split('?', 2);
+    const search = query ? `?${query}` : '';
+    let route = pathname;
+    try {
+      if (pathname === '/graphql') {
+        await graphql(req, res, search);
+      } else if (pathname === '/healthz') {
+        send(res, 200, { status: 'ok' });
+      } else if (pathname === '/readyz') {
+        const ready = await readiness(db, shuttingDown);
+        send(res, ready.ok ? 200 : 503, ready);
+      } else if (pathname === '/metrics') {
+        await principalContext(req);
+        send(res, 200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType });
+      } else {
+        const match = ARTIFACT_PATH.exec(pathname);
+        if (match) {
+          route = '/artifacts/sha256/:hex';
+          await artifacts(req, res, match[1]);
+        } else {
+          route = 'unknown';
+          send(res, 404, { errors: [{ message: `no route for ${pathname}` }] });
+        }
+      }
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+      } else {
+        if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
+        sendError(res, error, requestId);
+      }
+    } finally {
+      metrics.http.inc({ route, status: String(res.statusCode) });
+    }
+  };
+  httpServer.on('request', (req, res) => void handle(req, res));
+  httpServer.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+
+  const ws = attachGraphqlWs({
+    httpServer,
+    schema,
+    rules,
+    context: contextFor,
+    formatError: (error, ctx) => formatError(error.toJSON(), error, logger, ctx?.requestId),
+    maxPayload: config.maxRequestBytes,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const port = (httpServer.address() as { port: number }).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      await ws.close();
+      // apollo.stop() runs the drain plugin: stop accepting, wait for in-flight requests, then close.
+      await apollo.stop();
+      await db.destroy();
+      if (embedded) await embedded.close();
+    })());
+
+  return { url: `http://${host}:${port}/graphql`, port, services, db, seeded, close };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new PayloadTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Ready when the database answers and every migration this build knows is applied. */
+async function readiness(db: DataSource, shuttingDown: boolean): Promise<{ ok: boolean; checks: Record<string, string> }> {
+  if (shuttingDown) return { ok: false, checks: { server: 'shutting down' } };
+  try {
+    const pending = await withTimeout(db.showMigrations(), 2_000);
+    return { ok: !pending, checks: { database: 'ok', migrations: pending ? 'pending' : 'ok' } };
+  } catch {
+    return { ok: false, checks: { database: 'unreachable' } };
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]);
+}
+
+function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operationName, operation, errors }) {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          const labels = { operation: metrics.operationLabel(operationName), type: operation?.operation ?? 'unknown' };
+          metrics.duration.observe(labels, seconds);
+          metrics.requests.inc({ ...labels, outcome: errors?.length ? 'error' : 'ok' });
+        },
+      };
+    },
+  };
+}

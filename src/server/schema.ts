@@ -1,0 +1,41 @@
+import path from 'node:path';
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { authChecker } from '../auth/auth-checker';
+import { projectRoot } from '../common/paths';
+import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
+import { DatasetResolver } from '../modules/datasets/dataset.resolver';
+import { ModelResolver } from '../modules/models/model.resolver';
+import { ProjectResolver } from '../modules/projects/project.resolver';
+import { RunResolver } from '../modules/runs/run.resolver';
+import type { Services } from './services';
+
+/** Every resolver class. Each is constructed once per process with the services. */
+export const resolvers: NonEmptyArray<new (services: Services) => object> = [
+  ProjectResolver,
+  ApiKeyResolver,
+  DatasetResolver,
+  ModelResolver,
+  RunResolver,
+];
+
+export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');
+
+/** Builds the executable schema; without services it can only be printed (the SDL snapshot). */
+export async function buildNerveSchema(services?: Services): Promise<GraphQLSchema> {
+  const instances = new Map<unknown, object>();
+  return buildSchema({
+    resolvers,
+    authChecker,
+    authMode: 'error',
+    validate: false,
+    container: {
+      get: (cls: new (services: Services) => object) => {
+        if (!services) throw new Error('schema was built without services');
+        let instance = instances.get(cls);
+        if (!instance) instances.set(cls, (instance = new cls(services)));
+        return instance;
+      },
+    },
+  });
+}
