@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { In } from 'typeorm';
 import DataLoader from 'dataloader';
@@ -12,9 +13,12 @@ export class ProjectService {
   constructor(private readonly db: DataSource) {}
 
   async create(ctx: RequestContext, input: CreateProjectInput): Promise<Project> {
-    ctx.authorize('create', 'Project');
+    // Checked against the new project's own id: a project-scoped key's scope never contains it.
+    const id = randomUUID();
+    ctx.authorize('create', 'Project', id);
     const repo = this.db.getRepository(Project);
     const project = repo.create({
+      id,
       slug: requireSlug('slug', input.slug),
       name: requireText('name', input.name),
       description: input.description?.trim() || null,
