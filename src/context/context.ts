@@ -8,15 +8,19 @@ import type { Logger } from '../common/logger';
  * loaders. One is built per HTTP request and per WebSocket operation; never shared across principals.
  */
 export class RequestContext {
-  readonly ability: AppAbility | undefined;
+  private builtAbility: AppAbility | undefined;
   private readonly loaders = new Map<string, DataLoader<unknown, unknown>>();
 
   constructor(
     readonly requestId: string,
     readonly principal: Principal | undefined,
     readonly logger: Logger,
-  ) {
-    this.ability = principal ? defineAbility(principal) : undefined;
+  ) {}
+
+  /** The caller's CASL ability, built on first use and at most once per request. */
+  get ability(): AppAbility | undefined {
+    if (!this.principal) return undefined;
+    return (this.builtAbility ??= defineAbility(this.principal));
   }
 
   /** A context for jobs and internal callers: acts with every right, named for the audit trail. */
