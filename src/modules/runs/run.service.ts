@@ -1,7 +1,316 @@
-import type { DataSource } from 'typeorm';
-import type { ProjectService } from '../projects/project.service';
+import type { DataSource, EntityManager } from 'typeorm';
+import { BadInputError, ConflictError, NotFoundError } from '../../common/errors';
+import { paginate, type ConnectionResult } from '../../common/pagination';
+import { requireId, requireJsonObject, requireText } from '../../common/validate';
+import type { RequestContext } from '../../context/context';
+import type { DatasetVersion } from '../datasets/dataset.entity';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { ModelVersion } from '../models/model.entity';
+import type { ProjectService } from '../projects/project.service';
+import { Run, RunMetric, RunStatus } from './run.entity';
+import { buildLineage, type LineageFacts } from './run-lineage';
+import { runById, runInputs, runMetricKeys, runOutputs } from './run.loaders';
+import { fillTimestamps, toMetricColumns } from './run-metrics';
+import { acceptsMetrics, assertTransition, isTerminal } from './run-status';
+import {
+  LineageNodeKind,
+  type FinishRunArgs,
+  type Lineage,
+  type LogRunMetricsArgs,
+  type LogRunMetricsResult,
+  type RunMetricsArgs,
+  type RunsArgs,
+  type StartRunInput,
+} from './run.types';
 
+const MAX_ERROR_LENGTH = 10_000;
+const MAX_TAGS = 100;
+const MAX_INPUTS = 100;
+
+/** Runs (training, evaluation, data preparation...), their metrics, inputs, outputs and lineage. */
 export class RunService {
-  constructor(private readonly db: DataSource, private readonly projects: ProjectService, private readonly idempotency: IdempotencyService, private readonly now: () => Date) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly projects: ProjectService,
+    private readonly idempotency: IdempotencyService,
+    private readonly now: () => Date,
+  ) {}
+
+  /**
+   * Registers a run. A run whose externalRef the project already knows is returned as it is, so an
+   * orchestrator retrying its start creates nothing twice.
+   */
+  async start(ctx: RequestContext, input: StartRunInput): Promise<Run> {
+    const project = await this.projects.resolve(ctx, input.project);
+    ctx.authorize('create', 'Run', project.id);
+    const name = requireText('name', input.name);
+    const params = input.params == null ? {} : requireJsonObject('params', input.params);
+    const tags = input.tags == null ? {} : requireTags(input.tags);
+    const externalRef = input.externalRef == null ? null : requireText('externalRef', input.externalRef, 200);
+    const inputIds = dedupe((input.inputs ?? []).map((id, i) => requireId(`inputs.${i}`, id)));
+    if (inputIds.length > MAX_INPUTS)
+      throw new BadInputError('inputs', `must hold at most ${MAX_INPUTS} dataset versions`);
+    const queued = input.queued ?? false;
+
+    return this.db.transaction(async (manager) => {
+      if (inputIds.length) await this.checkInputs(manager, project.id, input.inputs ?? [], inputIds);
+      const inserted: Array<{ id: string }> = await manager.query(
+        `INSERT INTO run (project_id, name, kind, status, params, tags, external_ref, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (project_id, external_ref) WHERE external_ref IS NOT NULL DO NOTHING
+         RETURNING id`,
+        [
+          project.id,
+          name,
+          input.kind,
+          queued ? RunStatus.QUEUED : RunStatus.RUNNING,
+          params,
+          tags,
+          externalRef,
+          queued ? null : this.now(),
+        ],
+      );
+      if (!inserted.length) {
+        return manager.findOneByOrFail(Run, { projectId: project.id, externalRef: externalRef as string });
+      }
+      const id = inserted[0].id;
+      if (inputIds.length) {
+        await manager.query(
+          'INSERT INTO run_input (run_id, dataset_version_id) SELECT $1, unnest($2::uuid[])',
+          [id, inputIds],
+        );
+      }
+      return manager.findOneByOrFail(Run, { id });
+    });
+  }
+
+  /** Moves a run to its next status: QUEUED to RUNNING or CANCELLED; RUNNING to a terminal status. */
+  async finish(ctx: RequestContext, args: FinishRunArgs): Promise<Run> {
+    const id = requireId('id', args.id);
+    let error: string | null = null;
+    if (args.error != null) {
+      if (args.status !== RunStatus.FAILED && args.status !== RunStatus.CANCELLED) {
+        throw new BadInputError('error', 'only a FAILED or CANCELLED run carries an error');
+      }
+      // Stack traces can be long; keep the head rather than losing the status update.
+      error = args.error.slice(0, MAX_ERROR_LENGTH);
+    }
+    return this.db.transaction(async (manager) => {
+      const run = await manager.findOne(Run, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!run || !ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', id);
+      ctx.authorize('update', 'Run', run.projectId);
+      assertTransition(run.status, args.status);
+      const at = this.now();
+      run.status = args.status;
+      if (args.status === RunStatus.RUNNING) run.startedAt = at;
+      if (isTerminal(args.status)) {
+        run.finishedAt = at;
+        run.error = error;
+      }
+      await manager.update(
+        Run,
+        { id },
+        {
+          status: run.status,
+          startedAt: run.startedAt,
+          finishedAt: run.finishedAt,
+          error: run.error,
+        },
+      );
+      return run;
+    });
+  }
+
+  /**
+   * Appends metric points to a QUEUED or RUNNING run in one multi-row statement. With an idempotency
+   * key, a retry returns the first result and writes nothing.
+   */
+  async logMetrics(ctx: RequestContext, args: LogRunMetricsArgs): Promise<LogRunMetricsResult> {
+    const runId = requireId('runId', args.runId);
+    const columns = toMetricColumns(args.points);
+    // The columns, timestamps still as given, describe the request more cheaply than the point objects.
+    const request = { runId, ...columns };
+    return this.idempotency.run(ctx, 'logRunMetrics', args.idempotencyKey, request, async (manager) => {
+      // FOR SHARE: finishRun's FOR UPDATE waits for this batch, or this batch sees the finished run.
+      const [run]: Array<{ project_id: string; status: RunStatus }> = await manager.query(
+        'SELECT project_id, status FROM run WHERE id = $1 FOR SHARE',
+        [runId],
+      );
+      if (!run || !ctx.can('read', 'Run', run.project_id)) throw new NotFoundError('Run', runId);
+      ctx.authorize('update', 'Run', run.project_id);
+      if (!acceptsMetrics(run.status)) {
+        throw new ConflictError(
+          `run is ${run.status}; only a QUEUED or RUNNING run accepts metrics`,
+          'runId',
+        );
+      }
+      await manager.query(
+        `INSERT INTO run_metric (run_id, key, step, value, timestamp)
+         SELECT $1, * FROM unnest($2::text[], $3::int[], $4::float8[], $5::timestamptz[])`,
+        [runId, columns.keys, columns.steps, columns.values, fillTimestamps(columns, this.now())],
+      );
+      return { runId, accepted: columns.keys.length };
+    });
+  }
+
+  /** A run the caller may read: NOT_FOUND otherwise, whether it exists or not. */
+  async byId(ctx: RequestContext, id: string): Promise<Run> {
+    const runId = requireId('id', id);
+    const run = await runById(ctx, this.db).load(runId);
+    if (!run || !ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', runId);
+    return run;
+  }
+
+  /** Runs of a project, newest first, filtered by status and kind in SQL. */
+  async list(ctx: RequestContext, args: RunsArgs): Promise<ConnectionResult<Run>> {
+    const project = await this.projects.resolve(ctx, args.project);
+    const scope = ctx.readableProjects('Run');
+    if (scope && !scope.includes(project.id)) throw new NotFoundError('Project', `${args.project} (project)`);
+    const qb = this.db
+      .getRepository(Run)
+      .createQueryBuilder('r')
+      .where('r.projectId = :projectId', { projectId: project.id });
+    if (args.status) qb.andWhere('r.status = :status', { status: args.status });
+    if (args.kind) qb.andWhere('r.kind = :kind', { kind: args.kind });
+    return paginate(qb, args);
+  }
+
+  /** A run's metric points ordered by key, step and insertion. */
+  async metrics(ctx: RequestContext, run: Run, args: RunMetricsArgs): Promise<ConnectionResult<RunMetric>> {
+    this.assertReadable(ctx, run);
+    const qb = this.db
+      .getRepository(RunMetric)
+      .createQueryBuilder('m')
+      .where('m.runId = :runId', { runId: run.id });
+    if (args.key != null) qb.andWhere('m.key = :key', { key: args.key });
+    return paginate(qb, args, { keys: ['key', 'step', 'id'], order: 'ASC' });
+  }
+
+  async metricKeys(ctx: RequestContext, run: Run): Promise<string[]> {
+    this.assertReadable(ctx, run);
+    return runMetricKeys(ctx, this.db).load(run.id);
+  }
+
+  /** Dataset versions the run read (those the caller may read). */
+  async inputs(ctx: RequestContext, run: Run): Promise<DatasetVersion[]> {
+    this.assertReadable(ctx, run);
+    const versions = await runInputs(ctx, this.db).load(run.id);
+    return versions.filter((v) => ctx.can('read', 'Dataset', v.projectId));
+  }
+
+  /** Model versions the run produced (those the caller may read). */
+  async outputs(ctx: RequestContext, run: Run): Promise<ModelVersion[]> {
+    this.assertReadable(ctx, run);
+    const versions = await runOutputs(ctx, this.db).load(run.id);
+    return versions.filter((v) => ctx.can('read', 'Model', v.projectId));
+  }
+
+  /**
+   * The upstream lineage of a model version, in three statements at most: the version, its run with
+   * the run's inputs, and the dataset versions involved. Dataset versions record no producing run, so
+   * the walk stops there.
+   */
+  async lineage(ctx: RequestContext, modelVersionId: string): Promise<Lineage> {
+    const id = requireId('modelVersionId', modelVersionId);
+    const [version]: Array<{
+      id: string;
+      project_id: string;
+      run_id: string | null;
+      dataset_version_id: string | null;
+      label: string;
+    }> = await this.db.query(
+      `SELECT mv.id, mv.project_id, mv.run_id, mv.dataset_version_id, m.name || ' v' || mv.version AS label
+           FROM model_version mv JOIN model m ON m.id = mv.model_id
+          WHERE mv.id = $1`,
+      [id],
+    );
+    if (!version || !ctx.can('read', 'Model', version.project_id))
+      throw new NotFoundError('ModelVersion', id);
+
+    let run: LineageFacts['run'] = null;
+    if (version.run_id) {
+      const [row]: Array<{ id: string; project_id: string; name: string; inputs: string[] }> =
+        await this.db.query(
+          `SELECT r.id, r.project_id, r.name,
+                COALESCE(array_agg(ri.dataset_version_id::text ORDER BY ri.dataset_version_id)
+                         FILTER (WHERE ri.dataset_version_id IS NOT NULL), '{}') AS inputs
+           FROM run r LEFT JOIN run_input ri ON ri.run_id = r.id
+          WHERE r.id = $1
+          GROUP BY r.id`,
+          [version.run_id],
+        );
+      if (row) run = { id: row.id, projectId: row.project_id, label: row.name, inputIds: row.inputs };
+    }
+
+    const datasetIds = dedupe([
+      ...(run?.inputIds ?? []),
+      ...(version.dataset_version_id ? [version.dataset_version_id] : []),
+    ]);
+    const datasetVersions: Array<{ id: string; project_id: string; label: string }> = datasetIds.length
+      ? await this.db.query(
+          `SELECT dv.id, dv.project_id, d.name || ' v' || dv.version AS label
+             FROM dataset_version dv JOIN dataset d ON d.id = dv.dataset_id
+            WHERE dv.id = ANY($1::uuid[])`,
+          [datasetIds],
+        )
+      : [];
+
+    return buildLineage(
+      {
+        version: {
+          id: version.id,
+          projectId: version.project_id,
+          label: version.label,
+          runId: version.run_id,
+          datasetVersionId: version.dataset_version_id,
+        },
+        run,
+        datasetVersions: datasetVersions.map((d) => ({ id: d.id, projectId: d.project_id, label: d.label })),
+      },
+      (kind, projectId) => ctx.can('read', SUBJECT_OF[kind], projectId),
+    );
+  }
+
+  /** Field resolvers receive runs from anywhere in the schema; reading one needs its project. */
+  private assertReadable(ctx: RequestContext, run: Run): void {
+    if (!ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', run.id);
+  }
+
+  /** Every input must be a dataset version of the run's project: BAD_USER_INPUT `inputs.<i>` otherwise. */
+  private async checkInputs(
+    manager: EntityManager,
+    projectId: string,
+    given: string[],
+    ids: string[],
+  ): Promise<void> {
+    const rows: Array<{ id: string }> = await manager.query(
+      'SELECT id FROM dataset_version WHERE id = ANY($1::uuid[]) AND project_id = $2',
+      [ids, projectId],
+    );
+    const found = new Set(rows.map((r) => r.id));
+    const missing = given.findIndex((id) => !found.has(id.toLowerCase()));
+    if (missing >= 0)
+      throw new BadInputError(`inputs.${missing}`, 'is not a dataset version of this project');
+  }
+}
+
+const SUBJECT_OF = {
+  [LineageNodeKind.MODEL_VERSION]: 'Model',
+  [LineageNodeKind.RUN]: 'Run',
+  [LineageNodeKind.DATASET_VERSION]: 'Dataset',
+} as const;
+
+function dedupe(ids: string[]): string[] {
+  return [...new Set(ids)];
+}
+
+/** Tags are a flat map of strings, so they can be filtered and shown as labels. */
+function requireTags(value: unknown): Record<string, string> {
+  const tags = requireJsonObject('tags', value);
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) throw new BadInputError('tags', `must hold at most ${MAX_TAGS} tags`);
+  for (const [key, tag] of entries) {
+    if (typeof tag !== 'string') throw new BadInputError(`tags.${key}`, 'must be a string');
+  }
+  return tags as Record<string, string>;
 }
