@@ -93,7 +93,7 @@ describe('authorization', () => {
             const unsubscribe = client.subscribe(op, {
               next: (result) => {
                 unsubscribe();
-                resolve((result.errors ?? []) as Array<{ extensions?: { code?: string } }>);
+                resolve([...(result.errors ?? [])] as Array<{ extensions?: { code?: string } }>);
               },
               error: (error) => resolve(Array.isArray(error) ? error : [{ extensions: { code: String(error) } }]),
               complete: () => resolve([]),
