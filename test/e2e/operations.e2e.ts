@@ -1,8 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kind, parse, print, validate, type OperationDefinitionNode, type FieldNode } from 'graphql';
+import {
+  Kind,
+  parse,
+  print,
+  validate,
+  visit,
+  type ASTNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { projectRoot } from '../../src/common/paths';
 import { buildNerveSchema } from '../../src/server/schema';
+import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type TestHub } from '../harness';
 
 const dir = path.join(projectRoot, 'graphql', 'operations');
@@ -18,9 +29,27 @@ function loadExamples(): Example[] {
   const examples: Example[] = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort()) {
     const document = parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+    const fragments = new Map<string, FragmentDefinitionNode>();
     for (const def of document.definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    }
+    /** The fragments `node` spreads, transitively, so each operation runs standalone. */
+    const used = (node: ASTNode, into = new Set<string>()): Set<string> => {
+      visit(node, {
+        FragmentSpread(spread) {
+          const name = spread.name.value;
+          if (into.has(name) || !fragments.has(name)) return;
+          into.add(name);
+          used(fragments.get(name)!, into);
+        },
+      });
+      return into;
+    };
+    for (const def of document.definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) continue;
       if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) throw new Error(`${file}: every operation must be named`);
-      examples.push({ file, name: def.name.value, text: print(def), node: def });
+      const text = [def, ...[...used(def)].map((n) => fragments.get(n)!)].map((d) => print(d)).join('\n\n');
+      examples.push({ file, name: def.name.value, text, node: def });
     }
   }
   return examples;
@@ -81,6 +110,49 @@ describe('graphql/operations', () => {
       input: { name: unique('key'), role: 'VIEWER', projectIds: [project.id] },
     })).createApiKey.key;
     await run('RevokeApiKey', { id: key.id });
+
+    const dataset = (await run<{ createDataset: { id: string } }>('CreateDataset', {
+      input: { project: slug, name: 'churn-training', description: 'Customer churn, monthly snapshot' },
+    })).createDataset;
+    const rows = Array.from({ length: 50 }, (_, i) => ({ tenure: i % 24, spend: 20 + (i % 7) * 3.5, plan: i % 3 ? 'basic' : 'pro' }));
+    const datasetVersion = (await run<{ registerDatasetVersion: { id: string } }>('RegisterDatasetVersion', {
+      input: { datasetId: dataset.id, rows },
+    })).registerDatasetVersion;
+    await run('Datasets', { project: slug, first: 10 });
+    await run('Dataset', { id: dataset.id, versions: 5 });
+    await run('DatasetVersion', { id: datasetVersion.id });
+
+    const runRow = (await run<{ startRun: { id: string } }>('StartRun', {
+      input: { project: slug, name: 'train churn', kind: 'TRAINING', params: { lr: 0.1 }, tags: { team: 'growth' }, inputs: [datasetVersion.id] },
+    })).startRun;
+    const points = Array.from({ length: 100 }, (_, step) => ({ key: 'loss', step, value: 1 / (step + 1) }));
+    await run('LogRunMetrics', { runId: runRow.id, points, idempotencyKey: unique('metrics') });
+    await run('FinishRun', { id: runRow.id, status: 'SUCCEEDED' });
+    await run('Run', { id: runRow.id, metricKey: 'loss', first: 10 });
+    await run('Runs', { project: slug, status: 'SUCCEEDED', first: 5 });
+
+    const model = (await run<{ createModel: { id: string } }>('CreateModel', {
+      input: { project: slug, name: 'churn-clf', task: 'CLASSIFICATION' },
+    })).createModel;
+    const onnx = linearClassifierOnnx({ features: 2, classes: 2, weights: [[0.5, -0.5], [-0.1, 0.1]], bias: [0, 0] });
+    const sha = await uploadArtifact(hub, onnx);
+    const version = (await run<{ registerModelVersion: { id: string } }>('RegisterModelVersion', {
+      input: {
+        modelId: model.id,
+        artifactSha256: sha,
+        featureNames: ['tenure', 'spend'],
+        labels: ['stays', 'churns'],
+        runId: runRow.id,
+        datasetVersionId: datasetVersion.id,
+        metrics: { auc: 0.81 },
+      },
+    })).registerModelVersion;
+    await run('SetModelAlias', { modelId: model.id, alias: 'champion', versionId: version.id });
+    await run('Model', { id: model.id, versions: 5 });
+    await run('ModelVersion', { id: version.id });
+    await run('Models', { project: slug, first: 5 });
+    await run('AliasHistory', { modelId: model.id, alias: 'champion', at: new Date().toISOString(), first: 5 });
+    await run('Lineage', { modelVersionId: version.id });
 
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));
     expect(notRun).toEqual([]);
