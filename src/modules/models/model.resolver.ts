@@ -1,7 +1,150 @@
-import { Resolver } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import { Can } from '../../auth/auth-checker';
+import { DEFAULT_PAGE_SIZE, type ConnectionResult } from '../../common/pagination';
+import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
+import { Project } from '../projects/project.entity';
+import { Model, ModelAlias, ModelVersion } from './model.entity';
+import {
+  AliasHistoryArgs,
+  CreateModelInput,
+  ModelAliasConnection,
+  ModelConnection,
+  ModelsArgs,
+  RegisterModelVersionInput,
+} from './model.types';
 
-@Resolver()
-export class ModelResolver {
-  constructor(private readonly services: Services) {}
+/*
+ * type-graphql only mounts field resolvers of the resolver classes listed in src/server/schema.ts,
+ * where ModelResolver stands for this module. Its fields on Project and ModelVersion therefore live in
+ * base classes: type-graphql's resolver inheritance moves their handlers onto ModelResolver while
+ * keeping each one's object type. Method names stay distinct across the chain (an override would
+ * swap one handler for another); `name` gives the schema field its name.
+ */
+
+/** `Project.models`. */
+@Resolver(() => Project)
+export class ProjectModelsResolver {
+  constructor(protected readonly services: Services) {}
+
+  @Authorized()
+  @FieldResolver(() => [Model], {
+    name: 'models',
+    description: 'Models of this project the caller can read, newest first',
+  })
+  projectModels(@Ctx() ctx: RequestContext, @Root() project: Project): Promise<Model[]> {
+    return this.services.models.modelsOf(ctx, project);
+  }
+}
+
+/** `ModelVersion.model` and `ModelVersion.aliases`. */
+@Resolver(() => ModelVersion)
+export class ModelVersionResolver extends ProjectModelsResolver {
+  @Authorized()
+  @FieldResolver(() => Model, { name: 'model' })
+  versionModel(@Ctx() ctx: RequestContext, @Root() version: ModelVersion): Promise<Model> {
+    return this.services.models.modelOf(ctx, version);
+  }
+
+  @Authorized()
+  @FieldResolver(() => [ModelAlias], {
+    name: 'aliases',
+    description: 'Aliases that point at this version now',
+  })
+  versionAliases(@Ctx() ctx: RequestContext, @Root() version: ModelVersion): Promise<ModelAlias[]> {
+    return this.services.models.aliasesOfVersion(ctx, version);
+  }
+}
+
+@Resolver(() => Model)
+export class ModelResolver extends ModelVersionResolver {
+  @Authorized()
+  @Query(() => Model)
+  model(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<Model> {
+    return this.services.models.byId(ctx, id);
+  }
+
+  @Authorized()
+  @Query(() => ModelVersion)
+  modelVersion(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<ModelVersion> {
+    return this.services.models.versionById(ctx, id);
+  }
+
+  @Authorized()
+  @Query(() => ModelConnection, { description: 'Models of a project (slug or id), newest first' })
+  models(@Ctx() ctx: RequestContext, @Args() args: ModelsArgs): Promise<ConnectionResult<Model>> {
+    return this.services.models.list(ctx, args.project, args);
+  }
+
+  @Authorized()
+  @Query(() => ModelAliasConnection, {
+    description: 'Alias assignments of a model, newest first; with `at`, those in force at that instant',
+  })
+  aliasHistory(
+    @Ctx() ctx: RequestContext,
+    @Args() args: AliasHistoryArgs,
+  ): Promise<ConnectionResult<ModelAlias>> {
+    return this.services.models.aliasHistory(ctx, args);
+  }
+
+  @Can('create', 'Model')
+  @Mutation(() => Model)
+  createModel(@Ctx() ctx: RequestContext, @Arg('input') input: CreateModelInput): Promise<Model> {
+    return this.services.models.create(ctx, input);
+  }
+
+  @Can('create', 'Model')
+  @Mutation(() => ModelVersion, {
+    description: 'Registers the next version of a model from an uploaded ONNX artifact',
+  })
+  registerModelVersion(
+    @Ctx() ctx: RequestContext,
+    @Arg('input') input: RegisterModelVersionInput,
+  ): Promise<ModelVersion> {
+    return this.services.models.registerVersion(ctx, input);
+  }
+
+  @Can('update', 'Model')
+  @Mutation(() => ModelAlias, {
+    nullable: true,
+    description:
+      'Points an alias at a version (closing its previous assignment), or removes it when versionId is null. ' +
+      'Returns the assignment now in force, or the one just closed when removing (null if there was none).',
+  })
+  setModelAlias(
+    @Ctx() ctx: RequestContext,
+    @Arg('modelId', () => ID) modelId: string,
+    @Arg('alias') alias: string,
+    @Arg('versionId', () => ID, { nullable: true }) versionId: string | null,
+  ): Promise<ModelAlias | null> {
+    return this.services.models.setAlias(ctx, modelId, alias, versionId);
+  }
+
+  @Authorized()
+  @FieldResolver(() => [ModelVersion], { name: 'versions', description: 'The latest versions, newest first' })
+  modelVersions(
+    @Ctx() ctx: RequestContext,
+    @Root() model: Model,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE }) first: number | null,
+  ): Promise<ModelVersion[]> {
+    return this.services.models.versionsOf(ctx, model, first ?? DEFAULT_PAGE_SIZE);
+  }
+
+  @Authorized()
+  @FieldResolver(() => [ModelAlias], { name: 'aliases', description: 'The aliases in force now' })
+  modelAliases(@Ctx() ctx: RequestContext, @Root() model: Model): Promise<ModelAlias[]> {
+    return this.services.models.aliasesOfModel(ctx, model);
+  }
 }

@@ -1,0 +1,120 @@
+import DataLoader from 'dataloader';
+import { In, type DataSource } from 'typeorm';
+import type { RequestContext } from '../../context/context';
+import { Model, ModelAlias, ModelVersion } from './model.entity';
+
+/** Groups rows by a key, in the order of `keys`, for a DataLoader batch. */
+function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
+  const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
+  for (const row of rows) groups.get(keyOf(row))?.push(row);
+  return keys.map((k) => groups.get(k) ?? []);
+}
+
+/**
+ * The per-request batch loaders behind the nested model fields: one SQL statement per field per
+ * level of a query, whatever the number of parents. Callers have checked the parent is readable.
+ */
+export class ModelLoaders {
+  constructor(private readonly db: DataSource) {}
+
+  modelById(ctx: RequestContext): DataLoader<string, Model | undefined> {
+    return ctx.loader(
+      'model.byId',
+      () =>
+        new DataLoader(async (ids: readonly string[]) => {
+          const rows = await this.db.getRepository(Model).findBy({ id: In([...ids]) });
+          const byId = new Map(rows.map((m) => [m.id, m]));
+          return ids.map((id) => byId.get(id));
+        }),
+    );
+  }
+
+  versionById(ctx: RequestContext): DataLoader<string, ModelVersion | undefined> {
+    return ctx.loader(
+      'modelVersion.byId',
+      () =>
+        new DataLoader(async (ids: readonly string[]) => {
+          const rows = await this.db.getRepository(ModelVersion).findBy({ id: In([...ids]) });
+          const byId = new Map(rows.map((v) => [v.id, v]));
+          return ids.map((id) => byId.get(id));
+        }),
+    );
+  }
+
+  /** Models of each project, newest first; empty for projects whose models the caller may not read. */
+  modelsByProject(ctx: RequestContext): DataLoader<string, Model[]> {
+    return ctx.loader(
+      'model.byProject',
+      () =>
+        new DataLoader(async (projectIds: readonly string[]) => {
+          const readable = projectIds.filter((id) => ctx.can('read', 'Model', id));
+          if (!readable.length) return projectIds.map(() => []);
+          const rows = await this.db
+            .getRepository(Model)
+            .createQueryBuilder('m')
+            .where('m.projectId = ANY(:ids)', { ids: readable })
+            .orderBy('m.createdAt', 'DESC')
+            .addOrderBy('m.id', 'DESC')
+            .getMany();
+          return groupBy(projectIds, rows, (m) => m.projectId);
+        }),
+    );
+  }
+
+  /** The latest `first` versions of each model, newest first, ranked in SQL by a window function. */
+  latestVersions(ctx: RequestContext, first: number): DataLoader<string, ModelVersion[]> {
+    return ctx.loader(
+      `modelVersion.latest.${first}`,
+      () =>
+        new DataLoader(async (modelIds: readonly string[]) => {
+          const rows = await this.db
+            .getRepository(ModelVersion)
+            .createQueryBuilder('v')
+            .where(
+              `v.id IN (SELECT ranked.id FROM (
+               SELECT mv.id, row_number() OVER (PARTITION BY mv.model_id ORDER BY mv.version DESC) AS rn
+               FROM model_version mv WHERE mv.model_id = ANY(:ids)
+             ) ranked WHERE ranked.rn <= :first)`,
+              { ids: [...modelIds], first },
+            )
+            .orderBy('v.version', 'DESC')
+            .getMany();
+          return groupBy(modelIds, rows, (v) => v.modelId);
+        }),
+    );
+  }
+
+  /** Current aliases (validTo IS NULL) of each model, by alias name. */
+  currentAliasesByModel(ctx: RequestContext): DataLoader<string, ModelAlias[]> {
+    return ctx.loader(
+      'modelAlias.currentByModel',
+      () =>
+        new DataLoader(async (modelIds: readonly string[]) => {
+          const rows = await this.currentAliases('a.modelId = ANY(:ids)', [...modelIds]);
+          return groupBy(modelIds, rows, (a) => a.modelId);
+        }),
+    );
+  }
+
+  /** Current aliases pointing at each version. */
+  currentAliasesByVersion(ctx: RequestContext): DataLoader<string, ModelAlias[]> {
+    return ctx.loader(
+      'modelAlias.currentByVersion',
+      () =>
+        new DataLoader(async (versionIds: readonly string[]) => {
+          const rows = await this.currentAliases('a.versionId = ANY(:ids)', [...versionIds]);
+          return groupBy(versionIds, rows, (a) => a.versionId);
+        }),
+    );
+  }
+
+  private currentAliases(where: string, ids: string[]): Promise<ModelAlias[]> {
+    return this.db
+      .getRepository(ModelAlias)
+      .createQueryBuilder('a')
+      .where(where, { ids })
+      .andWhere('a.validTo IS NULL')
+      .orderBy('a.alias', 'ASC')
+      .getMany();
+  }
+}
