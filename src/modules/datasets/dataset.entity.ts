@@ -1,9 +1,18 @@
 import { GraphQLJSONObject, SafeIntResolver } from 'graphql-scalars';
-import { Field, ID, Int, ObjectType } from 'type-graphql';
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique, type Relation } from 'typeorm';
+import { Authorized, Field, ID, Int, ObjectType, UseMiddleware } from 'type-graphql';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  Unique,
+  type Relation,
+} from 'typeorm';
 import { References } from '../../db/references';
 import { Project } from '../projects/project.entity';
 import type { ColumnSpec, FeatureProfile } from './dataset-profile';
+import { DatasetOfVersion } from './dataset.fields';
 
 @ObjectType()
 @Entity('dataset')
@@ -33,7 +42,9 @@ export class Dataset {
   createdAt: Date;
 }
 
-@ObjectType({ description: 'An immutable version of a dataset, with the feature profile drift is measured against' })
+@ObjectType({
+  description: 'An immutable version of a dataset, with the feature profile drift is measured against',
+})
 @Entity('dataset_version')
 @Unique('uq_dataset_version__version', ['datasetId', 'version'])
 @Index('idx_dataset_version__project_id', ['projectId'])
@@ -46,6 +57,10 @@ export class DatasetVersion {
   @Column('uuid')
   datasetId: string;
 
+  /** Never loaded by TypeORM here: the GraphQL field is answered by {@link DatasetOfVersion}, batched. */
+  @Authorized()
+  @UseMiddleware(DatasetOfVersion)
+  @Field(() => Dataset)
   @References(() => Dataset, 'dataset_id', 'fk_dataset_version__dataset_id', { onDelete: 'CASCADE' })
   dataset?: Relation<Dataset>;
 
@@ -69,11 +84,15 @@ export class DatasetVersion {
   @Column('int')
   rowCount: number;
 
-  @Field(() => [GraphQLJSONObject], { description: 'Column name, type (NUMERIC or CATEGORICAL) and nullability' })
+  @Field(() => [GraphQLJSONObject], {
+    description: 'Column name, type (NUMERIC or CATEGORICAL) and nullability',
+  })
   @Column('jsonb')
   columns: ColumnSpec[];
 
-  @Field(() => GraphQLJSONObject, { description: 'Per column: numeric bins and stats, or category frequencies' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'Per column: numeric bins and stats, or category frequencies',
+  })
   @Column('jsonb')
   profile: FeatureProfile;
 
