@@ -4,8 +4,8 @@ import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { authChecker } from '../auth/auth-checker';
 import { projectRoot } from '../common/paths';
 import { ApiKeyResolver } from '../modules/api-keys/api-key.resolver';
-import { DatasetResolver } from '../modules/datasets/dataset.resolver';
-import { ModelResolver } from '../modules/models/model.resolver';
+import { DatasetResolver, DatasetVersionResolver } from '../modules/datasets/dataset.resolver';
+import { ModelResolver, ModelVersionResolver, ProjectModelsResolver } from '../modules/models/model.resolver';
 import { ProjectResolver } from '../modules/projects/project.resolver';
 import { RunResolver } from '../modules/runs/run.resolver';
 import type { Services } from './services';
@@ -15,7 +15,10 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   ProjectResolver,
   ApiKeyResolver,
   DatasetResolver,
+  DatasetVersionResolver,
   ModelResolver,
+  ModelVersionResolver,
+  ProjectModelsResolver,
   RunResolver,
 ];
 

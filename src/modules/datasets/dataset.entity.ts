@@ -1,5 +1,5 @@
 import { GraphQLJSONObject, SafeIntResolver } from 'graphql-scalars';
-import { Authorized, Field, ID, Int, ObjectType, UseMiddleware } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import {
   Column,
   CreateDateColumn,
@@ -12,7 +12,6 @@ import {
 import { References } from '../../db/references';
 import { Project } from '../projects/project.entity';
 import type { ColumnSpec, FeatureProfile } from './dataset-profile';
-import { DatasetOfVersion } from './dataset.fields';
 
 @ObjectType()
 @Entity('dataset')
@@ -57,10 +56,6 @@ export class DatasetVersion {
   @Column('uuid')
   datasetId: string;
 
-  /** Never loaded by TypeORM here: the GraphQL field is answered by {@link DatasetOfVersion}, batched. */
-  @Authorized()
-  @UseMiddleware(DatasetOfVersion)
-  @Field(() => Dataset)
   @References(() => Dataset, 'dataset_id', 'fk_dataset_version__dataset_id', { onDelete: 'CASCADE' })
   dataset?: Relation<Dataset>;
 

@@ -80,3 +80,14 @@ export class DatasetResolver {
     return this.services.projects.byId(ctx, dataset.projectId);
   }
 }
+
+@Resolver(() => DatasetVersion)
+export class DatasetVersionResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized()
+  @FieldResolver(() => Dataset, { description: 'The dataset this is a version of' })
+  dataset(@Ctx() ctx: RequestContext, @Root() version: DatasetVersion): Promise<Dataset> {
+    return this.services.datasets.datasetOf(ctx, version);
+  }
+}

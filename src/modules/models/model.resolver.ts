@@ -26,18 +26,10 @@ import {
   RegisterModelVersionInput,
 } from './model.types';
 
-/*
- * type-graphql only mounts field resolvers of the resolver classes listed in src/server/schema.ts,
- * where ModelResolver stands for this module. Its fields on Project and ModelVersion therefore live in
- * base classes: type-graphql's resolver inheritance moves their handlers onto ModelResolver while
- * keeping each one's object type. Method names stay distinct across the chain (an override would
- * swap one handler for another); `name` gives the schema field its name.
- */
-
 /** `Project.models`. */
 @Resolver(() => Project)
 export class ProjectModelsResolver {
-  constructor(protected readonly services: Services) {}
+  constructor(private readonly services: Services) {}
 
   @Authorized()
   @FieldResolver(() => [Model], {
@@ -51,7 +43,9 @@ export class ProjectModelsResolver {
 
 /** `ModelVersion.model` and `ModelVersion.aliases`. */
 @Resolver(() => ModelVersion)
-export class ModelVersionResolver extends ProjectModelsResolver {
+export class ModelVersionResolver {
+  constructor(private readonly services: Services) {}
+
   @Authorized()
   @FieldResolver(() => Model, { name: 'model' })
   versionModel(@Ctx() ctx: RequestContext, @Root() version: ModelVersion): Promise<Model> {
@@ -69,7 +63,9 @@ export class ModelVersionResolver extends ProjectModelsResolver {
 }
 
 @Resolver(() => Model)
-export class ModelResolver extends ModelVersionResolver {
+export class ModelResolver {
+  constructor(private readonly services: Services) {}
+
   @Authorized()
   @Query(() => Model)
   model(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<Model> {
