@@ -85,6 +85,7 @@ interface PgError {
 
 /** Maps a database constraint violation to a domain error, or undefined when it is not one. */
 export function fromDatabaseError(error: unknown): DomainError | undefined {
+  if (!error || typeof error !== 'object') return undefined;
   const pg = (error as { driverError?: PgError }).driverError ?? (error as PgError);
   if (!pg || typeof pg.code !== 'string') return undefined;
   const constraint = pg.constraint ?? '';
@@ -93,6 +94,8 @@ export function fromDatabaseError(error: unknown): DomainError | undefined {
   }
   if (pg.code === '23503') return new BadInputError(constraintField(constraint) ?? 'input', 'refers to nothing');
   if (pg.code === '22P02') return new BadInputError('input', 'malformed value');
+  // A NUL byte (or a character the database encoding lacks) in a string argument.
+  if (pg.code === '22021' || pg.code === '22P05') return new BadInputError('input', 'contains a character that cannot be stored');
   return undefined;
 }
 
@@ -103,9 +106,27 @@ function constraintField(constraint: string): string | undefined {
 }
 
 /**
+ * The field a GraphQL variable-coercion error is about, as a dotted path from the variable
+ * (`i.slug`, `points.3.value`): graphql-js names it only in the message.
+ */
+export function variableErrorField(message: string): string | undefined {
+  const variable = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)"/.exec(message);
+  if (!variable) return undefined;
+  const at = / at "([^"]+)"; /.exec(message);
+  let field = at ? at[1].replace(/\[(\d+)\]/g, '.$1') : variable[1];
+  // An unknown or missing input field is reported on the object holding it; name the field itself.
+  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]*)" (?:is not defined by type|of required type)/.exec(message);
+  if (inner) field = `${field}.${inner[1]}`;
+  return field;
+}
+
+const REQUEST_ERROR_CODES = new Set<unknown>([ErrorCode.BAD_USER_INPUT, 'BAD_REQUEST']);
+
+/**
  * The one place where errors become what a client sees: domain errors keep their code and message,
- * GraphQL's own validation and coercion errors pass through, anything else is logged with the request
- * id and surfaces as a bare INTERNAL_SERVER_ERROR.
+ * GraphQL's own parse, validation and variable-coercion errors pass through (naming the offending
+ * field for BAD_USER_INPUT), anything else is logged with the request id and surfaces as a bare
+ * INTERNAL_SERVER_ERROR.
  */
 export function formatError(
   formatted: GraphQLFormattedError,
@@ -124,14 +145,32 @@ export function formatError(
   }
   const mapped = fromDatabaseError(original);
   if (mapped) return formatError(formatted, mapped, logger, requestId);
-  // GraphQL's own parse, validation and variable-coercion errors describe the request, not the server.
-  const code = formatted.extensions?.code;
+  // A code set on the error itself (our validation rules, the context's UNAUTHENTICATED) wins over the
+  // code a wrapper gave it (Apollo wraps every validation error as GRAPHQL_VALIDATION_FAILED).
+  const own = original instanceof GraphQLError ? original.extensions : undefined;
+  const ownCode = typeof own?.code === 'string' && own.code !== ErrorCode.INTERNAL_SERVER_ERROR ? own.code : undefined;
+  const code = ownCode ?? formatted.extensions?.code;
+  // Errors without a path describe the request (parse, validation, variables); errors with one happened
+  // while executing it, and are the server's fault unless deliberately raised with a code.
   const isRequestError =
-    (original instanceof GraphQLError && !original.originalError) ||
-    code === ErrorCode.BAD_USER_INPUT ||
-    (typeof code === 'string' && code.startsWith('GRAPHQL_'));
+    formatted.path === undefined
+      ? (original instanceof GraphQLError && !original.originalError) ||
+        REQUEST_ERROR_CODES.has(code) ||
+        (typeof code === 'string' && code.startsWith('GRAPHQL_'))
+      : ownCode !== undefined;
   if (isRequestError) {
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    const field =
+      typeof own?.field === 'string'
+        ? own.field
+        : code === ErrorCode.BAD_USER_INPUT
+          ? variableErrorField(formatted.message)
+          : undefined;
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: field === undefined ? { code } : { code, field },
+    };
   }
   logger.error('unhandled error', { requestId, error: original, path: formatted.path });
   return {

@@ -17,6 +17,8 @@ export interface Config {
   inferenceWorkers: number;
   logLevel: LogLevel;
   dbPoolSize: number;
+  /** `application_name` of the database connections, so an operator can tell this process's sessions apart. */
+  dbApplicationName: string;
   maxArtifactBytes: number;
   maxRequestBytes: number;
   limits: QueryLimits;
@@ -88,6 +90,7 @@ export function loadConfig(env: Env = process.env): Config {
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', 1, 0, 64, problems),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info', problems),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200, problems),
+    dbApplicationName: env.NERVE_DB_APPLICATION_NAME || 'nerve',
     maxArtifactBytes: int(env, 'NERVE_MAX_ARTIFACT_BYTES', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, problems),
     maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
     limits: {

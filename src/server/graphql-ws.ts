@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
   GraphQLError,
@@ -19,8 +20,20 @@ export interface WsOptions {
   rules: ValidationRule[];
   /** Builds the context of one operation from the connection's authorization; throws when it is bad. */
   context: (authorization: string | undefined, requestId: string | undefined) => Promise<RequestContext>;
-  formatError: (error: GraphQLError, ctx?: RequestContext) => GraphQLFormattedError;
+  formatError: (error: GraphQLError, ctx?: RequestContext, requestId?: string) => GraphQLFormattedError;
   maxPayload: number;
+}
+
+/** A request error carrying the code Apollo gives the same error over HTTP, unless it has its own. */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (typeof error.extensions.code === 'string') return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, code },
+  });
 }
 
 /** Close code for a server going away (RFC 6455 §7.4.1). */
@@ -57,17 +70,20 @@ export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('malformed query')];
+          const parseError = error instanceof GraphQLError ? error : new GraphQLError('malformed query');
+          return [withCode(parseError, 'GRAPHQL_PARSE_FAILED')];
         }
         const errors = validate(options.schema, document, [...specifiedRules, ...options.rules]);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError('unknown operation')];
+        if (!operation) return [withCode(new GraphQLError('unknown operation'), 'OPERATION_RESOLUTION_FAILURE')];
         let contextValue: RequestContext;
         try {
           contextValue = await options.context(authorizationOf(ctx), undefined);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('context creation failed')];
+          // A GraphQLError here is a verdict on the key (UNAUTHENTICATED); anything else is the server's fault.
+          if (error instanceof GraphQLError) return [error];
+          return [new GraphQLError('context creation failed', { originalError: error instanceof Error ? error : undefined })];
         }
         contextsOf(ctx).set(id, contextValue);
         return {
@@ -81,11 +97,15 @@ export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void
       onNext: (ctx, id, _payload, _args, result) => {
         if (!result.errors?.length) return;
         const context = contextsOf(ctx).get(id);
-        return { ...result, errors: result.errors.map((e) => options.formatError(e, context)) };
+        // Errors with no data at all are variable-coercion errors: BAD_USER_INPUT, as over HTTP.
+        const errors = 'data' in result ? result.errors : result.errors.map((e) => withCode(e, 'BAD_USER_INPUT'));
+        return { ...result, errors: errors.map((e) => options.formatError(e, context)) };
       },
       onError: (ctx, id, _payload, errors) => {
         const context = contextsOf(ctx).get(id);
-        return errors.map((e) => options.formatError(e, context)) as unknown as readonly GraphQLError[];
+        // Without a context (it failed to build) the error and its log line still share an id.
+        const requestId = context?.requestId ?? randomUUID();
+        return errors.map((e) => options.formatError(e, context, requestId)) as unknown as readonly GraphQLError[];
       },
       onComplete: (ctx, id) => {
         contextsOf(ctx).delete(id);

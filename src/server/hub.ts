@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
@@ -56,7 +58,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     url = await embedded.listen();
     logger.info('embedded database started', { dataDir: config.dataDir });
   }
-  const db = createDataSource({ url, poolSize: config.dbPoolSize, onQuery: options.onQuery });
+  const db = createDataSource({
+    url,
+    poolSize: config.dbPoolSize,
+    applicationName: config.dbApplicationName,
+    onQuery: options.onQuery,
+  });
   await db.initialize();
   const applied = await migrate(db);
   if (applied.length) logger.info('migrations applied', { applied });
@@ -66,6 +73,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
   const rules = [queryLimitsRule(config.limits)];
+  // The id of the HTTP request being served, for errors formatted where no context is at hand.
+  const requestScope = new AsyncLocalStorage<string>();
 
   const httpServer = http.createServer();
   const apollo = new ApolloServer<RequestContext>({
@@ -74,7 +83,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => formatError(formatted, error, logger),
+    formatError: (formatted, error) => formatError(formatted, error, logger, requestScope.getStore()),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -88,7 +97,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   await apollo.start();
 
   const contextFor = async (authorization: string | undefined, requestId: string | undefined): Promise<RequestContext> => {
-    const id = requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
+    const id = validRequestId(requestId);
     if (!authorization) return new RequestContext(id, undefined, logger);
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
     const principal = token ? await services.apiKeys.authenticate(token) : null;
@@ -121,12 +130,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
 
   /** Authenticates a non-GraphQL route: a principal is required. */
   const principalContext = async (req: IncomingMessage): Promise<RequestContext> => {
-    const requestId = header(req, 'x-request-id');
+    const requestId = requestScope.getStore();
     let ctx: RequestContext;
     try {
       ctx = await contextFor(header(req, 'authorization'), requestId);
-    } catch {
-      throw new UnauthenticatedError('the API key is unknown, revoked or expired');
+    } catch (error) {
+      // Only a rejected key is the caller's problem; a database outage is not a bad key.
+      if (error instanceof GraphQLError) throw new UnauthenticatedError('the API key is unknown, revoked or expired');
+      throw error;
     }
     if (!ctx.principal) throw new UnauthenticatedError();
     return ctx;
@@ -140,7 +151,9 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         try {
           body = JSON.parse(raw.toString('utf8'));
         } catch {
-          send(res, 400, { errors: [{ message: 'request body is not valid JSON', extensions: { code: ErrorCode.BAD_USER_INPUT } }] });
+          send(res, 400, {
+            errors: [{ message: 'request body is not valid JSON', extensions: { code: ErrorCode.BAD_USER_INPUT, field: 'body' } }],
+          });
           return;
         }
       } else {
@@ -153,7 +166,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: () => contextFor(header(req, 'authorization'), header(req, 'x-request-id')),
+      context: () => contextFor(header(req, 'authorization'), requestScope.getStore()),
     });
     const out: Record<string, string> = {};
     for (const [key, value] of response.headers) out[key] = value;
@@ -188,15 +201,16 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         res.end();
         return;
       }
-      stream.pipe(res);
+      // A read error mid-body (the file vanished, the disk failed) can only cut the response short.
+      await pipeline(stream, res).catch(() => res.destroy());
       return;
     }
     send(res, 405, { errors: [{ message: 'use PUT or GET' }] }, { allow: 'GET, HEAD, PUT' });
   };
 
   let shuttingDown = false;
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const requestId = header(req, 'x-request-id') ?? randomUUID();
+  const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
+    res.setHeader('x-request-id', requestId);
     const [pathname, query = ''] = (req.url ?? '/').split('?', 2);
     const search = query ? `?${query}` : '';
     let route = pathname;
@@ -232,7 +246,10 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       metrics.http.inc({ route, status: String(res.statusCode) });
     }
   };
-  httpServer.on('request', (req, res) => void handle(req, res));
+  httpServer.on('request', (req, res) => {
+    const requestId = validRequestId(header(req, 'x-request-id'));
+    void requestScope.run(requestId, () => handle(req, res, requestId));
+  });
   httpServer.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
@@ -242,7 +259,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     schema,
     rules,
     context: contextFor,
-    formatError: (error, ctx) => formatError(error.toJSON(), error, logger, ctx?.requestId),
+    formatError: (error, ctx, requestId) => formatError(error.toJSON(), error, logger, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
   });
 
@@ -270,6 +287,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A client-supplied request id when it is short and plain, else a fresh one. */
+function validRequestId(requestId: string | undefined): string {
+  return requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

@@ -1,6 +1,8 @@
 import {
   GraphQLError,
   Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
   getNamedType,
   isListType,
   getNullableType,
@@ -15,7 +17,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { QueryLimits } from '../config/config';
-import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../common/pagination';
 
 function limitError(message: string, node: OperationDefinitionNode): GraphQLError {
   return new GraphQLError(message, { nodes: node, extensions: { code: 'BAD_USER_INPUT', field: 'query' } });
@@ -25,6 +27,11 @@ function limitError(message: string, node: OperationDefinitionNode): GraphQLErro
  * Depth, alias and cost limits, computed in one walk of each operation (fragments inlined).
  * Cost: every field costs 1, multiplied by the page size of each list above it (`first`, or the
  * default page size), so `projects(first: 100) { models { versions } }` costs what it could fetch.
+ * A connection's `edges` is the page its `first` already counted; `first: $variable` counts as the
+ * largest page (validation does not see variables, and the default would let a variable dodge the limit).
+ * Introspection lists are as long as the schema, not the data: they count 1 and depth bounds them, but
+ * `__Type.ofType` follows a type's wrappers (a chain, never a fan-out) and does not deepen the query,
+ * which the standard introspection query nests 8 levels deep.
  */
 export function queryLimitsRule(limits: QueryLimits): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
@@ -60,16 +67,25 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           }
           let cost = 0;
           const named = type ? getNamedType(type) : undefined;
-          const fields =
-            named && 'getFields' in named ? (named.getFields() as Record<string, GraphQLField<unknown, unknown>>) : {};
+          const inConnection = named !== undefined && named.name.endsWith('Connection');
+          const fields: Record<string, GraphQLField<unknown, unknown>> =
+            named && 'getFields' in named ? { ...(named.getFields() as Record<string, GraphQLField<unknown, unknown>>) } : {};
+          if (named && named === root) {
+            fields.__schema = SchemaMetaFieldDef;
+            fields.__type = TypeMetaFieldDef;
+          }
+          const inIntrospection = named !== undefined && named.name.startsWith('__');
           for (const selection of set.selections) {
             if (selection.kind === Kind.FIELD) {
               if (selection.alias) aliases++;
               cost += multiplier;
               if (selection.selectionSet) {
                 const fieldType = fields[selection.name.value]?.type;
-                const inner = multiplier * listSize(selection, fieldType);
-                cost += walk(selection.selectionSet, fieldType, depth + 1, inner, seen);
+                const name = selection.name.value;
+                const introspection = inIntrospection || name === '__schema' || name === '__type';
+                const size = (inConnection && name === 'edges') || introspection ? 1 : listSize(selection, fieldType);
+                const deeper = inIntrospection && named.name === '__Type' && name === 'ofType' ? depth : depth + 1;
+                cost += walk(selection.selectionSet, fieldType, deeper, multiplier * size, seen);
               }
             } else if (selection.kind === Kind.INLINE_FRAGMENT) {
               const inlineType = selection.typeCondition
@@ -100,12 +116,16 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
   };
 }
 
-/** How many items a list field may return: its `first` argument when literal, else the default page. */
+/**
+ * How many items a list field may return: its `first` argument when literal, the largest page when a
+ * variable (whose default the caller may override), else the default page.
+ */
 function listSize(field: FieldNode, type: GraphQLOutputType | undefined): number {
   if (!type) return 1;
   const isConnection = getNamedType(type).name.endsWith('Connection');
   if (!isListType(getNullableType(type)) && !isConnection) return 1;
-  const first = field.arguments?.find((a) => a.name.value === 'first');
-  if (first?.value.kind === Kind.INT) return Math.max(1, Number(first.value.value));
+  const first = field.arguments?.find((a) => a.name.value === 'first')?.value;
+  if (first?.kind === Kind.INT) return Math.max(1, Number(first.value));
+  if (first?.kind === Kind.VARIABLE) return MAX_PAGE_SIZE;
   return DEFAULT_PAGE_SIZE;
 }
