@@ -9,7 +9,9 @@ async function main(): Promise<void> {
   if (process.argv.includes('--check')) {
     const current = fs.existsSync(SCHEMA_FILE) ? fs.readFileSync(SCHEMA_FILE, 'utf8') : '';
     if (current !== sdl) {
-      console.error('graphql/schema.graphql is stale: run `npm run schema:emit` and review the diff as an API change');
+      console.error(
+        'graphql/schema.graphql is stale: run `npm run schema:emit` and review the diff as an API change',
+      );
       process.exit(1);
     }
     console.log('schema check: graphql/schema.graphql matches the code');

@@ -24,7 +24,9 @@ async function main(): Promise<void> {
     const { upQueries, downQueries } = await db.driver.createSchemaBuilder().log();
     if (command === 'check') {
       if (upQueries.length) {
-        console.error('Entities and migrations disagree; run `npm run migration:generate -- <Name>`. Missing:');
+        console.error(
+          'Entities and migrations disagree; run `npm run migration:generate -- <Name>`. Missing:',
+        );
         for (const q of upQueries) console.error(`  ${q.query}`);
         process.exitCode = 1;
       } else {

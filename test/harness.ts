@@ -36,16 +36,29 @@ export const unique = (prefix = 't'): string => `${prefix}-${randomBytes(5).toSt
  * Starts a whole hub on an ephemeral port against the test database (DATABASE_URL, set by
  * global-setup), with artifacts in a temporary folder.
  */
-export async function startTestHub(overrides: Partial<Config> = {}, options: HubOptions = {}): Promise<TestHub> {
+export async function startTestHub(
+  overrides: Partial<Config> = {},
+  options: HubOptions = {},
+): Promise<TestHub> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nerve-test-'));
   const config: Config = {
-    ...loadConfig({ DATABASE_URL: process.env.DATABASE_URL, NERVE_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', NERVE_SEED_DEMO: 'false' }),
+    ...loadConfig({
+      DATABASE_URL: process.env.DATABASE_URL,
+      NERVE_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      NERVE_SEED_DEMO: 'false',
+    }),
     ...overrides,
   };
   const logger = new Logger(config.logLevel);
   const hub = await startHub(config, { logger, ...options });
   const system = RequestContext.system(logger, 'test');
-  const { secret: adminKey } = await hub.services.apiKeys.create(system, { name: unique('admin'), role: Role.ADMIN });
+  const { secret: adminKey } = await hub.services.apiKeys.create(system, {
+    name: unique('admin'),
+    role: Role.ADMIN,
+  });
   const gql: TestHub['gql'] = async (query, variables, key = adminKey) => {
     const res = await fetch(hub.url, {
       method: 'POST',
@@ -60,7 +73,8 @@ export async function startTestHub(overrides: Partial<Config> = {}, options: Hub
     gql,
     system,
     key: async (role, projectIds = null) =>
-      (await hub.services.apiKeys.create(system, { name: unique(role.toLowerCase()), role, projectIds })).secret,
+      (await hub.services.apiKeys.create(system, { name: unique(role.toLowerCase()), role, projectIds }))
+        .secret,
     close: async () => {
       await hub.close();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -74,6 +74,9 @@ export function defineAbility(principal: Principal): AppAbility {
 }
 
 /** Tags a plain `{ projectId }` as the subject CASL should check. */
-export function scoped(subjectType: Subject, projectId: string): ProjectScoped & { __caslSubjectType__: Subject } {
+export function scoped(
+  subjectType: Subject,
+  projectId: string,
+): ProjectScoped & { __caslSubjectType__: Subject } {
   return tagSubject(subjectType, { projectId }) as ProjectScoped & { __caslSubjectType__: Subject };
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
 import type { RequestContext } from '../context/context';
-import { ApiKey, Role } from '../modules/api-keys/api-key.entity';
+import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
 import { Project } from '../modules/projects/project.entity';
 import type { Principal } from './abilities';
 
@@ -67,9 +67,11 @@ export class ApiKeyService {
     }
     const projectIds = input.projectIds ?? null;
     if (projectIds) {
-      if (projectIds.length === 0) throw new BadInputError('projectIds', 'must name at least one project, or be null');
+      if (projectIds.length === 0)
+        throw new BadInputError('projectIds', 'must name at least one project, or be null');
       const found = await this.db.getRepository(Project).countBy(projectIds.map((id) => ({ id })));
-      if (found !== new Set(projectIds).size) throw new BadInputError('projectIds', 'names a project that does not exist');
+      if (found !== new Set(projectIds).size)
+        throw new BadInputError('projectIds', 'names a project that does not exist');
     }
     // A scoped admin can only hand out keys within its own scope.
     if (caller.projectIds && (!projectIds || projectIds.some((id) => !caller.projectIds!.includes(id)))) {
@@ -84,7 +86,10 @@ export class ApiKeyService {
     const key = await repo.findOneBy({ id });
     if (!key) throw new NotFoundError('ApiKey', id);
     const caller = ctx.caller;
-    if (caller.projectIds && (!key.projectIds || key.projectIds.some((p) => !caller.projectIds!.includes(p)))) {
+    if (
+      caller.projectIds &&
+      (!key.projectIds || key.projectIds.some((p) => !caller.projectIds!.includes(p)))
+    ) {
       throw new ForbiddenError('a project-scoped key can only revoke keys within its own projects');
     }
     if (!key.revokedAt) {

@@ -92,10 +92,12 @@ export function fromDatabaseError(error: unknown): DomainError | undefined {
   if (pg.code === '23505') {
     return new ConflictError(`already exists (${constraint})`, constraintField(constraint));
   }
-  if (pg.code === '23503') return new BadInputError(constraintField(constraint) ?? 'input', 'refers to nothing');
+  if (pg.code === '23503')
+    return new BadInputError(constraintField(constraint) ?? 'input', 'refers to nothing');
   if (pg.code === '22P02') return new BadInputError('input', 'malformed value');
   // A NUL byte (or a character the database encoding lacks) in a string argument.
-  if (pg.code === '22021' || pg.code === '22P05') return new BadInputError('input', 'contains a character that cannot be stored');
+  if (pg.code === '22021' || pg.code === '22P05')
+    return new BadInputError('input', 'contains a character that cannot be stored');
   return undefined;
 }
 
@@ -115,7 +117,9 @@ export function variableErrorField(message: string): string | undefined {
   const at = / at "([^"]+)"; /.exec(message);
   let field = at ? at[1].replace(/\[(\d+)\]/g, '.$1') : variable[1];
   // An unknown or missing input field is reported on the object holding it; name the field itself.
-  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]*)" (?:is not defined by type|of required type)/.exec(message);
+  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]*)" (?:is not defined by type|of required type)/.exec(
+    message,
+  );
   if (inner) field = `${field}.${inner[1]}`;
   return field;
 }
@@ -148,7 +152,8 @@ export function formatError(
   // A code set on the error itself (our validation rules, the context's UNAUTHENTICATED) wins over the
   // code a wrapper gave it (Apollo wraps every validation error as GRAPHQL_VALIDATION_FAILED).
   const own = original instanceof GraphQLError ? original.extensions : undefined;
-  const ownCode = typeof own?.code === 'string' && own.code !== ErrorCode.INTERNAL_SERVER_ERROR ? own.code : undefined;
+  const ownCode =
+    typeof own?.code === 'string' && own.code !== ErrorCode.INTERNAL_SERVER_ERROR ? own.code : undefined;
   const code = ownCode ?? formatted.extensions?.code;
   // Errors without a path describe the request (parse, validation, variables); errors with one happened
   // while executing it, and are the server's fault unless deliberately raised with a code.

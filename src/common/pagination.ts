@@ -22,7 +22,10 @@ export class PageInfo {
 
 @ArgsType()
 export class PageArgs {
-  @Field(() => Int, { nullable: true, description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`,
+  })
   first?: number | null;
 
   @Field(() => String, { nullable: true, description: 'The endCursor of the previous page' })
@@ -115,12 +118,19 @@ export async function paginate<T extends ObjectLiteral>(
     const values = decodeCursor(args.after, keys.length);
     const columns = keys.map((k) => `${alias}.${k}`).join(', ');
     const params = keys.map((_, i) => `:_after${i}`).join(', ');
-    qb.andWhere(`(${columns}) ${order === 'DESC' ? '<' : '>'} (${params})`, Object.fromEntries(values.map((v, i) => [`_after${i}`, v])));
+    qb.andWhere(
+      `(${columns}) ${order === 'DESC' ? '<' : '>'} (${params})`,
+      Object.fromEntries(values.map((v, i) => [`_after${i}`, v])),
+    );
   }
-  keys.forEach((k, i) => (i === 0 ? qb.orderBy(`${alias}.${k}`, order) : qb.addOrderBy(`${alias}.${k}`, order)));
+  keys.forEach((k, i) =>
+    i === 0 ? qb.orderBy(`${alias}.${k}`, order) : qb.addOrderBy(`${alias}.${k}`, order),
+  );
   const rows = await qb.limit(first + 1).getMany();
   const hasNextPage = rows.length > first;
-  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(keys.map((k) => keyValue(node[k]))), node }));
+  const edges = rows
+    .slice(0, first)
+    .map((node) => ({ cursor: encodeCursor(keys.map((k) => keyValue(node[k]))), node }));
   return {
     edges,
     pageInfo: {

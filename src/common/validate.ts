@@ -12,7 +12,10 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function requireSlug(field: string, value: string): string {
   if (!SLUG.test(value)) {
-    throw new BadInputError(field, 'must be 1 to 63 lowercase letters, digits or dashes, not starting or ending with a dash');
+    throw new BadInputError(
+      field,
+      'must be 1 to 63 lowercase letters, digits or dashes, not starting or ending with a dash',
+    );
   }
   return value;
 }
@@ -34,10 +37,15 @@ export function requireSha256(field: string, value: string): string {
 }
 
 /** A JSON object of bounded size whose values are all finite where numeric. */
-export function requireJsonObject(field: string, value: unknown, maxBytes = 64 * 1024): Record<string, unknown> {
+export function requireJsonObject(
+  field: string,
+  value: unknown,
+  maxBytes = 64 * 1024,
+): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new BadInputError(field, 'must be a JSON object');
   }
-  if (JSON.stringify(value).length > maxBytes) throw new BadInputError(field, `must be at most ${maxBytes} bytes`);
+  if (JSON.stringify(value).length > maxBytes)
+    throw new BadInputError(field, `must be at most ${maxBytes} bytes`);
   return value as Record<string, unknown>;
 }

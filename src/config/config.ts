@@ -51,7 +51,13 @@ function int(env: Env, name: string, fallback: number, min: number, max: number,
   return value;
 }
 
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T, problems: string[]): T {
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -69,10 +75,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
   }
   const redisUrl = env.REDIS_URL || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    problems.push('REDIS_URL must start with redis:// or rediss://');
   const providers = (env.INFERENCE_PROVIDERS || 'cpu').split(',').map((p) => p.trim().toLowerCase());
   for (const p of providers) {
-    if (!['cpu', 'cuda'].includes(p)) problems.push(`INFERENCE_PROVIDERS: unknown provider "${p}" (cpu, cuda)`);
+    if (!['cpu', 'cuda'].includes(p))
+      problems.push(`INFERENCE_PROVIDERS: unknown provider "${p}" (cpu, cuda)`);
   }
   const secretKey = env.NERVE_SECRET_KEY || undefined;
   if (secretKey && Buffer.from(secretKey, 'base64').length !== 32) {
@@ -88,15 +96,35 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey,
     inferenceProviders: providers,
     inferenceWorkers: int(env, 'INFERENCE_WORKERS', 1, 0, 64, problems),
-    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info', problems),
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['debug', 'info', 'warn', 'error', 'silent'] as const,
+      'info',
+      problems,
+    ),
     dbPoolSize: int(env, 'DB_POOL_SIZE', 10, 1, 200, problems),
     dbApplicationName: env.NERVE_DB_APPLICATION_NAME || 'nerve',
-    maxArtifactBytes: int(env, 'NERVE_MAX_ARTIFACT_BYTES', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER, problems),
-    maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    maxArtifactBytes: int(
+      env,
+      'NERVE_MAX_ARTIFACT_BYTES',
+      1024 * 1024 * 1024,
+      1,
+      Number.MAX_SAFE_INTEGER,
+      problems,
+    ),
+    maxRequestBytes: int(
+      env,
+      'NERVE_MAX_REQUEST_BYTES',
+      16 * 1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+      problems,
+    ),
     limits: {
       maxDepth: int(env, 'NERVE_MAX_QUERY_DEPTH', 12, 2, 100, problems),
       maxAliases: int(env, 'NERVE_MAX_QUERY_ALIASES', 30, 1, 1000, problems),
-      maxCost: int(env, 'NERVE_MAX_QUERY_COST', 50_000, 10, 10_000_000, problems),
+      maxCost: int(env, 'NERVE_MAX_QUERY_COST', 200_000, 10, 10_000_000, problems),
     },
     seedDemo: env.NERVE_SEED_DEMO !== 'false',
   };

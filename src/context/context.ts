@@ -1,5 +1,12 @@
 import type DataLoader from 'dataloader';
-import { type Action, type AppAbility, type Principal, type Subject, defineAbility, scoped } from '../auth/abilities';
+import {
+  type Action,
+  type AppAbility,
+  type Principal,
+  type Subject,
+  defineAbility,
+  scoped,
+} from '../auth/abilities';
 import { ForbiddenError, UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
 
@@ -25,7 +32,16 @@ export class RequestContext {
 
   /** A context for jobs and internal callers: acts with every right, named for the audit trail. */
   static system(logger: Logger, name = 'system'): RequestContext {
-    return new RequestContext(name, { keyId: '00000000-0000-0000-0000-000000000000', name, role: 'ADMIN' as Principal['role'], projectIds: null }, logger);
+    return new RequestContext(
+      name,
+      {
+        keyId: '00000000-0000-0000-0000-000000000000',
+        name,
+        role: 'ADMIN' as Principal['role'],
+        projectIds: null,
+      },
+      logger,
+    );
   }
 
   /** The principal, or UNAUTHENTICATED. */

@@ -10,7 +10,10 @@ export function References<T>(
   constraint: string,
   options: { nullable?: boolean; onDelete?: 'CASCADE' | 'SET NULL' | 'RESTRICT' } = {},
 ): PropertyDecorator {
-  const many = ManyToOne(target, { nullable: options.nullable ?? false, onDelete: options.onDelete ?? 'RESTRICT' });
+  const many = ManyToOne(target, {
+    nullable: options.nullable ?? false,
+    onDelete: options.onDelete ?? 'RESTRICT',
+  });
   const join = JoinColumn({ name: column, foreignKeyConstraintName: constraint });
   return (prototype, property) => {
     many(prototype, property);

@@ -45,7 +45,11 @@ export const CLOSE_GOING_AWAY = 1001;
  * operation gets its own context and passes the same validation rules as HTTP.
  */
 export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void> } {
-  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: options.maxPayload });
+  const wss = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    maxPayload: options.maxPayload,
+  });
   // Operation ids are unique per connection only: contexts are kept per connection.
   const contexts = new WeakMap<object, Map<string, RequestContext>>();
   const contextsOf = (ctx: object): Map<string, RequestContext> => {
@@ -76,14 +80,19 @@ export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void
         const errors = validate(options.schema, document, [...specifiedRules, ...options.rules]);
         if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [withCode(new GraphQLError('unknown operation'), 'OPERATION_RESOLUTION_FAILURE')];
+        if (!operation)
+          return [withCode(new GraphQLError('unknown operation'), 'OPERATION_RESOLUTION_FAILURE')];
         let contextValue: RequestContext;
         try {
           contextValue = await options.context(authorizationOf(ctx), undefined);
         } catch (error) {
           // A GraphQLError here is a verdict on the key (UNAUTHENTICATED); anything else is the server's fault.
           if (error instanceof GraphQLError) return [error];
-          return [new GraphQLError('context creation failed', { originalError: error instanceof Error ? error : undefined })];
+          return [
+            new GraphQLError('context creation failed', {
+              originalError: error instanceof Error ? error : undefined,
+            }),
+          ];
         }
         contextsOf(ctx).set(id, contextValue);
         return {
@@ -98,14 +107,17 @@ export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void
         if (!result.errors?.length) return;
         const context = contextsOf(ctx).get(id);
         // Errors with no data at all are variable-coercion errors: BAD_USER_INPUT, as over HTTP.
-        const errors = 'data' in result ? result.errors : result.errors.map((e) => withCode(e, 'BAD_USER_INPUT'));
+        const errors =
+          'data' in result ? result.errors : result.errors.map((e) => withCode(e, 'BAD_USER_INPUT'));
         return { ...result, errors: errors.map((e) => options.formatError(e, context)) };
       },
       onError: (ctx, id, _payload, errors) => {
         const context = contextsOf(ctx).get(id);
         // Without a context (it failed to build) the error and its log line still share an id.
         const requestId = context?.requestId ?? randomUUID();
-        return errors.map((e) => options.formatError(e, context, requestId)) as unknown as readonly GraphQLError[];
+        return errors.map((e) =>
+          options.formatError(e, context, requestId),
+        ) as unknown as readonly GraphQLError[];
       },
       onComplete: (ctx, id) => {
         contextsOf(ctx).delete(id);

@@ -15,7 +15,13 @@ import {
 import { GraphQLError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
-import { DomainError, ErrorCode, PayloadTooLargeError, UnauthenticatedError, formatError } from '../common/errors';
+import {
+  DomainError,
+  ErrorCode,
+  PayloadTooLargeError,
+  UnauthenticatedError,
+  formatError,
+} from '../common/errors';
 import { Logger } from '../common/logger';
 import { RequestContext } from '../context/context';
 import { createDataSource, migrate } from '../db/data-source';
@@ -96,7 +102,10 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   });
   await apollo.start();
 
-  const contextFor = async (authorization: string | undefined, requestId: string | undefined): Promise<RequestContext> => {
+  const contextFor = async (
+    authorization: string | undefined,
+    requestId: string | undefined,
+  ): Promise<RequestContext> => {
     const id = validRequestId(requestId);
     if (!authorization) return new RequestContext(id, undefined, logger);
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
@@ -109,7 +118,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     return new RequestContext(id, principal, logger);
   };
 
-  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const send = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
       'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
@@ -121,11 +135,20 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
 
   const sendError = (res: ServerResponse, error: unknown, requestId: string): void => {
     if (error instanceof DomainError) {
-      send(res, error.httpStatus, { errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }] });
+      send(res, error.httpStatus, {
+        errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }],
+      });
       return;
     }
     logger.error('unhandled error', { requestId, error });
-    send(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId } }] });
+    send(res, 500, {
+      errors: [
+        {
+          message: 'Internal server error',
+          extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
+        },
+      ],
+    });
   };
 
   /** Authenticates a non-GraphQL route: a principal is required. */
@@ -136,7 +159,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       ctx = await contextFor(header(req, 'authorization'), requestId);
     } catch (error) {
       // Only a rejected key is the caller's problem; a database outage is not a bad key.
-      if (error instanceof GraphQLError) throw new UnauthenticatedError('the API key is unknown, revoked or expired');
+      if (error instanceof GraphQLError)
+        throw new UnauthenticatedError('the API key is unknown, revoked or expired');
       throw error;
     }
     if (!ctx.principal) throw new UnauthenticatedError();
@@ -152,7 +176,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
           body = JSON.parse(raw.toString('utf8'));
         } catch {
           send(res, 400, {
-            errors: [{ message: 'request body is not valid JSON', extensions: { code: ErrorCode.BAD_USER_INPUT, field: 'body' } }],
+            errors: [
+              {
+                message: 'request body is not valid JSON',
+                extensions: { code: ErrorCode.BAD_USER_INPUT, field: 'body' },
+              },
+            ],
           });
           return;
         }
@@ -239,7 +268,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       if (res.headersSent) {
         res.destroy();
       } else {
-        if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('connection', 'close');
+        if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE)
+          res.setHeader('connection', 'close');
         sendError(res, error, requestId);
       }
     } finally {
@@ -259,7 +289,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     schema,
     rules,
     context: contextFor,
-    formatError: (error, ctx, requestId) => formatError(error.toJSON(), error, logger, ctx?.requestId ?? requestId),
+    formatError: (error, ctx, requestId) =>
+      formatError(error.toJSON(), error, logger, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
   });
 
@@ -308,7 +339,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Ready when the database answers and every migration this build knows is applied. */
-async function readiness(db: DataSource, shuttingDown: boolean): Promise<{ ok: boolean; checks: Record<string, string> }> {
+async function readiness(
+  db: DataSource,
+  shuttingDown: boolean,
+): Promise<{ ok: boolean; checks: Record<string, string> }> {
   if (shuttingDown) return { ok: false, checks: { server: 'shutting down' } };
   try {
     const pending = await withTimeout(db.showMigrations(), 2_000);
@@ -335,7 +369,10 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
       return {
         async willSendResponse({ operationName, operation, errors }) {
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          const labels = { operation: metrics.operationLabel(operationName), type: operation?.operation ?? 'unknown' };
+          const labels = {
+            operation: metrics.operationLabel(operationName),
+            type: operation?.operation ?? 'unknown',
+          };
           metrics.duration.observe(labels, seconds);
           metrics.requests.inc({ ...labels, outcome: errors?.length ? 'error' : 'ok' });
         },

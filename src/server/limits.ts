@@ -68,8 +68,9 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
           let cost = 0;
           const named = type ? getNamedType(type) : undefined;
           const inConnection = named !== undefined && named.name.endsWith('Connection');
-          const fields: Record<string, GraphQLField<unknown, unknown>> =
-            named && 'getFields' in named ? { ...(named.getFields() as Record<string, GraphQLField<unknown, unknown>>) } : {};
+          const fields: Record<string, GraphQLField<unknown, unknown>> = named && 'getFields' in named
+            ? { ...(named.getFields() as Record<string, GraphQLField<unknown, unknown>>) }
+            : {};
           if (named && named === root) {
             fields.__schema = SchemaMetaFieldDef;
             fields.__type = TypeMetaFieldDef;
@@ -80,11 +81,14 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
               if (selection.alias) aliases++;
               cost += multiplier;
               if (selection.selectionSet) {
-                const fieldType = fields[selection.name.value]?.type;
+                const fieldDef = fields[selection.name.value];
+                const fieldType = fieldDef?.type;
                 const name = selection.name.value;
                 const introspection = inIntrospection || name === '__schema' || name === '__type';
-                const size = (inConnection && name === 'edges') || introspection ? 1 : listSize(selection, fieldType);
-                const deeper = inIntrospection && named.name === '__Type' && name === 'ofType' ? depth : depth + 1;
+                const size =
+                  (inConnection && name === 'edges') || introspection ? 1 : listSize(selection, fieldDef);
+                const deeper =
+                  inIntrospection && named.name === '__Type' && name === 'ofType' ? depth : depth + 1;
                 cost += walk(selection.selectionSet, fieldType, deeper, multiplier * size, seen);
               }
             } else if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -107,25 +111,38 @@ export function queryLimitsRule(limits: QueryLimits): ValidationRule {
         if (aborted || maxDepth > limits.maxDepth) {
           context.reportError(limitError(`query is deeper than the limit of ${limits.maxDepth}`, operation));
         } else if (aliases > limits.maxAliases) {
-          context.reportError(limitError(`query uses ${aliases} aliases, more than the limit of ${limits.maxAliases}`, operation));
+          context.reportError(
+            limitError(
+              `query uses ${aliases} aliases, more than the limit of ${limits.maxAliases}`,
+              operation,
+            ),
+          );
         } else if (cost > limits.maxCost) {
-          context.reportError(limitError(`query cost ${cost} exceeds the limit of ${limits.maxCost}`, operation));
+          context.reportError(
+            limitError(`query cost ${cost} exceeds the limit of ${limits.maxCost}`, operation),
+          );
         }
       },
     };
   };
 }
 
+/** What an unpaginated list (a project's models, a version's aliases) is priced at: a typical size. */
+export const UNPAGINATED_LIST_SIZE = 10;
+
 /**
  * How many items a list field may return: its `first` argument when literal, the largest page when a
- * variable (whose default the caller may override), else the default page.
+ * variable (whose default the caller may override), the field's declared default page when omitted,
+ * and a typical size for a list that takes no `first` at all.
  */
-function listSize(field: FieldNode, type: GraphQLOutputType | undefined): number {
-  if (!type) return 1;
-  const isConnection = getNamedType(type).name.endsWith('Connection');
-  if (!isListType(getNullableType(type)) && !isConnection) return 1;
+function listSize(field: FieldNode, def: GraphQLField<unknown, unknown> | undefined): number {
+  if (!def) return 1;
+  const isConnection = getNamedType(def.type).name.endsWith('Connection');
+  if (!isListType(getNullableType(def.type)) && !isConnection) return 1;
   const first = field.arguments?.find((a) => a.name.value === 'first')?.value;
   if (first?.kind === Kind.INT) return Math.max(1, Number(first.value));
   if (first?.kind === Kind.VARIABLE) return MAX_PAGE_SIZE;
-  return DEFAULT_PAGE_SIZE;
+  const firstArg = def.args.find((a) => a.name === 'first');
+  if (!firstArg) return UNPAGINATED_LIST_SIZE;
+  return typeof firstArg.defaultValue === 'number' ? firstArg.defaultValue : DEFAULT_PAGE_SIZE;
 }

@@ -37,7 +37,8 @@ export class Metrics {
   operationLabel(name: string | null | undefined): string {
     if (!name) return 'anonymous';
     if (this.operations.has(name)) return name;
-    if (this.operations.size >= MAX_OPERATION_LABELS || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return 'other';
+    if (this.operations.size >= MAX_OPERATION_LABELS || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name))
+      return 'other';
     this.operations.add(name);
     return name;
   }

@@ -18,7 +18,10 @@ export async function seed(services: Services): Promise<SeedResult> {
     await manager.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK]);
     const result: SeedResult = {};
     if ((await manager.count(ApiKey)) === 0) {
-      const { secret } = await services.apiKeys.bootstrap({ name: 'bootstrap admin', role: Role.ADMIN }, manager);
+      const { secret } = await services.apiKeys.bootstrap(
+        { name: 'bootstrap admin', role: Role.ADMIN },
+        manager,
+      );
       result.adminKey = secret;
     }
     if (services.config.seedDemo && (await manager.count(Project)) === 0) {

@@ -26,9 +26,18 @@ export interface Services {
   runs: RunService;
 }
 
-export function createServices(db: DataSource, config: Config, logger: Logger, now: () => Date = () => new Date()): Services {
+export function createServices(
+  db: DataSource,
+  config: Config,
+  logger: Logger,
+  now: () => Date = () => new Date(),
+): Services {
   const projects = new ProjectService(db);
-  const artifacts = new ArtifactService(db, new ArtifactStore(path.join(config.dataDir, 'artifacts')), config.maxArtifactBytes);
+  const artifacts = new ArtifactService(
+    db,
+    new ArtifactStore(path.join(config.dataDir, 'artifacts')),
+    config.maxArtifactBytes,
+  );
   const idempotency = new IdempotencyService(db);
   return {
     db,

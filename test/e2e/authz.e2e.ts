@@ -58,7 +58,8 @@ function operationFor(kind: 'query' | 'mutation' | 'subscription', field: GraphQ
   const defs = required.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
   const args = required.map((a) => `${a.name}: $${a.name}`).join(', ');
   const named = getNamedType(field.type);
-  const selection = isObjectType(named) || isInterfaceType(named) || isUnionType(named) ? ' { __typename }' : '';
+  const selection =
+    isObjectType(named) || isInterfaceType(named) || isUnionType(named) ? ' { __typename }' : '';
   return {
     query: `${kind}${defs ? `(${defs})` : ''} { ${field.name}${args ? `(${args})` : ''}${selection} }`,
     variables: Object.fromEntries(required.map((a) => [a.name, sample(a.type)])),
@@ -79,7 +80,12 @@ describe('authorization', () => {
       ['mutation', schema.getMutationType()],
       ['subscription', schema.getSubscriptionType()],
     ];
-    const client = createClient({ url: hub.url.replace('http', 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 });
+    const client = createClient({
+      url: hub.url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0,
+    });
     let checked = 0;
     try {
       for (const [kind, type] of roots) {
@@ -87,7 +93,10 @@ describe('authorization', () => {
           const op = operationFor(kind, field);
           if (kind !== 'subscription') {
             const res = await hub.gql(op.query, op.variables, null);
-            expect({ field: field.name, code: res.errors?.[0]?.extensions?.code }).toEqual({ field: field.name, code: 'UNAUTHENTICATED' });
+            expect({ field: field.name, code: res.errors?.[0]?.extensions?.code }).toEqual({
+              field: field.name,
+              code: 'UNAUTHENTICATED',
+            });
           }
           const wsErrors = await new Promise<Array<{ extensions?: { code?: string } }>>((resolve) => {
             const unsubscribe = client.subscribe(op, {
@@ -95,11 +104,15 @@ describe('authorization', () => {
                 unsubscribe();
                 resolve([...(result.errors ?? [])] as Array<{ extensions?: { code?: string } }>);
               },
-              error: (error) => resolve(Array.isArray(error) ? error : [{ extensions: { code: String(error) } }]),
+              error: (error) =>
+                resolve(Array.isArray(error) ? error : [{ extensions: { code: String(error) } }]),
               complete: () => resolve([]),
             });
           });
-          expect({ field: field.name, code: wsErrors[0]?.extensions?.code }).toEqual({ field: field.name, code: 'UNAUTHENTICATED' });
+          expect({ field: field.name, code: wsErrors[0]?.extensions?.code }).toEqual({
+            field: field.name,
+            code: 'UNAUTHENTICATED',
+          });
           checked++;
         }
       }
@@ -111,21 +124,45 @@ describe('authorization', () => {
 
   it('limits a project-scoped key to its projects', async () => {
     const create = 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }';
-    const a = (await hub.gql<{ createProject: { id: string; slug: string } }>(create, { i: { slug: unique('a'), name: 'A' } })).data!.createProject;
-    const b = (await hub.gql<{ createProject: { id: string; slug: string } }>(create, { i: { slug: unique('b'), name: 'B' } })).data!.createProject;
+    const a = (
+      await hub.gql<{ createProject: { id: string; slug: string } }>(create, {
+        i: { slug: unique('a'), name: 'A' },
+      })
+    ).data!.createProject;
+    const b = (
+      await hub.gql<{ createProject: { id: string; slug: string } }>(create, {
+        i: { slug: unique('b'), name: 'B' },
+      })
+    ).data!.createProject;
     const scoped = await hub.key(Role.ADMIN, [a.id]);
-    const list = await hub.gql<{ projects: { edges: Array<{ node: { id: string } }> } }>('{ projects(first: 100) { edges { node { id } } } }', {}, scoped);
+    const list = await hub.gql<{ projects: { edges: Array<{ node: { id: string } }> } }>(
+      '{ projects(first: 100) { edges { node { id } } } }',
+      {},
+      scoped,
+    );
     expect(list.data?.projects.edges.map((e) => e.node.id)).toEqual([a.id]);
     const other = await hub.gql('query($s: String!) { project(slug: $s) { id } }', { s: b.slug }, scoped);
     expect(other.errors?.[0].extensions?.code).toBe('NOT_FOUND');
-    const own = await hub.gql<{ project: { id: string } }>('query($s: String!) { project(slug: $s) { id } }', { s: a.slug }, scoped);
+    const own = await hub.gql<{ project: { id: string } }>(
+      'query($s: String!) { project(slug: $s) { id } }',
+      { s: a.slug },
+      scoped,
+    );
     expect(own.data?.project.id).toBe(a.id);
     // A scoped admin can neither create projects outside its scope nor hand out keys beyond it.
     const created = await hub.gql(create, { i: { slug: unique('c'), name: 'C' } }, scoped);
     expect(created.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    const wider = await hub.gql('mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }', { i: { name: 'w', role: 'VIEWER', projectIds: [b.id] } }, scoped);
+    const wider = await hub.gql(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }',
+      { i: { name: 'w', role: 'VIEWER', projectIds: [b.id] } },
+      scoped,
+    );
     expect(wider.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    const unscoped = await hub.gql('mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }', { i: { name: 'w', role: 'VIEWER' } }, scoped);
+    const unscoped = await hub.gql(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret } }',
+      { i: { name: 'w', role: 'VIEWER' } },
+      scoped,
+    );
     expect(unscoped.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
 
@@ -136,11 +173,19 @@ describe('authorization', () => {
     );
     const { secret, key } = created.data!.createApiKey;
     expect((await hub.gql('{ me { role } }', {}, secret)).errors).toBeUndefined();
-    const revoked = await hub.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', { id: key.id });
+    const revoked = await hub.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }', {
+      id: key.id,
+    });
     expect(revoked.errors).toBeUndefined();
-    expect((await hub.gql('{ me { role } }', {}, secret)).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await hub.gql('{ me { role } }', {}, secret)).errors?.[0].extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
     const viewer = await hub.key(Role.VIEWER);
-    const denied = await hub.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: key.id }, viewer);
+    const denied = await hub.gql(
+      'mutation($id: ID!) { revokeApiKey(id: $id) { id } }',
+      { id: key.id },
+      viewer,
+    );
     expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
 });

@@ -21,18 +21,30 @@ describe('hub', () => {
   it('creates projects and pages through them with cursors', async () => {
     const slugs = [unique('p'), unique('p'), unique('p')];
     for (const slug of slugs) {
-      const res = await hub.gql('mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }', { i: { slug, name: slug } });
+      const res = await hub.gql(
+        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
+        { i: { slug, name: slug } },
+      );
       expect(res.errors).toBeUndefined();
     }
-    const first = await hub.gql<{ projects: { edges: Array<{ node: { slug: string } }>; pageInfo: { endCursor: string; hasNextPage: boolean } } }>(
-      '{ projects(first: 2) { edges { node { slug } } pageInfo { endCursor hasNextPage } } }',
-    );
+    const first = await hub.gql<{
+      projects: {
+        edges: Array<{ node: { slug: string } }>;
+        pageInfo: { endCursor: string; hasNextPage: boolean };
+      };
+    }>('{ projects(first: 2) { edges { node { slug } } pageInfo { endCursor hasNextPage } } }');
     expect(first.data?.projects.edges).toHaveLength(2);
     expect(first.data?.projects.pageInfo.hasNextPage).toBe(true);
-    const dup = await hub.gql('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { slug: slugs[0], name: 'x' } });
+    const dup = await hub.gql('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+      i: { slug: slugs[0], name: 'x' },
+    });
     expect(dup.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'slug' });
     const viewer = await hub.key(Role.VIEWER);
-    const denied = await hub.gql('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { slug: unique('p'), name: 'x' } }, viewer);
+    const denied = await hub.gql(
+      'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+      { i: { slug: unique('p'), name: 'x' } },
+      viewer,
+    );
     expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const badPage = await hub.gql('{ projects(first: -1) { edges { cursor } } }');
     expect(badPage.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });

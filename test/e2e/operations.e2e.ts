@@ -27,7 +27,10 @@ interface Example {
 
 function loadExamples(): Example[] {
   const examples: Example[] = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort()) {
     const document = parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     const fragments = new Map<string, FragmentDefinitionNode>();
     for (const def of document.definitions) {
@@ -47,7 +50,8 @@ function loadExamples(): Example[] {
     };
     for (const def of document.definitions) {
       if (def.kind === Kind.FRAGMENT_DEFINITION) continue;
-      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) throw new Error(`${file}: every operation must be named`);
+      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name)
+        throw new Error(`${file}: every operation must be named`);
       const text = [def, ...[...used(def)].map((n) => fragments.get(n)!)].map((d) => print(d)).join('\n\n');
       examples.push({ file, name: def.name.value, text, node: def });
     }
@@ -72,7 +76,10 @@ describe('graphql/operations', () => {
     const covered = new Set<string>();
     for (const example of examples) {
       const errors = validate(schema, parse(example.text));
-      expect({ operation: example.name, errors: errors.map((e) => e.message) }).toEqual({ operation: example.name, errors: [] });
+      expect({ operation: example.name, errors: errors.map((e) => e.message) }).toEqual({
+        operation: example.name,
+        errors: [],
+      });
       for (const selection of example.node.selectionSet.selections) {
         covered.add(`${example.node.operation}.${(selection as FieldNode).name.value}`);
       }
@@ -91,7 +98,10 @@ describe('graphql/operations', () => {
   });
 
   /** Runs one example by name and returns its data; any error fails the test. */
-  async function run<T = Record<string, unknown>>(name: string, variables: Record<string, unknown> = {}): Promise<T> {
+  async function run<T = Record<string, unknown>>(
+    name: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<T> {
     const example = byName.get(name);
     if (!example) throw new Error(`no example operation named ${name}`);
     const res = await hub.gql<T>(example.text, variables);
@@ -102,56 +112,94 @@ describe('graphql/operations', () => {
 
   it('all run against a live hub', async () => {
     const slug = unique('ops');
-    const project = (await run<{ createProject: { id: string } }>('CreateProject', { input: { slug, name: 'Operations' } })).createProject;
+    const project = (
+      await run<{ createProject: { id: string } }>('CreateProject', { input: { slug, name: 'Operations' } })
+    ).createProject;
     await run('Projects', { first: 5 });
     await run('Project', { slug });
     await run('Me');
-    const key = (await run<{ createApiKey: { key: { id: string } } }>('CreateApiKey', {
-      input: { name: unique('key'), role: 'VIEWER', projectIds: [project.id] },
-    })).createApiKey.key;
+    const key = (
+      await run<{ createApiKey: { key: { id: string } } }>('CreateApiKey', {
+        input: { name: unique('key'), role: 'VIEWER', projectIds: [project.id] },
+      })
+    ).createApiKey.key;
     await run('RevokeApiKey', { id: key.id });
 
-    const dataset = (await run<{ createDataset: { id: string } }>('CreateDataset', {
-      input: { project: slug, name: 'churn-training', description: 'Customer churn, monthly snapshot' },
-    })).createDataset;
-    const rows = Array.from({ length: 50 }, (_, i) => ({ tenure: i % 24, spend: 20 + (i % 7) * 3.5, plan: i % 3 ? 'basic' : 'pro' }));
-    const datasetVersion = (await run<{ registerDatasetVersion: { id: string } }>('RegisterDatasetVersion', {
-      input: { datasetId: dataset.id, rows },
-    })).registerDatasetVersion;
+    const dataset = (
+      await run<{ createDataset: { id: string } }>('CreateDataset', {
+        input: { project: slug, name: 'churn-training', description: 'Customer churn, monthly snapshot' },
+      })
+    ).createDataset;
+    const rows = Array.from({ length: 50 }, (_, i) => ({
+      tenure: i % 24,
+      spend: 20 + (i % 7) * 3.5,
+      plan: i % 3 ? 'basic' : 'pro',
+    }));
+    const datasetVersion = (
+      await run<{ registerDatasetVersion: { id: string } }>('RegisterDatasetVersion', {
+        input: { datasetId: dataset.id, rows },
+      })
+    ).registerDatasetVersion;
     await run('Datasets', { project: slug, first: 10 });
     await run('Dataset', { id: dataset.id, versions: 5 });
     await run('DatasetVersion', { id: datasetVersion.id });
 
-    const runRow = (await run<{ startRun: { id: string } }>('StartRun', {
-      input: { project: slug, name: 'train churn', kind: 'TRAINING', params: { lr: 0.1 }, tags: { team: 'growth' }, inputs: [datasetVersion.id] },
-    })).startRun;
+    const runRow = (
+      await run<{ startRun: { id: string } }>('StartRun', {
+        input: {
+          project: slug,
+          name: 'train churn',
+          kind: 'TRAINING',
+          params: { lr: 0.1 },
+          tags: { team: 'growth' },
+          inputs: [datasetVersion.id],
+        },
+      })
+    ).startRun;
     const points = Array.from({ length: 100 }, (_, step) => ({ key: 'loss', step, value: 1 / (step + 1) }));
     await run('LogRunMetrics', { runId: runRow.id, points, idempotencyKey: unique('metrics') });
     await run('FinishRun', { id: runRow.id, status: 'SUCCEEDED' });
     await run('Run', { id: runRow.id, metricKey: 'loss', first: 10 });
     await run('Runs', { project: slug, status: 'SUCCEEDED', first: 5 });
 
-    const model = (await run<{ createModel: { id: string } }>('CreateModel', {
-      input: { project: slug, name: 'churn-clf', task: 'CLASSIFICATION' },
-    })).createModel;
-    const onnx = linearClassifierOnnx({ features: 2, classes: 2, weights: [[0.5, -0.5], [-0.1, 0.1]], bias: [0, 0] });
+    const model = (
+      await run<{ createModel: { id: string } }>('CreateModel', {
+        input: { project: slug, name: 'churn-clf', task: 'CLASSIFICATION' },
+      })
+    ).createModel;
+    const onnx = linearClassifierOnnx({
+      features: 2,
+      classes: 2,
+      weights: [
+        [0.5, -0.5],
+        [-0.1, 0.1],
+      ],
+      bias: [0, 0],
+    });
     const sha = await uploadArtifact(hub, onnx);
-    const version = (await run<{ registerModelVersion: { id: string } }>('RegisterModelVersion', {
-      input: {
-        modelId: model.id,
-        artifactSha256: sha,
-        featureNames: ['tenure', 'spend'],
-        labels: ['stays', 'churns'],
-        runId: runRow.id,
-        datasetVersionId: datasetVersion.id,
-        metrics: { auc: 0.81 },
-      },
-    })).registerModelVersion;
+    const version = (
+      await run<{ registerModelVersion: { id: string } }>('RegisterModelVersion', {
+        input: {
+          modelId: model.id,
+          artifactSha256: sha,
+          featureNames: ['tenure', 'spend'],
+          labels: ['stays', 'churns'],
+          runId: runRow.id,
+          datasetVersionId: datasetVersion.id,
+          metrics: { auc: 0.81 },
+        },
+      })
+    ).registerModelVersion;
     await run('SetModelAlias', { modelId: model.id, alias: 'champion', versionId: version.id });
     await run('Model', { id: model.id, versions: 5 });
     await run('ModelVersion', { id: version.id });
     await run('Models', { project: slug, first: 5 });
-    await run('AliasHistory', { modelId: model.id, alias: 'champion', at: new Date().toISOString(), first: 5 });
+    await run('AliasHistory', {
+      modelId: model.id,
+      alias: 'champion',
+      at: new Date().toISOString(),
+      first: 5,
+    });
     await run('Lineage', { modelVersionId: version.id });
 
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));

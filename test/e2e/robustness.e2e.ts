@@ -56,7 +56,11 @@ const nest = (n: number, open: string, inner: string, close: string): string =>
 describe('robustness over HTTP', () => {
   let hub: TestHub;
   beforeAll(async () => {
-    hub = await startTestHub({ maxRequestBytes: 64 * 1024 });
+    // Limits pinned here, so the figures below test the mechanism whatever the defaults become.
+    hub = await startTestHub({
+      maxRequestBytes: 64 * 1024,
+      limits: { maxDepth: 12, maxAliases: 30, maxCost: 50_000 },
+    });
   });
   afterAll(() => hub.close());
   afterEach(() => expectServing(hub));

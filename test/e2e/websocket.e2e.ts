@@ -44,7 +44,7 @@ describe('GraphQL over WebSocket', () => {
   };
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    hub = await startTestHub({ limits: { maxDepth: 12, maxAliases: 30, maxCost: 50_000 } });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));

@@ -14,7 +14,12 @@ export class ArtifactService {
     private readonly maxBytes: number,
   ) {}
 
-  async upload(ctx: RequestContext, sha256: string, body: Readable, declaredSize?: number): Promise<Artifact & { created: boolean }> {
+  async upload(
+    ctx: RequestContext,
+    sha256: string,
+    body: Readable,
+    declaredSize?: number,
+  ): Promise<Artifact & { created: boolean }> {
     ctx.authorize('create', 'Artifact');
     const hex = requireSha256('sha256', sha256);
     if (declaredSize !== undefined && declaredSize > this.maxBytes) {
@@ -45,7 +50,10 @@ export class ArtifactService {
     const hex = requireSha256(field, sha256);
     const artifact = await this.db.getRepository(Artifact).findOneBy({ sha256: hex });
     if (!artifact || !(await this.store.has(hex))) {
-      throw new NotFoundError('Artifact', `${hex} (${field}); upload it first with PUT /artifacts/sha256/${hex}`);
+      throw new NotFoundError(
+        'Artifact',
+        `${hex} (${field}); upload it first with PUT /artifacts/sha256/${hex}`,
+      );
     }
     return { artifact, path: this.store.pathOf(hex) };
   }

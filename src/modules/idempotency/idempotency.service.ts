@@ -7,7 +7,9 @@ import { IdempotencyRecord } from './idempotency-record.entity';
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 
@@ -27,7 +29,8 @@ export class IdempotencyService {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     if (key === null || key === undefined) return this.db.transaction(work);
-    if (key.length < 1 || key.length > 200) throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
+    if (key.length < 1 || key.length > 200)
+      throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
     const scope = `${operation}:${ctx.caller.keyId}`;
     const requestHash = createHash('sha256').update(canonical(args)).digest('hex');
     return this.db.transaction(async (manager) => {

@@ -1,6 +1,14 @@
 import { GraphQLJSONObject, SafeIntResolver } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique, type Relation } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  PrimaryGeneratedColumn,
+  Unique,
+  type Relation,
+} from 'typeorm';
 import { bigintAsNumber } from '../../common/columns';
 import { References } from '../../db/references';
 import { DatasetVersion } from '../datasets/dataset.entity';
@@ -113,7 +121,10 @@ export class ModelVersion {
   @Column('jsonb', { nullable: true })
   preprocessing: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: 'sha256 of the canonical JSON of the preprocessing spec' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'sha256 of the canonical JSON of the preprocessing spec',
+  })
   @Column('char', { length: 64, nullable: true })
   preprocessingHash: string | null;
 
@@ -139,7 +150,11 @@ export class ModelVersion {
   metrics: Record<string, number>;
 
   @Field(() => ModelVersionStatus)
-  @Column('enum', { enum: ModelVersionStatus, enumName: 'model_version_status', default: ModelVersionStatus.REGISTERED })
+  @Column('enum', {
+    enum: ModelVersionStatus,
+    enumName: 'model_version_status',
+    default: ModelVersionStatus.REGISTERED,
+  })
   status: ModelVersionStatus;
 
   @Field(() => GraphQLJSONObject, { nullable: true })

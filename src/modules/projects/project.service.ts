@@ -55,15 +55,20 @@ export class ProjectService {
       .createQueryBuilder('p')
       .where(/^[0-9a-f-]{36}$/i.test(ref) ? 'p.id = :ref' : 'p.slug = :ref', { ref })
       .getOne();
-    if (!project || !ctx.can('read', 'Project', project.id)) throw new NotFoundError('Project', `${ref} (${field})`);
+    if (!project || !ctx.can('read', 'Project', project.id))
+      throw new NotFoundError('Project', `${ref} (${field})`);
     return project;
   }
 
   loader(ctx: RequestContext): DataLoader<string, Project | undefined> {
-    return ctx.loader('project.byId', () => new DataLoader(async (ids: readonly string[]) => {
-      const rows = await this.db.getRepository(Project).findBy({ id: In([...ids]) });
-      const byId = new Map(rows.map((p) => [p.id, p]));
-      return ids.map((id) => byId.get(id));
-    }));
+    return ctx.loader(
+      'project.byId',
+      () =>
+        new DataLoader(async (ids: readonly string[]) => {
+          const rows = await this.db.getRepository(Project).findBy({ id: In([...ids]) });
+          const byId = new Map(rows.map((p) => [p.id, p]));
+          return ids.map((id) => byId.get(id));
+        }),
+    );
   }
 }

@@ -34,7 +34,10 @@ registerEnumType(RunStatus, { name: 'RunStatus' });
 @ObjectType({ description: 'A training, evaluation or data run, as reported by an orchestrator or notebook' })
 @Entity('run')
 @Index('idx_run__project_created', ['projectId', 'createdAt'])
-@Index('uq_run__external_ref', ['projectId', 'externalRef'], { unique: true, where: 'external_ref IS NOT NULL' })
+@Index('uq_run__external_ref', ['projectId', 'externalRef'], {
+  unique: true,
+  where: 'external_ref IS NOT NULL',
+})
 export class Run {
   @Field(() => ID)
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_run' })
@@ -67,7 +70,10 @@ export class Run {
   @Column('jsonb', { default: () => "'{}'" })
   tags: Record<string, string>;
 
-  @Field(() => String, { nullable: true, description: "The orchestrator's id for this run (Airflow, Argo, ...)" })
+  @Field(() => String, {
+    nullable: true,
+    description: "The orchestrator's id for this run (Airflow, Argo, ...)",
+  })
   @Column('text', { nullable: true })
   externalRef: string | null;
 
@@ -101,7 +107,9 @@ export class RunInput {
   @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pk_run_input' })
   datasetVersionId: string;
 
-  @References(() => DatasetVersion, 'dataset_version_id', 'fk_run_input__dataset_version_id', { onDelete: 'CASCADE' })
+  @References(() => DatasetVersion, 'dataset_version_id', 'fk_run_input__dataset_version_id', {
+    onDelete: 'CASCADE',
+  })
   datasetVersion?: Relation<DatasetVersion>;
 }
 
