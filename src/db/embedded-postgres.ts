@@ -48,7 +48,11 @@ export class EmbeddedPostgres {
     return `postgres://postgres@127.0.0.1:${address.port}/postgres?sslmode=disable`;
   }
 
+  /** Set once close() starts: connections dropped from then on need no rollback. */
+  closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     for (const connection of this.connections) connection.socket.destroy();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     await this.db.close();
@@ -106,7 +110,7 @@ class Connection {
   async abandon(): Promise<void> {
     this.closed = true;
     await this.chain;
-    if (this.host.db.closed) return;
+    if (this.host.closing || this.host.db.closed) return;
     await this.host.acquire(this);
     try {
       if (this.host.db.isInTransaction()) await this.host.db.exec('ROLLBACK');
