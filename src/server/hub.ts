@@ -87,6 +87,9 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     schema,
     validationRules: rules,
     csrfPrevention: true,
+    // The hub owns shutdown (close() below, called on SIGTERM by main.ts); Apollo's own signal
+    // handlers would race it and re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error, logger, requestScope.getStore()),

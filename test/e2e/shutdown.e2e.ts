@@ -112,6 +112,9 @@ describe('graceful shutdown', () => {
           HOST: '127.0.0.1',
           LOG_LEVEL: 'error',
           NERVE_SEED_DEMO: 'false',
+          // As deployed: jest's NODE_ENV=test switches off Apollo's own signal handlers and once hid a
+          // shutdown hang they caused.
+          NODE_ENV: 'production',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
