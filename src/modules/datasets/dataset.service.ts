@@ -6,6 +6,7 @@ import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '
 import { pageSize, paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireSha256, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
+import { latestPerParent } from '../../db/batch';
 import type { ArtifactService } from '../artifacts/artifact.service';
 import type { ProjectService } from '../projects/project.service';
 import { csvInputError, readCsv } from './dataset-csv';
@@ -61,13 +62,11 @@ export class DatasetService {
 
   /** The project's datasets, newest first; NOT_FOUND when the caller cannot read the project. */
   async list(ctx: RequestContext, args: DatasetsArgs): Promise<ConnectionResult<Dataset>> {
-    const project = await this.projects.resolve(ctx, args.project);
-    const scope = ctx.readableProjects('Dataset');
+    const project = await this.projects.resolve(ctx, args.project, 'Dataset');
     const qb = this.db
       .getRepository(Dataset)
       .createQueryBuilder('d')
       .where('d.projectId = :projectId', { projectId: project.id });
-    if (scope) qb.andWhere('d.projectId = ANY(:scope)', { scope });
     return paginate(qb, args);
   }
 
@@ -99,23 +98,14 @@ export class DatasetService {
     const loader = ctx.loader(
       `dataset.versions.${limit}`,
       () =>
-        new DataLoader<string, DatasetVersion[]>(async (ids) => {
-          const rows = await this.db
-            .getRepository(DatasetVersion)
-            .createQueryBuilder('v')
-            .where(
-              `v.id IN (SELECT ranked.id FROM (
-             SELECT w.id, row_number() OVER (PARTITION BY w.dataset_id ORDER BY w.version DESC) AS rank
-             FROM dataset_version w WHERE w.dataset_id = ANY(:ids)) ranked
-           WHERE ranked.rank <= :limit)`,
-              { ids: [...ids], limit },
-            )
-            .orderBy('v.version', 'DESC')
-            .getMany();
-          const byDataset = new Map<string, DatasetVersion[]>(ids.map((id) => [id, []]));
-          for (const row of rows) byDataset.get(row.datasetId)?.push(row);
-          return ids.map((id) => byDataset.get(id) ?? []);
-        }),
+        new DataLoader<string, DatasetVersion[]>((ids) =>
+          latestPerParent(this.db.getRepository(DatasetVersion), {
+            parent: 'datasetId',
+            order: 'version',
+            parentIds: ids,
+            limit,
+          }),
+        ),
     );
     return loader.load(dataset.id);
   }

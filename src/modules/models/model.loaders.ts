@@ -1,14 +1,8 @@
 import DataLoader from 'dataloader';
 import { In, type DataSource } from 'typeorm';
 import type { RequestContext } from '../../context/context';
+import { groupBy, latestPerParent } from '../../db/batch';
 import { Model, ModelAlias, ModelVersion } from './model.entity';
-
-/** Groups rows by a key, in the order of `keys`, for a DataLoader batch. */
-function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
-  const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
-  for (const row of rows) groups.get(keyOf(row))?.push(row);
-  return keys.map((k) => groups.get(k) ?? []);
-}
 
 /**
  * The per-request batch loaders behind the nested model fields: one SQL statement per field per
@@ -66,21 +60,14 @@ export class ModelLoaders {
     return ctx.loader(
       `modelVersion.latest.${first}`,
       () =>
-        new DataLoader(async (modelIds: readonly string[]) => {
-          const rows = await this.db
-            .getRepository(ModelVersion)
-            .createQueryBuilder('v')
-            .where(
-              `v.id IN (SELECT ranked.id FROM (
-               SELECT mv.id, row_number() OVER (PARTITION BY mv.model_id ORDER BY mv.version DESC) AS rn
-               FROM model_version mv WHERE mv.model_id = ANY(:ids)
-             ) ranked WHERE ranked.rn <= :first)`,
-              { ids: [...modelIds], first },
-            )
-            .orderBy('v.version', 'DESC')
-            .getMany();
-          return groupBy(modelIds, rows, (v) => v.modelId);
-        }),
+        new DataLoader((modelIds: readonly string[]) =>
+          latestPerParent(this.db.getRepository(ModelVersion), {
+            parent: 'modelId',
+            order: 'version',
+            parentIds: modelIds,
+            limit: first,
+          }),
+        ),
     );
   }
 

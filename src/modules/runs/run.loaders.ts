@@ -1,15 +1,10 @@
 import DataLoader from 'dataloader';
 import { In, type DataSource } from 'typeorm';
 import type { RequestContext } from '../../context/context';
+import { groupBy } from '../../db/batch';
 import type { DatasetVersion } from '../datasets/dataset.entity';
 import { ModelVersion } from '../models/model.entity';
 import { Run, RunInput } from './run.entity';
-
-const group = <T>(ids: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] => {
-  const byKey = new Map<string, T[]>(ids.map((id) => [id, []]));
-  for (const row of rows) byKey.get(keyOf(row))?.push(row);
-  return ids.map((id) => byKey.get(id) ?? []);
-};
 
 /** Runs by id, one statement per batch; no authorization (callers check the run's project). */
 export function runById(ctx: RequestContext, db: DataSource): DataLoader<string, Run | undefined> {
@@ -38,7 +33,7 @@ export function runInputs(ctx: RequestContext, db: DataSource): DataLoader<strin
           .orderBy('dv.createdAt', 'ASC')
           .addOrderBy('dv.id', 'ASC')
           .getMany();
-        return group(runIds, rows, (r) => r.runId).map((inputs) =>
+        return groupBy(runIds, rows, (r) => r.runId).map((inputs) =>
           inputs.map((r) => r.datasetVersion as DatasetVersion),
         );
       }),
@@ -58,7 +53,7 @@ export function runOutputs(ctx: RequestContext, db: DataSource): DataLoader<stri
           .orderBy('mv.createdAt', 'ASC')
           .addOrderBy('mv.id', 'ASC')
           .getMany();
-        return group(runIds, rows, (v) => v.runId as string);
+        return groupBy(runIds, rows, (v) => v.runId as string);
       }),
   );
 }
@@ -83,7 +78,7 @@ export function runMetricKeys(ctx: RequestContext, db: DataSource): DataLoader<s
        SELECT run_id, key FROM k WHERE key IS NOT NULL ORDER BY run_id, key`,
           [[...runIds]],
         );
-        return group(runIds, rows, (r) => r.run_id).map((keys) => keys.map((r) => r.key));
+        return groupBy(runIds, rows, (r) => r.run_id).map((keys) => keys.map((r) => r.key));
       }),
   );
 }
