@@ -22,9 +22,11 @@ export function requireSlug(field: string, value: string): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export const isUuid = (value: string): boolean => UUID.test(value);
+
 /** Ids are UUIDs; anything else cannot name a row, so say so before asking the database. */
 export function requireId(field: string, value: string): string {
-  if (!UUID.test(value)) throw new BadInputError(field, 'is not a valid id');
+  if (!isUuid(value)) throw new BadInputError(field, 'is not a valid id');
   return value.toLowerCase();
 }
 

@@ -48,7 +48,7 @@ export class ModelService {
   }
 
   async create(ctx: RequestContext, input: CreateModelInput): Promise<Model> {
-    const project = await this.projects.resolve(ctx, input.project, 'project');
+    const project = await this.projects.resolve(ctx, input.project);
     ctx.authorize('create', 'Model', project.id);
     const repo = this.db.getRepository(Model);
     const model = repo.create({
@@ -199,13 +199,11 @@ export class ModelService {
 
   /** Models of a project (slug or id), newest first. */
   async list(ctx: RequestContext, projectRef: string, page: PageArgs): Promise<ConnectionResult<Model>> {
-    const project = await this.projects.resolve(ctx, projectRef, 'project');
-    const scope = ctx.readableProjects('Model');
+    const project = await this.projects.resolve(ctx, projectRef, 'Model');
     const qb = this.db
       .getRepository(Model)
       .createQueryBuilder('m')
       .where('m.projectId = :projectId', { projectId: project.id });
-    if (scope) qb.andWhere('m.projectId = ANY(:scope)', { scope });
     return paginate(qb, page);
   }
 

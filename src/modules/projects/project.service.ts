@@ -4,7 +4,8 @@ import { In } from 'typeorm';
 import DataLoader from 'dataloader';
 import { NotFoundError } from '../../common/errors';
 import { paginate, type ConnectionResult, type PageArgs } from '../../common/pagination';
-import { requireSlug, requireText } from '../../common/validate';
+import { isUuid, requireSlug, requireText } from '../../common/validate';
+import type { Subject } from '../../auth/abilities';
 import type { RequestContext } from '../../context/context';
 import { Project, RiskLevel } from './project.entity';
 import type { CreateProjectInput } from './project.types';
@@ -48,15 +49,18 @@ export class ProjectService {
     return project;
   }
 
-  /** Resolves a project given by slug or id, and checks the caller may do `action` there. */
-  async resolve(ctx: RequestContext, ref: string, field = 'project'): Promise<Project> {
-    const project = await this.db
-      .getRepository(Project)
-      .createQueryBuilder('p')
-      .where(/^[0-9a-f-]{36}$/i.test(ref) ? 'p.id = :ref' : 'p.slug = :ref', { ref })
-      .getOne();
-    if (!project || !ctx.can('read', 'Project', project.id))
-      throw new NotFoundError('Project', `${ref} (${field})`);
+  /**
+   * The project named by `ref` (slug or id) in which the caller may read `subject`, or NOT_FOUND
+   * naming the `project` field (no existence leak). Write checks stay with the caller.
+   */
+  async resolve(ctx: RequestContext, ref: string, subject: Subject = 'Project'): Promise<Project> {
+    const qb = this.db.getRepository(Project).createQueryBuilder('p').where('p.slug = :slug', { slug: ref });
+    // A slug may itself look like a UUID, so an id-shaped ref matches either column.
+    if (isUuid(ref)) qb.orWhere('p.id = :id', { id: ref });
+    const project = await qb.getOne();
+    if (!project || !ctx.can('read', 'Project', project.id) || !ctx.can('read', subject, project.id)) {
+      throw new NotFoundError('Project', `${ref} (project)`);
+    }
     return project;
   }
 

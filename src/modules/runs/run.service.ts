@@ -163,9 +163,7 @@ export class RunService {
 
   /** Runs of a project, newest first, filtered by status and kind in SQL. */
   async list(ctx: RequestContext, args: RunsArgs): Promise<ConnectionResult<Run>> {
-    const project = await this.projects.resolve(ctx, args.project);
-    const scope = ctx.readableProjects('Run');
-    if (scope && !scope.includes(project.id)) throw new NotFoundError('Project', `${args.project} (project)`);
+    const project = await this.projects.resolve(ctx, args.project, 'Run');
     const qb = this.db
       .getRepository(Run)
       .createQueryBuilder('r')
