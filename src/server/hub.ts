@@ -200,10 +200,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
       context: () => contextFor(header(req, 'authorization'), requestScope.getStore()),
     });
-    const out: Record<string, string> = {};
-    for (const [key, value] of response.headers) out[key] = value;
     res.statusCode = response.status ?? 200;
-    for (const [key, value] of Object.entries(out)) res.setHeader(key, value);
+    for (const [key, value] of response.headers) res.setHeader(key, value);
     if (response.body.kind === 'complete') {
       res.end(response.body.string);
       return;
