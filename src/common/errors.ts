@@ -1,5 +1,4 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import type { Logger } from './logger';
 
 /** The codes a client may see in `extensions.code`. */
 export enum ErrorCode {
@@ -24,6 +23,9 @@ const httpStatus: Record<ErrorCode, number> = {
   INTERNAL_SERVER_ERROR: 500,
 };
 
+/** The HTTP status for an error code; 500 for anything unknown. */
+export const statusFor = (code: unknown): number => httpStatus[code as ErrorCode] ?? 500;
+
 /** An error whose message is safe to show to the caller. */
 export class DomainError extends Error {
   constructor(
@@ -36,7 +38,7 @@ export class DomainError extends Error {
   }
 
   get httpStatus(): number {
-    return httpStatus[this.code];
+    return statusFor(this.code);
   }
 }
 
@@ -128,17 +130,16 @@ const REQUEST_ERROR_CODES = new Set<unknown>([ErrorCode.BAD_USER_INPUT, 'BAD_REQ
 
 /**
  * The one place where errors become what a client sees: domain errors keep their code and message,
- * GraphQL's own parse, validation and variable-coercion errors pass through (naming the offending
- * field for BAD_USER_INPUT), anything else is logged with the request id and surfaces as a bare
- * INTERNAL_SERVER_ERROR.
+ * GraphQL's own request errors pass through with their code (and the offending field), anything else
+ * becomes a bare INTERNAL_SERVER_ERROR carrying `requestId` (or the one the error already holds).
+ * Pure: the caller logs what {@link isInternal} says is the server's fault.
  */
 export function formatError(
   formatted: GraphQLFormattedError,
   error: unknown,
-  logger: Logger,
   requestId?: string,
 ): GraphQLFormattedError {
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const original = originalOf(error);
   if (original instanceof DomainError) {
     return {
       message: original.message,
@@ -148,12 +149,14 @@ export function formatError(
     };
   }
   const mapped = fromDatabaseError(original);
-  if (mapped) return formatError(formatted, mapped, logger, requestId);
+  if (mapped) return formatError(formatted, mapped, requestId);
+  const own = original instanceof GraphQLError ? original.extensions : undefined;
+  if (own?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+    return internal(formatted, typeof own.requestId === 'string' ? own.requestId : requestId);
+  }
   // A code set on the error itself (our validation rules, the context's UNAUTHENTICATED) wins over the
   // code a wrapper gave it (Apollo wraps every validation error as GRAPHQL_VALIDATION_FAILED).
-  const own = original instanceof GraphQLError ? original.extensions : undefined;
-  const ownCode =
-    typeof own?.code === 'string' && own.code !== ErrorCode.INTERNAL_SERVER_ERROR ? own.code : undefined;
+  const ownCode = typeof own?.code === 'string' ? own.code : undefined;
   const code = ownCode ?? formatted.extensions?.code;
   // Errors without a path describe the request (parse, validation, variables); errors with one happened
   // while executing it, and are the server's fault unless deliberately raised with a code.
@@ -163,24 +166,43 @@ export function formatError(
         REQUEST_ERROR_CODES.has(code) ||
         (typeof code === 'string' && code.startsWith('GRAPHQL_'))
       : ownCode !== undefined;
-  if (isRequestError) {
-    const field =
-      typeof own?.field === 'string'
-        ? own.field
-        : code === ErrorCode.BAD_USER_INPUT
-          ? variableErrorField(formatted.message)
-          : undefined;
-    return {
-      message: formatted.message,
-      locations: formatted.locations,
-      path: formatted.path,
-      extensions: field === undefined ? { code } : { code, field },
-    };
-  }
-  logger.error('unhandled error', { requestId, error: original, path: formatted.path });
+  if (!isRequestError) return internal(formatted, requestId);
+  const field =
+    typeof own?.field === 'string'
+      ? own.field
+      : code === ErrorCode.BAD_USER_INPUT
+        ? variableErrorField(formatted.message)
+        : undefined;
+  return {
+    message: formatted.message,
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: field === undefined ? { code } : { code, field },
+  };
+}
+
+function internal(formatted: GraphQLFormattedError, requestId: string | undefined): GraphQLFormattedError {
   return {
     message: 'Internal server error',
     path: formatted.path,
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
   };
+}
+
+/** Whether a formatted error is the server's fault (and so worth a log line). */
+export const isInternal = (formatted: GraphQLFormattedError): boolean =>
+  formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR;
+
+/** The error behind GraphQL's wrapper, if any. */
+export const originalOf = (error: unknown): unknown =>
+  error instanceof GraphQLError ? (error.originalError ?? error) : error;
+
+/**
+ * What to throw once an unexpected failure has been logged: the client sees only the request id,
+ * which leads to the log line.
+ */
+export function internalError(requestId: string): GraphQLError {
+  return new GraphQLError('Internal server error', {
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId, http: { status: 500 } },
+  });
 }

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import {
   ApolloServerPluginSchemaReportingDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/config';
 import {
@@ -21,6 +20,10 @@ import {
   PayloadTooLargeError,
   UnauthenticatedError,
   formatError,
+  internalError,
+  isInternal,
+  originalOf,
+  statusFor,
 } from '../common/errors';
 import { Logger } from '../common/logger';
 import { RequestContext } from '../context/context';
@@ -79,8 +82,27 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
   const rules = [queryLimitsRule(config.limits)];
-  // The id of the HTTP request being served, for errors formatted where no context is at hand.
-  const requestScope = new AsyncLocalStorage<string>();
+  /**
+   * Formats an error for a client and logs it, with its request id, when it is the server's fault.
+   * An error made by `internalError()` was logged where it was raised.
+   */
+  const report = (
+    formatted: GraphQLFormattedError,
+    error: unknown,
+    requestId?: string,
+  ): GraphQLFormattedError => {
+    const out = formatError(formatted, error, requestId);
+    const loggedAlready =
+      error instanceof GraphQLError && error.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR;
+    if (isInternal(out) && !loggedAlready) {
+      logger.error('unhandled error', {
+        requestId: out.extensions?.requestId,
+        error: originalOf(error),
+        path: formatted.path,
+      });
+    }
+    return out;
+  };
 
   const httpServer = http.createServer();
   const apollo = new ApolloServer<RequestContext>({
@@ -92,7 +114,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     stopOnTerminationSignals: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => formatError(formatted, error, logger, requestScope.getStore()),
+    // Request ids and log lines for these are added by requestPlugin, which has the context.
+    formatError: (formatted, error) => formatError(formatted, error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -100,7 +123,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
-      metricsPlugin(metrics),
+      requestPlugin(metrics, report),
     ],
   });
   await apollo.start();
@@ -112,7 +135,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     const id = validRequestId(requestId);
     if (!authorization) return new RequestContext(id, undefined, logger);
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    const principal = token ? await services.apiKeys.authenticate(token) : null;
+    let principal;
+    try {
+      principal = token ? await services.apiKeys.authenticate(token) : null;
+    } catch (error) {
+      // The key could not be checked (the database is away): the server's fault, not the caller's.
+      logger.error('unhandled error', { requestId: id, error });
+      throw internalError(id);
+    }
     if (!principal) {
       throw new GraphQLError('the API key is unknown, revoked or expired', {
         extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
@@ -137,32 +167,18 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   };
 
   const sendError = (res: ServerResponse, error: unknown, requestId: string): void => {
-    if (error instanceof DomainError) {
-      send(res, error.httpStatus, {
-        errors: [{ message: error.message, extensions: { ...error.extensions, code: error.code } }],
-      });
-      return;
-    }
-    logger.error('unhandled error', { requestId, error });
-    send(res, 500, {
-      errors: [
-        {
-          message: 'Internal server error',
-          extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId },
-        },
-      ],
-    });
+    const out = report({ message: '' }, error, requestId);
+    send(res, statusFor(out.extensions?.code), { errors: [out] });
   };
 
   /** Authenticates a non-GraphQL route: a principal is required. */
-  const principalContext = async (req: IncomingMessage): Promise<RequestContext> => {
-    const requestId = requestScope.getStore();
+  const principalContext = async (req: IncomingMessage, requestId: string): Promise<RequestContext> => {
     let ctx: RequestContext;
     try {
       ctx = await contextFor(header(req, 'authorization'), requestId);
     } catch (error) {
       // Only a rejected key is the caller's problem; a database outage is not a bad key.
-      if (error instanceof GraphQLError)
+      if (error instanceof GraphQLError && error.extensions.code === ErrorCode.UNAUTHENTICATED)
         throw new UnauthenticatedError('the API key is unknown, revoked or expired');
       throw error;
     }
@@ -170,7 +186,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     return ctx;
   };
 
-  const graphql = async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
+  const graphql = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    search: string,
+    requestId: string,
+  ): Promise<void> => {
     let body: unknown;
     if (req.method === 'POST') {
       const raw = await readBody(req, config.maxRequestBytes);
@@ -198,7 +219,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: () => contextFor(header(req, 'authorization'), requestScope.getStore()),
+      context: () => contextFor(header(req, 'authorization'), requestId),
     });
     res.statusCode = response.status ?? 200;
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -210,8 +231,13 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     res.end();
   };
 
-  const artifacts = async (req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> => {
-    const ctx = await principalContext(req);
+  const artifacts = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    sha256: string,
+    requestId: string,
+  ): Promise<void> => {
+    const ctx = await principalContext(req, requestId);
     if (req.method === 'PUT') {
       const length = header(req, 'content-length');
       const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
@@ -246,20 +272,20 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     let route = pathname;
     try {
       if (pathname === '/graphql') {
-        await graphql(req, res, search);
+        await graphql(req, res, search, requestId);
       } else if (pathname === '/healthz') {
         send(res, 200, { status: 'ok' });
       } else if (pathname === '/readyz') {
         const ready = await readiness(db, shuttingDown);
         send(res, ready.ok ? 200 : 503, ready);
       } else if (pathname === '/metrics') {
-        await principalContext(req);
+        await principalContext(req, requestId);
         send(res, 200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType });
       } else {
         const match = ARTIFACT_PATH.exec(pathname);
         if (match) {
           route = '/artifacts/sha256/:hex';
-          await artifacts(req, res, match[1]);
+          await artifacts(req, res, match[1], requestId);
         } else {
           route = 'unknown';
           send(res, 404, { errors: [{ message: `no route for ${pathname}` }] });
@@ -279,7 +305,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   };
   httpServer.on('request', (req, res) => {
     const requestId = validRequestId(header(req, 'x-request-id'));
-    void requestScope.run(requestId, () => handle(req, res, requestId));
+    void handle(req, res, requestId);
   });
   httpServer.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
@@ -290,8 +316,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     schema,
     rules,
     context: contextFor,
-    formatError: (error, ctx, requestId) =>
-      formatError(error.toJSON(), error, logger, ctx?.requestId ?? requestId),
+    formatError: (error, ctx, requestId) => report(error.toJSON(), error, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
   });
 
@@ -363,12 +388,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]);
 }
 
-function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
+/**
+ * Per operation: latency and outcome metrics, and for errors that are the server's fault a log line
+ * and the request id in the response (Apollo's formatError has no context to take them from).
+ */
+function requestPlugin(
+  metrics: Metrics,
+  report: (formatted: GraphQLFormattedError, error: unknown, requestId?: string) => GraphQLFormattedError,
+): ApolloServerPlugin<RequestContext> {
   return {
-    async requestDidStart() {
+    async requestDidStart({ contextValue }) {
       const started = process.hrtime.bigint();
       return {
-        async willSendResponse({ operationName, operation, errors }) {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) report(error.toJSON(), error, contextValue.requestId);
+        },
+        async willSendResponse({ operationName, operation, errors, response }) {
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const labels = {
             operation: metrics.operationLabel(operationName),
@@ -376,6 +411,11 @@ function metricsPlugin(metrics: Metrics): ApolloServerPlugin<RequestContext> {
           };
           metrics.duration.observe(labels, seconds);
           metrics.requests.inc({ ...labels, outcome: errors?.length ? 'error' : 'ok' });
+          if (response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            if (isInternal(error))
+              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+          }
         },
       };
     },
