@@ -28,6 +28,7 @@ export interface CreateKeyInput {
 
 /** Issues, resolves and revokes API keys. */
 export class ApiKeyService {
+  /** By the presented token, so a cache hit costs no hashing; `revoke` evicts by key id. */
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
 
   constructor(
@@ -38,17 +39,16 @@ export class ApiKeyService {
   /** The principal behind a bearer token, or null when the token is unknown, revoked or expired. */
   async authenticate(token: string): Promise<Principal | null> {
     if (!token.startsWith(KEY_PREFIX) || token.length > 200) return null;
-    const hash = hashKey(token);
     const now = this.now();
-    const cached = this.cache.get(hash);
+    const cached = this.cache.get(token);
     if (cached && cached.until > now) return cached.principal;
-    const key = await this.db.getRepository(ApiKey).findOneBy({ hash });
+    const key = await this.db.getRepository(ApiKey).findOneBy({ hash: hashKey(token) });
     const valid = key && !key.revokedAt && (!key.expiresAt || key.expiresAt.getTime() > now);
     const principal: Principal | null = valid
       ? { keyId: key.id, name: key.name, role: key.role, projectIds: key.projectIds }
       : null;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { principal, until: now + CACHE_TTL_MS });
+    this.cache.set(token, { principal, until: now + CACHE_TTL_MS });
     return principal;
   }
 
@@ -96,7 +96,9 @@ export class ApiKeyService {
       key.revokedAt = new Date(this.now());
       await repo.update({ id }, { revokedAt: key.revokedAt });
     }
-    this.cache.delete(key.hash);
+    for (const [token, entry] of this.cache) {
+      if (entry.principal?.keyId === key.id) this.cache.delete(token);
+    }
     return key;
   }
 
