@@ -29,8 +29,35 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Label-bound series per (operation, type, outcome): prom-client re-validates labels on every call otherwise. */
+  private readonly series = new Map<
+    string,
+    { duration: { observe(v: number): void }; requests: { inc(): void } }
+  >();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'nerve_' });
+  }
+
+  /** Records one GraphQL operation: its latency and its outcome. */
+  observeOperation(
+    operationName: string | null | undefined,
+    type: string,
+    outcome: 'ok' | 'error',
+    seconds: number,
+  ): void {
+    const operation = this.operationLabel(operationName);
+    const id = `${operation}\u0000${type}\u0000${outcome}`;
+    let series = this.series.get(id);
+    if (!series) {
+      series = {
+        duration: this.duration.labels({ operation, type }),
+        requests: this.requests.labels({ operation, type, outcome }),
+      };
+      this.series.set(id, series);
+    }
+    series.duration.observe(seconds);
+    series.requests.inc();
   }
 
   /** Operation names come from clients: past a bound, new ones are counted as `other`. */

@@ -49,4 +49,26 @@ describe('hub', () => {
     const badPage = await hub.gql('{ projects(first: -1) { edges { cursor } } }');
     expect(badPage.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
   });
+
+  it('exposes Prometheus series by operation on /metrics, to a key holder only', async () => {
+    const name = `Probe${Date.now()}`;
+    expect((await hub.gql(`query ${name} { me { role } }`)).errors).toBeUndefined();
+    expect((await hub.gql(`query ${name} { me { role } }`)).errors).toBeUndefined();
+    const base = hub.url.replace('/graphql', '');
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${hub.adminKey}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toContain(`nerve_graphql_requests_total{operation="${name}",type="query",outcome="ok"} 2`);
+    expect(text).toContain(
+      `nerve_graphql_request_duration_seconds_count{operation="${name}",type="query"} 2`,
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `nerve_graphql_request_duration_seconds_bucket\\{le="\\+Inf",operation="${name}",type="query"\\} 2`,
+      ),
+    );
+    expect(text).toMatch(/nerve_http_requests_total\{route="\/graphql",status="200"\} \d+/);
+  });
 });
