@@ -351,17 +351,33 @@ function validRequestId(requestId: string | undefined): string {
   return requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new PayloadTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The request body, up to `limit` bytes. Read with events rather than `for await`: the async iterator
+ * destroys the request when it finishes, which costs a slower write path for the response.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      reject(new PayloadTooLargeError(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        reject(new PayloadTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', reject);
+  });
 }
 
 /** Ready when the database answers and every migration this build knows is applied. */
@@ -405,12 +421,12 @@ function requestPlugin(
         },
         async willSendResponse({ operationName, operation, errors, response }) {
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          const labels = {
-            operation: metrics.operationLabel(operationName),
-            type: operation?.operation ?? 'unknown',
-          };
-          metrics.duration.observe(labels, seconds);
-          metrics.requests.inc({ ...labels, outcome: errors?.length ? 'error' : 'ok' });
+          metrics.observeOperation(
+            operationName,
+            operation?.operation ?? 'unknown',
+            errors?.length ? 'error' : 'ok',
+            seconds,
+          );
           if (response.body.kind !== 'single') return;
           for (const error of response.body.singleResult.errors ?? []) {
             if (isInternal(error))
