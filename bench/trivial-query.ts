@@ -15,6 +15,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildSchema, execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { LoadJob, LoadResult } from './load-client';
 import {
   openProfiler,
@@ -245,6 +253,55 @@ function printProfiles(hub: ProfileSummary, base: ProfileSummary, seconds: numbe
   printTopFunctions('hub', hub);
 }
 
+/**
+ * A reference, not the baseline: Apollo Server alone, with the same built-in plugins disabled, behind
+ * the same kind of lean node:http handler, no auth and no context. The distance between it and the
+ * hub is what the hub's own request path (auth, context, limits, metrics) costs.
+ */
+async function leanApolloServer(keyId: string): Promise<{ server: http.Server; stop: () => Promise<void> }> {
+  const apollo = new ApolloServer({
+    schema: buildSchema('type Me { keyId: ID! } type Query { me: Me }'),
+    rootValue: { me: () => ({ keyId }) },
+    stopOnTerminationSignals: false,
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+    ],
+  });
+  await apollo.start();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const headers = new HeaderMap();
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+      apollo
+        .executeHTTPGraphQLRequest({
+          httpGraphQLRequest: {
+            method: req.method ?? 'POST',
+            headers,
+            search: '',
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown,
+          },
+          context: async () => ({}),
+        })
+        .then((response) => {
+          res.statusCode = response.status ?? 200;
+          for (const [k, v] of response.headers) res.setHeader(k, v);
+          res.end(response.body.kind === 'complete' ? response.body.string : '');
+        })
+        .catch(() => {
+          res.statusCode = 500;
+          res.end();
+        });
+    });
+  });
+  return { server, stop: () => apollo.stop() };
+}
+
 async function main(): Promise<void> {
   const warmupMs = envInt('BENCH_WARMUP_S', 5) * 1000;
   const rounds = envInt('BENCH_ROUNDS', 5);
@@ -255,6 +312,7 @@ async function main(): Promise<void> {
   console.log(machineLine());
   const env = await startBenchHub();
   let bare: http.Server | undefined;
+  let lean: { server: http.Server; stop: () => Promise<void> } | undefined;
   try {
     console.log(
       `database: ${env.databaseLabel} (the key lookup is cached for 5 s, so the database is rarely asked)`,
@@ -268,6 +326,8 @@ async function main(): Promise<void> {
     ).createApiKey;
     bare = bareServer(key.key.id);
     const bareUrl = await listen(bare);
+    lean = await leanApolloServer(key.key.id);
+    const leanUrl = await listen(lean.server);
     const body = JSON.stringify({ query: QUERY });
     const hubJob: LoadJob = {
       url: env.hub.url,
@@ -279,6 +339,7 @@ async function main(): Promise<void> {
       expect: key.key.id,
     };
     const bareJob: LoadJob = { ...hubJob, url: bareUrl, headers: {} };
+    const leanJob: LoadJob = { ...hubJob, url: leanUrl, headers: {} };
     console.log(
       `load: node dist/bench/load-client.js in a child process, ${CONCURRENCY} keep-alive connections (http.Agent keepAlive, maxSockets ${CONCURRENCY}), one request in flight on each; ${warmupMs / 1000} s warm-up per server, then ${rounds} alternating rounds (hub, baseline) of 0.5 s unmeasured + ${fmt(durationMs / rounds / 1000, 1)} s measured, ${durationMs / 1000} s measured per server; POST ${body}`,
     );
@@ -289,19 +350,29 @@ async function main(): Promise<void> {
     // Other work on the machine comes and goes: alternate short rounds so both sides see the same.
     await load({ ...hubJob, durationMs: 500 });
     await load({ ...bareJob, durationMs: 500 });
+    await load({ ...leanJob, durationMs: 500 });
     const hubRounds: Measured[] = [];
     const baseRounds: Measured[] = [];
+    const leanRounds: Measured[] = [];
     for (let r = 0; r < rounds; r++) {
       hubRounds.push(await load({ ...hubJob, warmupMs: 500, durationMs: durationMs / rounds }));
       baseRounds.push(await load({ ...bareJob, warmupMs: 500, durationMs: durationMs / rounds }));
+      leanRounds.push(await load({ ...leanJob, warmupMs: 500, durationMs: durationMs / rounds }));
     }
     const hub = combine(hubRounds);
     const base = combine(baseRounds);
+    const leanApollo = combine(leanRounds);
     const line = (name: string, m: ReturnType<typeof combine>): string =>
       `  ${name}: ${fmt(m.rps)} req/s  (${fmt(m.requests)} ok, ${m.errors} errors in ${fmt(m.seconds, 1)} s; rounds ${m.rounds.map((x) => fmt(x)).join(' / ')} req/s;` +
       ` median p50 ${fmt(m.p50Ms, 2)} ms, p99 ${fmt(m.p99Ms, 2)} ms; server process CPU ${fmt(m.cpuUs / Math.max(1, m.requests), 1)} µs/request, event-loop utilization ${fmt(m.elu * 100)}%)`;
     console.log(line('hub     ', hub));
     console.log(line('baseline', base));
+    console.log(
+      line('apollo-only (reference: Apollo with the same plugins off, no auth/context)', leanApollo),
+    );
+    console.log(
+      `  apollo-only/baseline: ${fmt(leanApollo.rps / base.rps, 3)} (Apollo's own floor); hub/apollo-only: ${fmt(hub.rps / leanApollo.rps, 3)} (what the hub's request path keeps of it)`,
+    );
     const ratios = hubRounds.map((h, i) => h.rps / baseRounds[i].rps);
     console.log(
       `  ratio hub/baseline: ${fmt(hub.rps / base.rps, 3)} (per round ${ratios.map((x) => fmt(x, 3)).join(' / ')}); CPU per request ratio baseline/hub ${fmt(base.cpuUs / base.requests / (hub.cpuUs / hub.requests), 3)}`,
@@ -354,6 +425,11 @@ async function main(): Promise<void> {
     if (bare) {
       bare.closeAllConnections();
       await new Promise((resolve) => bare!.close(resolve));
+    }
+    if (lean) {
+      lean.server.closeAllConnections();
+      await new Promise((resolve) => lean!.server.close(resolve));
+      await lean.stop();
     }
     await env.close();
   }
