@@ -9,6 +9,10 @@ export enum ErrorCode {
   CONFLICT = 'CONFLICT',
   RATE_LIMITED = 'RATE_LIMITED',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  /** A dependency (a remote model server) cannot answer now; `retryAfterSeconds` says when to try again. */
+  UNAVAILABLE = 'UNAVAILABLE',
+  /** The model itself failed on valid input (it threw at run time). */
+  INFERENCE_FAILED = 'INFERENCE_FAILED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -20,6 +24,8 @@ const httpStatus: Record<ErrorCode, number> = {
   CONFLICT: 409,
   RATE_LIMITED: 429,
   PAYLOAD_TOO_LARGE: 413,
+  UNAVAILABLE: 503,
+  INFERENCE_FAILED: 502,
   INTERNAL_SERVER_ERROR: 500,
 };
 
@@ -76,6 +82,20 @@ export class UnauthenticatedError extends DomainError {
 export class PayloadTooLargeError extends DomainError {
   constructor(limit: number) {
     super(ErrorCode.PAYLOAD_TOO_LARGE, `payload exceeds the limit of ${limit} bytes`, { limit });
+  }
+}
+
+/** A dependency cannot answer now (a remote model server down, its circuit open). */
+export class UnavailableError extends DomainError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super(ErrorCode.UNAVAILABLE, message, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+  }
+}
+
+/** The model failed on input that passed validation; the message is safe to show (no paths, no internals). */
+export class InferenceFailedError extends DomainError {
+  constructor(message: string) {
+    super(ErrorCode.INFERENCE_FAILED, message);
   }
 }
 
