@@ -1,4 +1,5 @@
 import { Initial1795512307292 } from './1795512307292-Initial';
+import { AddEndpointsAndPredictions1795516685971 } from './1795516685971-AddEndpointsAndPredictions';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
-export const migrations = [Initial1795512307292];
+export const migrations = [Initial1795512307292, AddEndpointsAndPredictions1795516685971];

@@ -47,7 +47,7 @@ export async function startTestHub(
       NERVE_DATA_DIR: dataDir,
       PORT: '0',
       HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       NERVE_SEED_DEMO: 'false',
     }),
     ...overrides,

@@ -56,8 +56,13 @@ export class BadInputError extends DomainError {
 }
 
 export class NotFoundError extends DomainError {
-  constructor(what: string, id: string) {
-    super(ErrorCode.NOT_FOUND, `${what} ${id} not found`);
+  /** With `field`, names the input that pointed at nothing. */
+  constructor(what: string, id: string, field?: string) {
+    super(
+      ErrorCode.NOT_FOUND,
+      `${what} ${id} not found${field ? ` (${field})` : ''}`,
+      field ? { field } : {},
+    );
   }
 }
 

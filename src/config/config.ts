@@ -14,7 +14,14 @@ export interface Config {
   redisUrl: string | undefined;
   secretKey: string | undefined;
   inferenceProviders: string[];
+  /** Worker threads running ONNX sessions (each loads every model it runs). */
   inferenceWorkers: number;
+  /** onnxruntime intra-op threads per session. */
+  inferenceThreads: number;
+  /** Most rows one `predictBatch` may carry. */
+  maxPredictBatch: number;
+  /** Most milliseconds a prediction row waits in the log buffer before a write starts. */
+  predictionLogFlushMs: number;
   logLevel: LogLevel;
   dbPoolSize: number;
   /** `application_name` of the database connections, so an operator can tell this process's sessions apart. */
@@ -95,7 +102,10 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     secretKey,
     inferenceProviders: providers,
-    inferenceWorkers: int(env, 'INFERENCE_WORKERS', 1, 0, 64, problems),
+    inferenceWorkers: int(env, 'INFERENCE_WORKERS', 1, 1, 64, problems),
+    inferenceThreads: int(env, 'INFERENCE_THREADS', 1, 1, 64, problems),
+    maxPredictBatch: int(env, 'NERVE_MAX_PREDICT_BATCH', 1_000, 1, 100_000, problems),
+    predictionLogFlushMs: int(env, 'NERVE_PREDICTION_LOG_FLUSH_MS', 100, 1, 60_000, problems),
     logLevel: oneOf(
       env,
       'LOG_LEVEL',

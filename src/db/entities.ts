@@ -5,6 +5,8 @@ import { IdempotencyRecord } from '../modules/idempotency/idempotency-record.ent
 import { Model, ModelAlias, ModelVersion } from '../modules/models/model.entity';
 import { Project } from '../modules/projects/project.entity';
 import { Run, RunInput, RunMetric } from '../modules/runs/run.entity';
+import { Endpoint, EndpointTraffic } from '../modules/endpoints/endpoint.entity';
+import { PredictionLog, PredictionOutcome } from '../modules/inference/prediction.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -20,4 +22,8 @@ export const entities = [
   Run,
   RunInput,
   RunMetric,
+  Endpoint,
+  EndpointTraffic,
+  PredictionLog,
+  PredictionOutcome,
 ];

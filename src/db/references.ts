@@ -8,7 +8,7 @@ export function References<T>(
   target: () => ObjectType<T>,
   column: string,
   constraint: string,
-  options: { nullable?: boolean; onDelete?: 'CASCADE' | 'SET NULL' | 'RESTRICT' } = {},
+  options: { nullable?: boolean; onDelete?: 'CASCADE' | 'SET NULL' | 'RESTRICT' | 'NO ACTION' } = {},
 ): PropertyDecorator {
   const many = ManyToOne(target, {
     nullable: options.nullable ?? false,

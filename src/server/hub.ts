@@ -334,6 +334,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       await ws.close();
       // apollo.stop() runs the drain plugin: stop accepting, wait for in-flight requests, then close.
       await apollo.stop();
+      // Every answered prediction is in the log buffer by now; write it before the database goes.
+      await services.close();
       await db.destroy();
       if (embedded) await embedded.close();
     })());

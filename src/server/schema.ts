@@ -8,6 +8,8 @@ import { DatasetResolver, DatasetVersionResolver } from '../modules/datasets/dat
 import { ModelResolver, ModelVersionResolver, ProjectModelsResolver } from '../modules/models/model.resolver';
 import { ProjectResolver } from '../modules/projects/project.resolver';
 import { RunResolver } from '../modules/runs/run.resolver';
+import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
+import { PredictionResolver } from '../modules/inference/prediction.resolver';
 import type { Services } from './services';
 
 /** Every resolver class. Each is constructed once per process with the services. */
@@ -20,6 +22,8 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   ModelVersionResolver,
   ProjectModelsResolver,
   RunResolver,
+  EndpointResolver,
+  PredictionResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

@@ -9,6 +9,10 @@ import { IdempotencyService } from '../modules/idempotency/idempotency.service';
 import { ModelService } from '../modules/models/model.service';
 import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';
+import { EndpointService } from '../modules/endpoints/endpoint.service';
+import { InferenceRuntime } from '../modules/inference/inference-runtime';
+import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/inference/prediction-log-writer';
+import { PredictionService } from '../modules/inference/prediction.service';
 import path from 'node:path';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
@@ -24,6 +28,12 @@ export interface Services {
   datasets: DatasetService;
   models: ModelService;
   runs: RunService;
+  runtime: InferenceRuntime;
+  predictionLog: PredictionLogWriter;
+  endpoints: EndpointService;
+  predictions: PredictionService;
+  /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
+  close(): Promise<void>;
 }
 
 export function createServices(
@@ -39,6 +49,18 @@ export function createServices(
     config.maxArtifactBytes,
   );
   const idempotency = new IdempotencyService(db);
+  const runtime = new InferenceRuntime({
+    providers: config.inferenceProviders,
+    workers: config.inferenceWorkers,
+    threads: config.inferenceThreads,
+    logger,
+  });
+  const predictionLog = new PredictionLogWriter(db, logger, {
+    ...DEFAULT_WRITER_OPTIONS,
+    flushIntervalMs: config.predictionLogFlushMs,
+  });
+  const models = new ModelService(db, projects, artifacts, runtime, now);
+  const endpoints = new EndpointService(db, projects, models, runtime, now);
   return {
     db,
     config,
@@ -49,7 +71,24 @@ export function createServices(
     artifacts,
     idempotency,
     datasets: new DatasetService(db, projects, artifacts),
-    models: new ModelService(db, projects, artifacts, now),
+    models,
     runs: new RunService(db, projects, idempotency, now),
+    runtime,
+    predictionLog,
+    endpoints,
+    predictions: new PredictionService(
+      db,
+      endpoints,
+      runtime,
+      predictionLog,
+      idempotency,
+      logger,
+      now,
+      config.maxPredictBatch,
+    ),
+    async close() {
+      await predictionLog.close();
+      await runtime.close();
+    },
   };
 }

@@ -132,7 +132,14 @@ describe('models', () => {
   describe('registerModelVersion', () => {
     it('reads the signature with onnxruntime, numbers versions and hashes the preprocessing spec', async () => {
       const model = (await createModel(projectA.slug)).data!.createModel;
-      const preprocessing = { scale: { mean: [0, 1, 2, 3], std: [1, 1, 1, 1] }, impute: 'median' };
+      const preprocessing = {
+        version: 1,
+        features: ['age', 'tenure', 'plan', 'spend'].map((name, i) => ({
+          name,
+          kind: 'numeric',
+          scale: { type: 'standard', mean: i, std: 1 },
+        })),
+      };
       const first = await register({
         modelId: model.id,
         featureNames: ['age', 'tenure', 'plan', 'spend'],
@@ -162,20 +169,38 @@ describe('models', () => {
         inputs: [{ name: 'features', type: 'float32', shape: [null, 4] }],
         outputs: [{ name: 'probabilities', type: 'float32', shape: [null, 3] }],
       });
-      const canonical = '{"impute":"median","scale":{"mean":[0,1,2,3],"std":[1,1,1,1]}}';
+      const canonical =
+        '{"features":[' +
+        ['age', 'tenure', 'plan', 'spend']
+          .map(
+            (name, i) =>
+              `{"kind":"numeric","name":"${name}","scale":{"mean":${i},"std":1,"type":"standard"}}`,
+          )
+          .join(',') +
+        '],"version":1}';
       expect(v1.preprocessingHash).toBe(createHash('sha256').update(canonical).digest('hex'));
 
+      // The same spec with its keys in another order hashes the same; feature names come from it.
       const second = await register({
         modelId: model.id,
-        artifactSha256: regressorSha,
-        preprocessing: { impute: 'median', scale: { std: [1, 1, 1, 1], mean: [0, 1, 2, 3] } },
+        labels: ['stay', 'churn', 'unknown'],
+        preprocessing: {
+          features: preprocessing.features.map((f) => ({
+            scale: { std: f.scale.std, mean: f.scale.mean, type: f.scale.type },
+            kind: f.kind,
+            name: f.name,
+          })),
+          version: 1,
+        },
       });
       expect(second.data!.registerModelVersion).toMatchObject({
         version: 2,
         preprocessingHash: v1.preprocessingHash,
+        featureNames: ['age', 'tenure', 'plan', 'spend'],
         metrics: {},
       });
-      expect(second.data!.registerModelVersion.signature).toEqual({
+      const third = await register({ modelId: model.id, artifactSha256: regressorSha });
+      expect(third.data!.registerModelVersion.signature).toEqual({
         inputs: [{ name: 'features', type: 'float32', shape: [null, 2] }],
         outputs: [{ name: 'prediction', type: 'float32', shape: [null, 1] }],
       });

@@ -202,6 +202,58 @@ describe('graphql/operations', () => {
     });
     await run('Lineage', { modelVersionId: version.id });
 
+    const endpoint = unique('churn');
+    await run('CreateEndpoint', {
+      input: {
+        project: slug,
+        name: endpoint,
+        model: 'churn-clf',
+        version: 1,
+        sla: { p95LatencyMs: 50, maxErrorRate: 0.01 },
+        batching: { maxBatchSize: 16, maxQueueDelayMs: 0 },
+      },
+    });
+    const second = (
+      await run<{ registerModelVersion: { version: number } }>('RegisterModelVersion', {
+        input: {
+          modelId: model.id,
+          artifactSha256: sha,
+          featureNames: ['tenure', 'spend'],
+          labels: ['stays', 'churns'],
+          goldenSamples: [{ input: { tenure: 10, spend: 1 }, expectedLabel: 'stays' }],
+        },
+      })
+    ).registerModelVersion;
+    await run('SetEndpointTraffic', {
+      input: {
+        endpoint,
+        stableVersion: 1,
+        canaryVersion: second.version,
+        canaryWeight: 10,
+        shadowVersion: second.version,
+        reason: 'try v2 on 10%',
+      },
+    });
+    await run('UpdateEndpoint', { input: { endpoint, logSampleRate: 1, sla: { p95LatencyMs: 40 } } });
+    const predicted = await run<{ predict: { requestKey: string } }>('Predict', {
+      endpoint,
+      input: { tenure: 12, spend: 40.5 },
+      requestKey: 'ticket-4711',
+    });
+    expect(predicted.predict.requestKey).toBe('ticket-4711');
+    await run('PredictBatch', {
+      endpoint,
+      inputs: [
+        { tenure: 1, spend: 90 },
+        { tenure: 30, spend: 20 },
+      ],
+      idempotencyKey: unique('batch'),
+    });
+    await run('RecordPredictionOutcome', { endpoint, requestKey: 'ticket-4711', label: 'stays' });
+    await run('Endpoint', { name: endpoint });
+    await run('Endpoints', { project: slug, first: 5 });
+    await run('InferenceRuntime');
+
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));
     expect(notRun).toEqual([]);
   });

@@ -24,7 +24,10 @@ export enum ModelTask {
 registerEnumType(ModelTask, { name: 'ModelTask' });
 
 export enum ModelFormat {
+  /** An ONNX artifact run by onnxruntime inside the hub. */
   ONNX = 'ONNX',
+  /** A model on a remote server speaking the Open Inference Protocol (KServe v2: Triton, MLServer, ...). */
+  REMOTE_OIP = 'REMOTE_OIP',
 }
 registerEnumType(ModelFormat, { name: 'ModelFormat' });
 
@@ -68,6 +71,24 @@ export class Model {
   createdAt: Date;
 }
 
+@ObjectType({ description: 'A model served by a remote Open Inference Protocol (KServe v2) server' })
+export class RemoteModel {
+  @Field({ description: 'Base URL of the server, e.g. http://triton:8000' })
+  url: string;
+
+  @Field({ description: 'The model name on that server' })
+  model: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The model version on that server; its default if null',
+  })
+  version: string | null;
+
+  @Field(() => Int, { description: 'Per-request timeout, milliseconds' })
+  timeoutMs: number;
+}
+
 @ObjectType({ description: 'An immutable, numbered version of a model: its artifact, signature and lineage' })
 @Entity('model_version')
 @Unique('uq_model_version__version', ['modelId', 'version'])
@@ -93,13 +114,20 @@ export class ModelVersion {
   @Column('int')
   version: number;
 
-  @Field({ description: 'sha256 of the ONNX artifact' })
-  @Column('char', { length: 64 })
-  artifactSha256: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'sha256 of the ONNX artifact; null for a remote model',
+  })
+  @Column('char', { length: 64, nullable: true })
+  artifactSha256: string | null;
 
-  @Field(() => SafeIntResolver)
-  @Column('bigint', { transformer: bigintAsNumber })
-  artifactSize: number;
+  @Field(() => SafeIntResolver, { nullable: true })
+  @Column('bigint', { transformer: bigintAsNumber, nullable: true })
+  artifactSize: number | null;
+
+  @Field(() => RemoteModel, { nullable: true, description: 'The remote model server that scores it, if any' })
+  @Column('jsonb', { nullable: true })
+  remote: RemoteModel | null;
 
   @Field(() => ModelFormat)
   @Column('enum', { enum: ModelFormat, enumName: 'model_format', default: ModelFormat.ONNX })
@@ -156,6 +184,14 @@ export class ModelVersion {
     default: ModelVersionStatus.REGISTERED,
   })
   status: ModelVersionStatus;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'Golden samples run at registration: { samples, passed, failed, mismatches: [{ sample, expected, actual }] }',
+  })
+  @Column('jsonb', { nullable: true })
+  validation: Record<string, unknown> | null;
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   @Column('jsonb', { nullable: true })

@@ -15,7 +15,18 @@ import { DatasetVersion } from '../datasets/dataset.entity';
 import type { Project } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
 import { Run } from '../runs/run.entity';
-import { ModelFormat, Model, ModelAlias, ModelVersion, ModelVersionStatus } from './model.entity';
+import {
+  ModelFormat,
+  Model,
+  ModelAlias,
+  ModelVersion,
+  ModelVersionStatus,
+  type RemoteModel,
+  type ModelTask,
+} from './model.entity';
+import { runGoldenSamples, type GoldenReport } from '../inference/golden-samples';
+import type { InferenceRuntime, ModelSource, RuntimeVersion } from '../inference/inference-runtime';
+import { ServingPlan } from '../inference/serving-plan';
 import {
   canonicalJson,
   preprocessingHash,
@@ -24,13 +35,16 @@ import {
   requireNames,
 } from './model-input';
 import { ModelLoaders } from './model.loaders';
-import type { AliasHistoryArgs, CreateModelInput, RegisterModelVersionInput } from './model.types';
+import type {
+  AliasHistoryArgs,
+  CreateModelInput,
+  GoldenSampleInput,
+  RegisterModelVersionInput,
+  RemoteModelInput,
+} from './model.types';
 import { OnnxLoadError, readOnnxSignature, type ModelSignature } from './onnx-signature';
 
-/** NOT_FOUND that also names the input field which pointed at nothing. */
-function notFound(what: string, id: string, field: string): DomainError {
-  return new DomainError(ErrorCode.NOT_FOUND, `${what} ${id} not found (${field})`, { field });
-}
+const notFound = (what: string, id: string, field: string): DomainError => new NotFoundError(what, id, field);
 
 const MAX_MODEL_CARD_BYTES = 256 * 1024;
 
@@ -42,6 +56,7 @@ export class ModelService {
     private readonly db: DataSource,
     private readonly projects: ProjectService,
     private readonly artifacts: ArtifactService,
+    private readonly runtime: InferenceRuntime,
     private readonly now: () => Date,
   ) {
     this.loaders = new ModelLoaders(db);
@@ -79,7 +94,7 @@ export class ModelService {
   async registerVersion(ctx: RequestContext, input: RegisterModelVersionInput): Promise<ModelVersion> {
     const model = await this.readableModel(ctx, requireId('modelId', input.modelId), 'modelId');
     ctx.authorize('create', 'Model', model.projectId);
-    const featureNames = requireNames('featureNames', input.featureNames);
+    let featureNames = requireNames('featureNames', input.featureNames);
     const labels = requireNames('labels', input.labels);
     const metrics = requireMetrics('metrics', input.metrics);
     const preprocessing =
@@ -91,10 +106,19 @@ export class ModelService {
     const runId = input.runId == null ? null : requireId('runId', input.runId);
     const datasetVersionId =
       input.datasetVersionId == null ? null : requireId('datasetVersionId', input.datasetVersionId);
+    const goldenSamples = input.goldenSamples ?? [];
 
-    const { artifact, path } = await this.locateArtifact(input.artifactSha256);
-    const signature = await this.readSignature(path);
-    checkFeatureCount(signature, featureNames);
+    const { source, artifact, remote, signature } = await this.openModel(input);
+    const servable = { task: model.task, signature, featureNames, labels, preprocessing };
+    const plan =
+      preprocessing || featureNames.length || goldenSamples.length ? ServingPlan.build(servable) : null;
+    if (plan && preprocessing && !featureNames.length) featureNames = plan.preprocessor.featureNames;
+    let status = ModelVersionStatus.REGISTERED;
+    let validation: GoldenReport | null = null;
+    if (plan && goldenSamples.length) {
+      validation = await this.runGolden(source, plan, goldenSamples);
+      status = validation.failed === 0 ? ModelVersionStatus.VALIDATED : ModelVersionStatus.REJECTED;
+    }
 
     return this.db.transaction(async (manager) => {
       await this.lockModel(manager, model.id);
@@ -116,9 +140,10 @@ export class ModelService {
         modelId: model.id,
         projectId: model.projectId,
         version: (latest?.max ?? 0) + 1,
-        artifactSha256: artifact.sha256,
-        artifactSize: artifact.size,
-        format: ModelFormat.ONNX,
+        artifactSha256: artifact?.sha256 ?? null,
+        artifactSize: artifact?.size ?? null,
+        remote,
+        format: remote ? ModelFormat.REMOTE_OIP : ModelFormat.ONNX,
         signature,
         featureNames,
         labels,
@@ -127,7 +152,8 @@ export class ModelService {
         runId,
         datasetVersionId,
         metrics,
-        status: ModelVersionStatus.REGISTERED,
+        status,
+        validation: validation as Record<string, unknown> | null,
         modelCard,
       });
       await manager.save(version);
@@ -273,6 +299,54 @@ export class ModelService {
     if (!locked) throw notFound('Model', id, 'modelId');
   }
 
+  /** What the runtime needs to serve a version of this model. */
+  runtimeVersion(version: ModelVersion, task: ModelTask): RuntimeVersion {
+    return {
+      id: version.id,
+      projectId: version.projectId,
+      task,
+      signature: version.signature,
+      featureNames: version.featureNames,
+      labels: version.labels,
+      preprocessing: version.preprocessing,
+      source: sourceOf(version, this.artifacts),
+    };
+  }
+
+  /** The artifact (or remote model) a registration names, and its signature. */
+  private async openModel(input: RegisterModelVersionInput): Promise<{
+    source: ModelSource;
+    artifact: { sha256: string; size: number } | null;
+    remote: RemoteModel | null;
+    signature: ModelSignature;
+  }> {
+    if ((input.artifactSha256 == null) === (input.remote == null))
+      throw new BadInputError('artifactSha256', 'give either artifactSha256 (an ONNX artifact) or remote');
+    if (input.artifactSha256 != null) {
+      const { artifact, path } = await this.locateArtifact(input.artifactSha256);
+      const signature = await this.readSignature(path);
+      return { source: { kind: 'onnx', sha256: artifact.sha256, path }, artifact, remote: null, signature };
+    }
+    const remote = requireRemote(input.remote!);
+    const source: ModelSource = { kind: 'oip', ...remote };
+    const signature = await this.runtime.remoteSignature(source);
+    return { source, artifact: null, remote, signature };
+  }
+
+  private async runGolden(
+    source: ModelSource,
+    plan: ServingPlan,
+    samples: GoldenSampleInput[],
+  ): Promise<GoldenReport> {
+    try {
+      return await runGoldenSamples(this.runtime, source, plan, samples);
+    } catch (error) {
+      if (error instanceof OnnxLoadError)
+        throw new BadInputError('artifactSha256', `is not a loadable ONNX model: ${error.reason}`);
+      throw error;
+    }
+  }
+
   private async locateArtifact(
     sha256: string,
   ): Promise<{ artifact: { sha256: string; size: number }; path: string }> {
@@ -298,15 +372,37 @@ export class ModelService {
   }
 }
 
-/** Feature names, when given, must match a single 2-D input with a fixed width. */
-function checkFeatureCount(signature: ModelSignature, featureNames: string[]): void {
-  if (!featureNames.length || signature.inputs.length !== 1) return;
-  const shape = signature.inputs[0].shape;
-  const width = shape.length === 2 ? shape[1] : null;
-  if (width !== null && width !== featureNames.length) {
-    throw new BadInputError(
-      'featureNames',
-      `names ${featureNames.length} features but input "${signature.inputs[0].name}" has ${width}`,
-    );
+/** Where the runtime finds a version's model. */
+export function sourceOf(version: ModelVersion, artifacts: ArtifactService): ModelSource {
+  if (version.remote) return { kind: 'oip', ...version.remote };
+  return {
+    kind: 'onnx',
+    sha256: version.artifactSha256!,
+    path: artifacts.store.pathOf(version.artifactSha256!),
+  };
+}
+
+const MAX_REMOTE_TIMEOUT_MS = 60_000;
+const DEFAULT_REMOTE_TIMEOUT_MS = 2_000;
+
+function requireRemote(input: RemoteModelInput): RemoteModel {
+  const url = requireText('remote.url', input.url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BadInputError('remote.url', 'must be an absolute http(s) URL');
   }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new BadInputError('remote.url', 'must be an absolute http(s) URL');
+  if (parsed.username || parsed.password) throw new BadInputError('remote.url', 'must not carry credentials');
+  const timeoutMs = input.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_REMOTE_TIMEOUT_MS)
+    throw new BadInputError('remote.timeoutMs', `must be 1 to ${MAX_REMOTE_TIMEOUT_MS}`);
+  return {
+    url: parsed.origin + parsed.pathname.replace(/\/+$/, ''),
+    model: requireText('remote.model', input.model),
+    version: input.version == null ? null : requireText('remote.version', input.version),
+    timeoutMs,
+  };
 }

@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { ArgsType, Field, ID, InputType } from 'type-graphql';
+import { ArgsType, Field, Float, ID, InputType, Int } from 'type-graphql';
 import { Connection, PageArgs } from '../../common/pagination';
 import { Model, ModelAlias, ModelTask } from './model.entity';
 
@@ -18,13 +18,61 @@ export class CreateModelInput {
   description?: string | null;
 }
 
+@InputType({ description: 'A model on a remote Open Inference Protocol (KServe v2) server' })
+export class RemoteModelInput {
+  @Field({ description: 'Base URL, http(s)://host:port' })
+  url: string;
+
+  @Field({ description: 'The model name on that server' })
+  model: string;
+
+  @Field(() => String, { nullable: true })
+  version?: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Per-request timeout in milliseconds, 1 to 60000; default 2000',
+  })
+  timeoutMs?: number | null;
+}
+
+@InputType({ description: 'An input with the answer the version must give for it' })
+export class GoldenSampleInput {
+  @Field(() => GraphQLJSONObject, { description: 'Raw feature values, as `predict` takes them' })
+  input: Record<string, unknown>;
+
+  @Field(() => String, { nullable: true, description: 'The label a classifier must give' })
+  expectedLabel?: string | null;
+
+  @Field(() => [Float], { nullable: true, description: 'The values a regressor must give' })
+  expectedValues?: number[] | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Largest absolute difference accepted per value; default 1e-4',
+  })
+  tolerance?: number | null;
+}
+
 @InputType()
 export class RegisterModelVersionInput {
   @Field(() => ID)
   modelId: string;
 
-  @Field({ description: 'sha256 of an ONNX artifact uploaded with PUT /artifacts/sha256/<hex>' })
-  artifactSha256: string;
+  @Field(() => String, {
+    nullable: true,
+    description: 'sha256 of an ONNX artifact uploaded with PUT /artifacts/sha256/<hex>; or give `remote`',
+  })
+  artifactSha256?: string | null;
+
+  @Field(() => RemoteModelInput, { nullable: true, description: 'A remote model instead of an artifact' })
+  remote?: RemoteModelInput | null;
+
+  @Field(() => [GoldenSampleInput], {
+    nullable: true,
+    description: 'Run at registration: all reproduced marks the version VALIDATED, any mismatch REJECTED',
+  })
+  goldenSamples?: GoldenSampleInput[] | null;
 
   @Field(() => [String], { nullable: true, description: 'Names of the input features, in order' })
   featureNames?: string[] | null;

@@ -1,0 +1,334 @@
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
+import { paginate, type ConnectionResult } from '../../common/pagination';
+import { isUuid, requireSlug, requireText } from '../../common/validate';
+import type { RequestContext } from '../../context/context';
+import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
+import { murmur3 } from '../inference/murmur3';
+import { Model, ModelVersion, ModelVersionStatus, type ModelTask } from '../models/model.entity';
+import type { ModelService } from '../models/model.service';
+import { OnnxLoadError } from '../models/onnx-signature';
+import type { ProjectService } from '../projects/project.service';
+import { Endpoint, EndpointTraffic } from './endpoint.entity';
+import type {
+  BatchingInput,
+  CreateEndpointInput,
+  EndpointsArgs,
+  SetEndpointTrafficInput,
+  SlaInput,
+  TrafficHistoryArgs,
+  UpdateEndpointInput,
+} from './endpoint.types';
+
+/** Which part of the split a request went to. */
+export type TrafficRole = 'STABLE' | 'CANARY';
+
+/** An endpoint with its versions ready for the runtime: what `predict` needs, cached briefly. */
+export interface Route {
+  endpoint: Endpoint;
+  task: ModelTask;
+  versions: Map<string, { runtime: RuntimeVersion; number: number }>;
+}
+
+/** Traffic changes made on another replica reach this one's routing within this long. */
+const ROUTE_TTL_MS = 1_000;
+const MAX_BATCH_SIZE = 4_096;
+const MAX_QUEUE_DELAY_MS = 1_000;
+
+/** Endpoints, their traffic splits with history, and the routing of each request to a version. */
+export class EndpointService {
+  private readonly routes = new Map<string, { at: number; route: Promise<Route | undefined> }>();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly projects: ProjectService,
+    private readonly models: ModelService,
+    private readonly runtime: InferenceRuntime,
+    private readonly now: () => Date,
+  ) {}
+
+  async create(ctx: RequestContext, input: CreateEndpointInput): Promise<Endpoint> {
+    const project = await this.projects.resolve(ctx, input.project, 'Endpoint');
+    ctx.authorize('create', 'Endpoint', project.id);
+    const name = requireSlug('name', input.name);
+    const model = await this.modelIn(project.id, input.model);
+    const version = await this.servableVersion(model, input.version, 'version');
+    const sla = checkSla(input.sla);
+    const batching = checkBatching(input.batching);
+    const logSampleRate = checkSampleRate(input.logSampleRate) ?? 1;
+    try {
+      return await this.db.transaction(async (manager) => {
+        const endpoint = manager.create(Endpoint, {
+          projectId: project.id,
+          name,
+          modelId: model.id,
+          stableVersionId: version.id,
+          canaryVersionId: null,
+          canaryWeight: 0,
+          shadowVersionId: null,
+          slaP95LatencyMs: sla.p95LatencyMs ?? null,
+          slaMaxErrorRate: sla.maxErrorRate ?? null,
+          slaMinThroughputPerMinute: sla.minThroughputPerMinute ?? null,
+          maxBatchSize: batching.maxBatchSize ?? 32,
+          maxQueueDelayMs: batching.maxQueueDelayMs ?? 0,
+          logSampleRate,
+        });
+        await manager.save(endpoint);
+        await this.recordTraffic(manager, endpoint, ctx.caller.keyId, 'created');
+        return manager.findOneByOrFail(Endpoint, { id: endpoint.id });
+      });
+    } catch (error) {
+      if (fromDatabaseError(error) instanceof ConflictError)
+        throw new ConflictError(`an endpoint named "${name}" already exists`, 'name');
+      throw error;
+    }
+  }
+
+  async update(ctx: RequestContext, input: UpdateEndpointInput): Promise<Endpoint> {
+    const endpoint = await this.byName(ctx, input.endpoint, 'endpoint');
+    ctx.authorize('update', 'Endpoint', endpoint.projectId);
+    const changes: Partial<
+      Pick<
+        Endpoint,
+        | 'slaP95LatencyMs'
+        | 'slaMaxErrorRate'
+        | 'slaMinThroughputPerMinute'
+        | 'maxBatchSize'
+        | 'maxQueueDelayMs'
+        | 'logSampleRate'
+      >
+    > = {};
+    if (input.sla) {
+      const sla = checkSla(input.sla);
+      if (sla.p95LatencyMs !== undefined) changes.slaP95LatencyMs = sla.p95LatencyMs;
+      if (sla.maxErrorRate !== undefined) changes.slaMaxErrorRate = sla.maxErrorRate;
+      if (sla.minThroughputPerMinute !== undefined)
+        changes.slaMinThroughputPerMinute = sla.minThroughputPerMinute;
+    }
+    if (input.batching) {
+      const batching = checkBatching(input.batching);
+      if (batching.maxBatchSize != null) changes.maxBatchSize = batching.maxBatchSize;
+      if (batching.maxQueueDelayMs != null) changes.maxQueueDelayMs = batching.maxQueueDelayMs;
+    }
+    const rate = checkSampleRate(input.logSampleRate);
+    if (rate !== undefined) changes.logSampleRate = rate;
+    if (Object.keys(changes).length)
+      await this.db.getRepository(Endpoint).update({ id: endpoint.id }, changes);
+    this.routes.delete(endpoint.name);
+    return this.db.getRepository(Endpoint).findOneByOrFail({ id: endpoint.id });
+  }
+
+  /**
+   * Replaces an endpoint's traffic split. Every version named must be servable (not REJECTED or
+   * ARCHIVED, its preprocessing fitting its model, loadable): it is loaded here, so the first requests
+   * sent its way find it warm.
+   */
+  async setTraffic(ctx: RequestContext, input: SetEndpointTrafficInput): Promise<Endpoint> {
+    const endpoint = await this.byName(ctx, input.endpoint, 'endpoint');
+    ctx.authorize('deploy', 'Endpoint', endpoint.projectId);
+    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    if ((input.canaryVersion == null) !== (input.canaryWeight == null))
+      throw new BadInputError('canaryWeight', 'goes with canaryVersion: give both or neither');
+    const weight = input.canaryWeight ?? 0;
+    if (!(Number.isFinite(weight) && weight >= 0 && weight <= 100))
+      throw new BadInputError('canaryWeight', 'must be a percentage from 0 to 100');
+    const stable = await this.servableVersion(model, input.stableVersion, 'stableVersion');
+    const canary =
+      input.canaryVersion == null
+        ? null
+        : await this.servableVersion(model, input.canaryVersion, 'canaryVersion');
+    const shadow =
+      input.shadowVersion == null
+        ? null
+        : await this.servableVersion(model, input.shadowVersion, 'shadowVersion');
+    const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
+    const updated = await this.db.transaction(async (manager) => {
+      const locked = await manager.findOne(Endpoint, {
+        where: { id: endpoint.id },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!locked) throw new NotFoundError('Endpoint', endpoint.name, 'endpoint');
+      locked.stableVersionId = stable.id;
+      locked.canaryVersionId = canary?.id ?? null;
+      locked.canaryWeight = canary ? weight : 0;
+      locked.shadowVersionId = shadow?.id ?? null;
+      await manager.save(locked);
+      await this.recordTraffic(manager, locked, ctx.caller.keyId, reason);
+      return locked;
+    });
+    this.routes.delete(endpoint.name);
+    return updated;
+  }
+
+  /** An endpoint the caller may read, by name (or id); NOT_FOUND naming `field` otherwise. */
+  async byName(ctx: RequestContext, ref: string, field = 'name'): Promise<Endpoint> {
+    const qb = this.db.getRepository(Endpoint).createQueryBuilder('e').where('e.name = :ref', { ref });
+    if (isUuid(ref)) qb.orWhere('e.id = :id', { id: ref });
+    const endpoint = await qb.getOne();
+    if (!endpoint || !ctx.can('read', 'Endpoint', endpoint.projectId))
+      throw new NotFoundError('Endpoint', ref, field);
+    return endpoint;
+  }
+
+  async list(ctx: RequestContext, args: EndpointsArgs): Promise<ConnectionResult<Endpoint>> {
+    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
+    const qb = this.db
+      .getRepository(Endpoint)
+      .createQueryBuilder('e')
+      .where('e.projectId = :projectId', { projectId: project.id });
+    return paginate(qb, args);
+  }
+
+  /** The endpoint's traffic splits, newest first; with `at`, the one in force then. */
+  async trafficHistory(
+    endpoint: Endpoint,
+    args: TrafficHistoryArgs,
+  ): Promise<ConnectionResult<EndpointTraffic>> {
+    const qb = this.db
+      .getRepository(EndpointTraffic)
+      .createQueryBuilder('t')
+      .where('t.endpointId = :id', { id: endpoint.id });
+    if (args.at != null) {
+      if (Number.isNaN(args.at.getTime())) throw new BadInputError('at', 'is not a valid instant');
+      qb.andWhere('t.validFrom <= :at AND (t.validTo IS NULL OR t.validTo > :at)', { at: args.at });
+    }
+    return paginate(qb, { first: args.first, after: args.after }, { keys: ['validFrom', 'id'] });
+  }
+
+  /**
+   * The endpoint `name` with its versions, for serving; cached for a second per replica so `predict`
+   * costs no query. Undefined when no such endpoint exists.
+   */
+  route(name: string): Promise<Route | undefined> {
+    const cached = this.routes.get(name);
+    const at = Date.now();
+    if (cached && at - cached.at < ROUTE_TTL_MS) return cached.route;
+    const route = this.loadRoute(name);
+    this.routes.set(name, { at, route });
+    route.catch(() => this.routes.delete(name));
+    return route;
+  }
+
+  /** The version a request key is sent to: the canary for a stable `weight` percent of keys. */
+  choose(route: Route, requestKey: string): { versionId: string; role: TrafficRole } {
+    const { endpoint } = route;
+    if (endpoint.canaryVersionId && endpoint.canaryWeight > 0) {
+      const bucket = murmur3(`${endpoint.id}\u0000${requestKey}`) % 10_000;
+      if (bucket < endpoint.canaryWeight * 100)
+        return { versionId: endpoint.canaryVersionId, role: 'CANARY' };
+    }
+    return { versionId: endpoint.stableVersionId, role: 'STABLE' };
+  }
+
+  private async loadRoute(name: string): Promise<Route | undefined> {
+    const endpoint = await this.db.getRepository(Endpoint).findOneBy({ name });
+    if (!endpoint) return undefined;
+    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    const ids = [endpoint.stableVersionId, endpoint.canaryVersionId, endpoint.shadowVersionId].filter(
+      (id): id is string => id !== null,
+    );
+    const rows = await this.db.getRepository(ModelVersion).findBy(ids.map((id) => ({ id })));
+    const versions = new Map(
+      rows.map((v) => [v.id, { runtime: this.models.runtimeVersion(v, model.task), number: v.version }]),
+    );
+    return { endpoint, task: model.task, versions };
+  }
+
+  private async recordTraffic(
+    manager: EntityManager,
+    endpoint: Endpoint,
+    keyId: string | null,
+    reason: string | null,
+  ): Promise<void> {
+    const at = this.now();
+    await manager.update(EndpointTraffic, { endpointId: endpoint.id, validTo: IsNull() }, { validTo: at });
+    await manager.insert(EndpointTraffic, {
+      endpointId: endpoint.id,
+      stableVersionId: endpoint.stableVersionId,
+      canaryVersionId: endpoint.canaryVersionId,
+      canaryWeight: endpoint.canaryWeight,
+      shadowVersionId: endpoint.shadowVersionId,
+      validFrom: at,
+      validTo: null,
+      changedByKeyId: keyId,
+      reason,
+    });
+  }
+
+  private async modelIn(projectId: string, ref: string): Promise<Model> {
+    const qb = this.db
+      .getRepository(Model)
+      .createQueryBuilder('m')
+      .where('m.projectId = :projectId', { projectId })
+      .andWhere(isUuid(ref) ? '(m.name = :ref OR m.id = :id)' : 'm.name = :ref', { ref, id: ref });
+    const model = await qb.getOne();
+    if (!model) throw new BadInputError('model', `names no model in the project (${ref})`);
+    return model;
+  }
+
+  /** Version `number` of the model, checked servable and loaded; errors name `field`. */
+  private async servableVersion(model: Model, number: number, field: string): Promise<ModelVersion> {
+    const version = await this.db
+      .getRepository(ModelVersion)
+      .findOneBy({ modelId: model.id, version: number });
+    if (!version) throw new BadInputError(field, `model ${model.name} has no version ${number}`);
+    if (version.status === ModelVersionStatus.REJECTED) {
+      const failed = (version.validation as { failed?: number } | null)?.failed ?? 0;
+      throw new BadInputError(
+        field,
+        `version ${number} is REJECTED (${failed} golden sample${failed === 1 ? '' : 's'} not reproduced; see its validation)`,
+      );
+    }
+    if (version.status === ModelVersionStatus.ARCHIVED)
+      throw new BadInputError(field, `version ${number} is ARCHIVED`);
+    try {
+      await this.runtime.load(this.models.runtimeVersion(version, model.task));
+    } catch (error) {
+      if (error instanceof BadInputError)
+        throw new BadInputError(field, `version ${number} cannot be served: ${error.message}`);
+      if (error instanceof OnnxLoadError)
+        throw new BadInputError(field, `version ${number} cannot be loaded: ${error.reason}`);
+      throw error;
+    }
+    return version;
+  }
+}
+
+function checkSla(input: SlaInput | null | undefined): SlaInput {
+  if (!input) return {};
+  if (input.p95LatencyMs != null && !(Number.isFinite(input.p95LatencyMs) && input.p95LatencyMs > 0))
+    throw new BadInputError('sla.p95LatencyMs', 'must be a positive number of milliseconds');
+  if (input.maxErrorRate != null && !(input.maxErrorRate >= 0 && input.maxErrorRate <= 1))
+    throw new BadInputError('sla.maxErrorRate', 'must be from 0 to 1');
+  if (
+    input.minThroughputPerMinute != null &&
+    !(Number.isFinite(input.minThroughputPerMinute) && input.minThroughputPerMinute >= 0)
+  )
+    throw new BadInputError('sla.minThroughputPerMinute', 'must be a number >= 0');
+  return input;
+}
+
+function checkBatching(input: BatchingInput | null | undefined): BatchingInput {
+  if (!input) return {};
+  if (
+    input.maxBatchSize != null &&
+    !(Number.isInteger(input.maxBatchSize) && input.maxBatchSize >= 1 && input.maxBatchSize <= MAX_BATCH_SIZE)
+  )
+    throw new BadInputError('batching.maxBatchSize', `must be a whole number from 1 to ${MAX_BATCH_SIZE}`);
+  if (
+    input.maxQueueDelayMs != null &&
+    !(
+      Number.isFinite(input.maxQueueDelayMs) &&
+      input.maxQueueDelayMs >= 0 &&
+      input.maxQueueDelayMs <= MAX_QUEUE_DELAY_MS
+    )
+  )
+    throw new BadInputError('batching.maxQueueDelayMs', `must be from 0 to ${MAX_QUEUE_DELAY_MS}`);
+  return input;
+}
+
+function checkSampleRate(rate: number | null | undefined): number | undefined {
+  if (rate == null) return undefined;
+  if (!(rate >= 0 && rate <= 1)) throw new BadInputError('logSampleRate', 'must be from 0 to 1');
+  return rate;
+}

@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { BadInputError, DomainError, InferenceFailedError, NotFoundError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import { requireText } from '../../common/validate';
+import type { RequestContext } from '../../context/context';
+import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
+import type { IdempotencyService } from '../idempotency/idempotency.service';
+import { ModelTask } from '../models/model.entity';
+import { OnnxLoadError } from '../models/onnx-signature';
+import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
+import { murmur3 } from './murmur3';
+import type { PredictionLogWriter, PredictionRecord } from './prediction-log-writer';
+import { PredictionOutcome } from './prediction.entity';
+import type {
+  InferenceRuntimeInfo,
+  Prediction,
+  PredictArgs,
+  PredictBatchArgs,
+  PredictionBatch,
+  RecordOutcomeArgs,
+  VersionAccuracy,
+} from './prediction.types';
+import type { Answer } from './serving-plan';
+
+const MAX_KEY_LENGTH = 200;
+
+/**
+ * `predict` and `predictBatch`: route each request key to a version of the endpoint, validate and
+ * preprocess the input with that version's spec, score through the runtime's batcher, answer, and
+ * log (sampled, never on the response path). A shadow version scores a copy afterwards.
+ */
+export class PredictionService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly endpoints: EndpointService,
+    private readonly runtime: InferenceRuntime,
+    private readonly log: PredictionLogWriter,
+    private readonly idempotency: IdempotencyService,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    private readonly maxBatch: number,
+  ) {}
+
+  async predict(ctx: RequestContext, args: PredictArgs): Promise<Prediction> {
+    const route = await this.authorizedRoute(ctx, args.endpoint);
+    const requestKey = args.requestKey == null ? randomUUID() : requireKey('requestKey', args.requestKey);
+    const [prediction] = await this.score(route, [args.input], [requestKey], () => 'input');
+    return prediction;
+  }
+
+  async predictBatch(ctx: RequestContext, args: PredictBatchArgs): Promise<PredictionBatch> {
+    const route = await this.authorizedRoute(ctx, args.endpoint);
+    const rows = args.inputs;
+    if (rows.length === 0) throw new BadInputError('inputs', 'must hold at least one row');
+    if (rows.length > this.maxBatch)
+      throw new BadInputError('inputs', `must hold at most ${this.maxBatch} rows, got ${rows.length}`);
+    const work = async (): Promise<PredictionBatch> => {
+      const started = performance.now();
+      const keys = batchKeys(args.requestKeys, rows.length, args.idempotencyKey);
+      const predictions = await this.score(route, rows, keys, (i) => `inputs.${i}`);
+      return { predictions, latencyMs: round(performance.now() - started) };
+    };
+    if (args.idempotencyKey == null) return work();
+    return this.idempotency.run(ctx, 'predictBatch', args.idempotencyKey, args, work);
+  }
+
+  /** Stores (or corrects) the true answer for a request key of an endpoint. */
+  async recordOutcome(ctx: RequestContext, args: RecordOutcomeArgs): Promise<PredictionOutcome> {
+    const route = await this.authorizedRoute(ctx, args.endpoint);
+    const requestKey = requireKey('requestKey', args.requestKey);
+    const { endpoint } = route;
+    if ((args.label == null) === (args.value == null))
+      throw new BadInputError('label', 'give either label (classifiers) or value (regressors)');
+    if (args.label != null) {
+      if (route.task !== ModelTask.CLASSIFICATION)
+        throw new BadInputError('label', 'this endpoint serves a model that is not a classifier; give value');
+      const labels = route.versions.get(endpoint.stableVersionId)?.runtime.labels ?? [];
+      if (labels.length && !labels.includes(args.label))
+        throw new BadInputError('label', `is not one of the model's labels (${labels.join(', ')})`);
+    } else if (!Number.isFinite(args.value)) {
+      throw new BadInputError('value', 'must be a finite number');
+    }
+    const rows = (await this.db.query(
+      `INSERT INTO prediction_outcome (project_id, endpoint_id, request_key, label, value, recorded_at, recorded_by_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT ON CONSTRAINT uq_prediction_outcome__request_key
+       DO UPDATE SET label = EXCLUDED.label, value = EXCLUDED.value, recorded_at = EXCLUDED.recorded_at,
+                     recorded_by_key_id = EXCLUDED.recorded_by_key_id
+       RETURNING id`,
+      [
+        endpoint.projectId,
+        endpoint.id,
+        requestKey,
+        args.label ?? null,
+        args.value ?? null,
+        this.now(),
+        ctx.caller.keyId,
+      ],
+    )) as Array<{ id: string }>;
+    return this.db.getRepository(PredictionOutcome).findOneByOrFail({ id: rows[0].id });
+  }
+
+  /**
+   * Live accuracy per version: predictions since `since` joined with their recorded outcomes, in SQL.
+   */
+  async liveAccuracy(endpointId: string, since: Date | null): Promise<VersionAccuracy[]> {
+    const rows = (await this.db.query(
+      `SELECT p.model_version_id AS "modelVersionId", v.version AS "modelVersion", p.shadow,
+              count(*)::int AS predictions,
+              count(*) FILTER (WHERE p.outputs->>'label' = o.label)::int AS correct,
+              avg(abs((p.outputs->'values'->>0)::float8 - o.value)) FILTER (WHERE o.value IS NOT NULL) AS mae,
+              bool_or(o.label IS NOT NULL) AS classified
+         FROM prediction_log p
+         JOIN prediction_outcome o ON o.endpoint_id = p.endpoint_id AND o.request_key = p.request_key
+         JOIN model_version v ON v.id = p.model_version_id
+        WHERE p.endpoint_id = $1 AND p.error IS NULL AND ($2::timestamptz IS NULL OR p.created_at >= $2)
+        GROUP BY 1, 2, 3
+        ORDER BY 2, 3`,
+      [endpointId, since],
+    )) as Array<{
+      modelVersionId: string;
+      modelVersion: number;
+      shadow: boolean;
+      predictions: number;
+      correct: number;
+      mae: number | null;
+      classified: boolean;
+    }>;
+    return rows.map((r) => ({
+      modelVersionId: r.modelVersionId,
+      modelVersion: r.modelVersion,
+      shadow: r.shadow,
+      predictions: r.predictions,
+      correct: r.classified ? r.correct : 0,
+      accuracy: r.classified ? r.correct / r.predictions : null,
+      meanAbsoluteError: r.mae === null ? null : Number(r.mae),
+    }));
+  }
+
+  runtimeInfo(ctx: RequestContext): InferenceRuntimeInfo {
+    const snapshot = this.runtime.snapshot();
+    return {
+      ...snapshot,
+      loadedVersions: snapshot.loadedVersions.filter((v) => ctx.can('read', 'Model', v.projectId)),
+      predictionLogBuffered: this.log.buffered,
+    };
+  }
+
+  private async authorizedRoute(ctx: RequestContext, name: string): Promise<Route> {
+    const route = await this.endpoints.route(name);
+    if (!route || !ctx.can('read', 'Endpoint', route.endpoint.projectId))
+      throw new NotFoundError('Endpoint', name, 'endpoint');
+    ctx.authorize('predict', 'Endpoint', route.endpoint.projectId);
+    return route;
+  }
+
+  /**
+   * Routes every row by its key, scores each version's rows as one request, and answers in input order.
+   * Input errors reject the whole call before anything runs.
+   */
+  private async score(
+    route: Route,
+    rows: ReadonlyArray<Record<string, unknown>>,
+    keys: string[],
+    fieldOf: (row: number) => string,
+  ): Promise<Prediction[]> {
+    const groups = new Map<string, { role: TrafficRole; indexes: number[] }>();
+    keys.forEach((key, i) => {
+      const { versionId, role } = this.endpoints.choose(route, key);
+      const group = groups.get(versionId) ?? { role, indexes: [] };
+      group.indexes.push(i);
+      groups.set(versionId, group);
+    });
+    const prepared = await Promise.all(
+      [...groups].map(async ([versionId, group]) => {
+        const version = this.versionOf(route, versionId);
+        const plan = await this.load(version);
+        const features = plan.preprocessor.encode(
+          group.indexes.map((i) => rows[i]),
+          (j) => fieldOf(group.indexes[j]),
+        );
+        return { version, plan, features, ...group };
+      }),
+    );
+    const { endpoint } = route;
+    const batching = { maxBatchSize: endpoint.maxBatchSize, maxQueueDelayMs: endpoint.maxQueueDelayMs };
+    const predictions = new Array<Prediction>(rows.length);
+    await Promise.all(
+      prepared.map(async ({ version, plan, features, role, indexes }) => {
+        const started = performance.now();
+        let answers: Answer[];
+        try {
+          const outputs = await this.runtime.score(version, endpoint.id, batching, features, indexes.length);
+          answers = plan.decode(outputs, indexes.length);
+        } catch (error) {
+          const latencyMs = performance.now() - started;
+          this.record(
+            route,
+            version.id,
+            rows,
+            keys,
+            indexes,
+            null,
+            latencyMs,
+            failureMessage(error),
+            false,
+            true,
+          );
+          throw asServingError(error);
+        }
+        const latencyMs = round(performance.now() - started);
+        const number = route.versions.get(version.id)!.number;
+        indexes.forEach((rowIndex, j) => {
+          predictions[rowIndex] = toPrediction(
+            endpoint.name,
+            version.id,
+            number,
+            role,
+            keys[rowIndex],
+            answers[j],
+            latencyMs,
+          );
+        });
+        this.record(route, version.id, rows, keys, indexes, answers, latencyMs, null, false, false);
+      }),
+    );
+    if (endpoint.shadowVersionId) void this.shadow(route, endpoint.shadowVersionId, rows, keys);
+    return predictions;
+  }
+
+  /** Scores a copy on the shadow version and logs it; its answers and failures never reach the caller. */
+  private async shadow(
+    route: Route,
+    shadowId: string,
+    rows: ReadonlyArray<Record<string, unknown>>,
+    keys: string[],
+  ): Promise<void> {
+    const indexes = keys.map((_, i) => i);
+    const started = performance.now();
+    try {
+      const version = this.versionOf(route, shadowId);
+      const plan = await this.load(version);
+      const features = plan.preprocessor.encode(rows, (i) => `inputs.${i}`);
+      const { endpoint } = route;
+      const outputs = await this.runtime.score(
+        version,
+        `${endpoint.id}:shadow`,
+        { maxBatchSize: endpoint.maxBatchSize, maxQueueDelayMs: endpoint.maxQueueDelayMs },
+        features,
+        rows.length,
+      );
+      const answers = plan.decode(outputs, rows.length);
+      this.record(
+        route,
+        shadowId,
+        rows,
+        keys,
+        indexes,
+        answers,
+        round(performance.now() - started),
+        null,
+        true,
+        false,
+      );
+    } catch (error) {
+      const latencyMs = performance.now() - started;
+      this.record(route, shadowId, rows, keys, indexes, null, latencyMs, failureMessage(error), true, true);
+    }
+  }
+
+  private record(
+    route: Route,
+    versionId: string,
+    rows: ReadonlyArray<Record<string, unknown>>,
+    keys: string[],
+    indexes: number[],
+    answers: Answer[] | null,
+    latencyMs: number,
+    error: string | null,
+    shadow: boolean,
+    always: boolean,
+  ): void {
+    const { endpoint } = route;
+    const at = this.now();
+    const records: PredictionRecord[] = [];
+    indexes.forEach((rowIndex, j) => {
+      const key = keys[rowIndex];
+      if (!always && !sampled(endpoint.logSampleRate, key)) return;
+      records.push({
+        projectId: endpoint.projectId,
+        endpointId: endpoint.id,
+        modelVersionId: versionId,
+        requestKey: key,
+        features: rows[rowIndex],
+        outputs: answers ? answers[j] : null,
+        latencyMs,
+        error,
+        shadow,
+        createdAt: at,
+      });
+    });
+    if (records.length === 0) return;
+    try {
+      const backpressure = this.log.append(...records);
+      if (backpressure) void backpressure;
+    } catch (failure) {
+      this.logger.error('prediction not logged', { endpoint: endpoint.name, error: failureMessage(failure) });
+    }
+  }
+
+  private versionOf(route: Route, versionId: string): RuntimeVersion {
+    const version = route.versions.get(versionId);
+    if (!version) throw new Error(`endpoint ${route.endpoint.name} routes to unknown version ${versionId}`);
+    return version.runtime;
+  }
+
+  private async load(version: RuntimeVersion): ReturnType<InferenceRuntime['load']> {
+    try {
+      return await this.runtime.load(version);
+    } catch (error) {
+      throw asServingError(error);
+    }
+  }
+}
+
+/** A sampled request is logged; the decision depends only on the key, so a retry decides the same. */
+function sampled(rate: number, key: string): boolean {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  return murmur3(key, 0x5a3) / 0x1_0000_0000 < rate;
+}
+
+function requireKey(field: string, key: string): string {
+  if (key.length < 1 || key.length > MAX_KEY_LENGTH)
+    throw new BadInputError(field, `must be 1 to ${MAX_KEY_LENGTH} characters`);
+  return key;
+}
+
+/**
+ * Keys for a batch: the caller's (one per row, distinct), or derived from the idempotency key so a
+ * retry logs under the same keys, or fresh.
+ */
+function batchKeys(
+  given: string[] | null | undefined,
+  rows: number,
+  idempotencyKey: string | null | undefined,
+): string[] {
+  if (given != null) {
+    if (given.length !== rows)
+      throw new BadInputError('requestKeys', `must hold one key per input (${rows}), got ${given.length}`);
+    const seen = new Set<string>();
+    given.forEach((key, i) => {
+      requireKey(`requestKeys.${i}`, key);
+      if (seen.has(key)) throw new BadInputError(`requestKeys.${i}`, `repeats "${key.slice(0, 40)}"`);
+      seen.add(key);
+    });
+    return given;
+  }
+  const base =
+    idempotencyKey == null ? randomUUID() : `batch:${requireText('idempotencyKey', idempotencyKey)}`;
+  return Array.from({ length: rows }, (_, i) => `${base}:${i}`);
+}
+
+function toPrediction(
+  endpoint: string,
+  versionId: string,
+  version: number,
+  role: TrafficRole,
+  requestKey: string,
+  answer: Answer,
+  latencyMs: number,
+): Prediction {
+  return {
+    requestKey,
+    endpoint,
+    modelVersionId: versionId,
+    modelVersion: version,
+    routedTo: role as Prediction['routedTo'],
+    label: answer.label ?? null,
+    score: answer.score ?? null,
+    scores: answer.scores ?? null,
+    values: answer.values ?? null,
+    latencyMs,
+  };
+}
+
+/** Errors a caller can act on pass through; a model that cannot be loaded says so without internals. */
+function asServingError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  if (error instanceof OnnxLoadError)
+    return new InferenceFailedError(`the model cannot be loaded: ${error.reason}`);
+  return error;
+}
+
+function failureMessage(error: unknown): string {
+  if (error instanceof DomainError) return `${error.code}: ${error.message}`;
+  if (error instanceof OnnxLoadError) return `load failed: ${error.reason}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
