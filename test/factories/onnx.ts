@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { onnx } from 'onnx-proto';
+import {
+  exportLinearClassifier,
+  exportLinearRegressor,
+  type LinearOnnxOptions,
+} from '../../src/training/onnx-export';
 import type { TestHub } from '../harness';
 
 /**
  * Real ONNX models built in-process, so tests exercise onnxruntime-node on genuine graphs without
- * checked-in binaries. Every graph has a symbolic batch dimension `N`.
+ * checked-in binaries, built by the same exporter training uses. Every graph has a symbolic batch
+ * dimension `N`.
  */
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const OPSET = 13;
-const IR_VERSION = 8;
 
 export interface LinearOptions {
   /** Number of input features (columns of `features`). */
@@ -24,22 +25,6 @@ export interface ClassifierOptions extends LinearOptions {
   classes: number;
 }
 
-function valueInfo(name: string, dims: Array<number | string>): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
-function floatTensor(name: string, dims: number[], values: number[]): onnx.ITensorProto {
-  return { name, dims, dataType: FLOAT, floatData: values };
-}
-
 /** Deterministic weights when a test does not care about them: w[i][j] = (i + 1) * 0.1 - j * 0.05. */
 function defaultWeights(features: number, outputs: number): number[][] {
   return Array.from({ length: features }, (_, i) =>
@@ -47,7 +32,8 @@ function defaultWeights(features: number, outputs: number): number[][] {
   );
 }
 
-function linearModel(options: LinearOptions, outputs: number, output: string, softmax: boolean): Uint8Array {
+/** The exporter's options for a test model, checking the nested weights have the declared shape. */
+function linearOptions(options: LinearOptions, outputs: number): LinearOnnxOptions {
   const { features } = options;
   const weights = options.weights ?? defaultWeights(features, outputs);
   const bias = options.bias ?? Array.from({ length: outputs }, () => 0);
@@ -55,44 +41,19 @@ function linearModel(options: LinearOptions, outputs: number, output: string, so
     throw new Error(`weights must be ${features} x ${outputs}`);
   }
   if (bias.length !== outputs) throw new Error(`bias must have ${outputs} values`);
-  const nodes: onnx.INodeProto[] = [
-    { opType: 'MatMul', input: ['features', 'W'], output: ['xw'], name: 'matmul' },
-    { opType: 'Add', input: ['xw', 'B'], output: [softmax ? 'logits' : output], name: 'add' },
-  ];
-  if (softmax) {
-    nodes.push({
-      opType: 'Softmax',
-      input: ['logits'],
-      output: [output],
-      name: 'softmax',
-      attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }],
-    });
-  }
-  const model = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
-    producerName: 'nerve-test-factory',
-    opsetImport: [{ domain: '', version: OPSET }],
-    graph: {
-      name: softmax ? 'linear_classifier' : 'linear_regressor',
-      node: nodes,
-      initializer: [floatTensor('W', [features, outputs], weights.flat()), floatTensor('B', [outputs], bias)],
-      input: [valueInfo('features', ['N', features])],
-      output: [valueInfo(output, ['N', outputs])],
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return { inputs: features, outputs, weights: weights.flat(), bias, producerName: 'nerve-test-factory' };
 }
 
 /** `features` float32 [N, features] → MatMul + Add → Softmax → `probabilities` float32 [N, classes]. */
 export function linearClassifierOnnx(options: ClassifierOptions): Buffer {
-  return Buffer.from(linearModel(options, options.classes, 'probabilities', true));
+  return exportLinearClassifier(linearOptions(options, options.classes));
 }
 
 /** `features` float32 [N, features] → MatMul + Add → `prediction` float32 [N, 1]. */
 export function linearRegressorOnnx(
   options: LinearOptions & { weights?: number[][]; bias?: [number] },
 ): Buffer {
-  return Buffer.from(linearModel(options, 1, 'prediction', false));
+  return exportLinearRegressor(linearOptions(options, 1));
 }
 
 /** What the classifier should output for one row: softmax(x·W + b). */
