@@ -21,6 +21,7 @@ export class BatchStats {
   readonly histogram = BATCH_SIZE_BUCKETS.map(() => 0);
   batches = 0;
   rows = 0;
+  /** Runs that failed (a merged batch retried request by request counts once, plus each retry that failed). */
   failures = 0;
 
   record(rows: number): void {
@@ -125,7 +126,10 @@ export class DynamicBatcher {
         for (const job of batch) {
           await this.run([job], job.rows).then(
             (own) => job.resolve(own),
-            (own: unknown) => job.reject(own),
+            (own: unknown) => {
+              this.stats.failures++;
+              job.reject(own);
+            },
           );
         }
         return;
