@@ -685,6 +685,32 @@ describe('inference', () => {
     });
   });
 
+  it('falls back from CUDA to CPU when CUDA is not there, and says why', async () => {
+    const own = await startTestHub({ inferenceProviders: ['cuda', 'cpu'] });
+    try {
+      const plan = await own.services.runtime.load({
+        id: '00000000-0000-4000-8000-000000000001',
+        projectId: project.id,
+        task: 'CLASSIFICATION',
+        signature: {
+          inputs: [{ name: 'features', type: 'float32', shape: [null, 2] }],
+          outputs: [{ name: 'probabilities', type: 'float32', shape: [null, 3] }],
+        },
+        featureNames: [],
+        labels: LABELS,
+        preprocessing: SPEC,
+        source: { kind: 'onnx', sha256: goodSha, path: hub.services.artifacts.store.pathOf(goodSha) },
+      });
+      expect(plan.width).toBe(2);
+      const [loaded] = own.services.runtime.snapshot().loadedVersions;
+      expect(loaded.provider).toBe('cpu');
+      expect(loaded.fallbackReason).toMatch(/cuda/i);
+      expect(own.services.runtime.snapshot().providers).toEqual(['cuda', 'cpu']);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('writes every acknowledged prediction before a graceful shutdown completes', async () => {
     const own = await startTestHub({ predictionLogFlushMs: 60_000 });
     try {
