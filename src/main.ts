@@ -31,7 +31,14 @@ async function main(): Promise<void> {
       `         -H 'authorization: Bearer ${hub.seeded.adminKey}' -d '{"query":"{ me { name role } }"}'`,
     );
   }
-  if (hub.seeded.demoProject) lines.push(`  Demo project created: "${hub.seeded.demoProject}"`);
+  if (hub.seeded.demoProject) lines.push('', `  Demo project created: "${hub.seeded.demoProject}"`);
+  if (hub.seeded.demoEndpoint) {
+    lines.push(
+      `  A ticket router trained here (versions 1 and 2) serves on the endpoint "${hub.seeded.demoEndpoint}":`,
+      `    curl -s ${hub.url} -H 'content-type: application/json' -H 'authorization: Bearer <key>' \\`,
+      `      -d '{"query":"mutation { predict(endpoint: \\"${hub.seeded.demoEndpoint}\\", input: { subject: \\"Refund for double charge\\", body: \\"I was billed twice this month\\", channel: \\"email\\", customer_tier: \\"pro\\", account_age_days: 400, prior_tickets: 1, attachments: 0 }) { label score modelVersion } }"}'`,
+    );
+  }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;

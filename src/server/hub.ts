@@ -34,7 +34,7 @@ import { queryLimitsRule } from './limits';
 import { Metrics } from './metrics';
 import { buildNerveSchema } from './schema';
 import { createServices, type Services } from './services';
-import { seed, type SeedResult } from './seed';
+import { seed, seedDemoModels, type SeedResult } from './seed';
 
 export interface HubOptions {
   logger?: Logger;
@@ -326,6 +326,15 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   });
   const port = (httpServer.address() as { port: number }).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const graphqlUrl = `http://${host}:${port}/graphql`;
+  if (seeded.demoProject) {
+    // Through the API, so the hub must be listening; a failure leaves the demo without models, not the hub down.
+    try {
+      seeded.demoEndpoint = await seedDemoModels(services, graphqlUrl, seeded.demoProject);
+    } catch (error) {
+      logger.error('demo models could not be seeded', { error });
+    }
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -340,7 +349,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       if (embedded) await embedded.close();
     })());
 
-  return { url: `http://${host}:${port}/graphql`, port, services, db, seeded, close };
+  return { url: graphqlUrl, port, services, db, seeded, close };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -2,8 +2,10 @@ const encoder = new TextEncoder();
 let scratch = new Uint8Array(256);
 
 /**
- * MurmurHash3 (x86, 32-bit) of the UTF-8 bytes of `text`, unsigned; the hash scikit-learn's
- * HashingVectorizer uses, so hashed features can be reproduced outside Nerve.
+ * MurmurHash3 (x86, 32-bit) of the UTF-8 bytes of `text`, unsigned: the hash scikit-learn's
+ * HashingVectorizer uses. Nerve's bucket is this unsigned value modulo the bucket count (scikit-learn
+ * takes the absolute value of the signed hash and alternates signs), so a pipeline outside Nerve
+ * reproduces hashed features by taking `murmurhash3_32(token, positive=True) % buckets`.
  */
 export function murmur3(text: string, seed = 0): number {
   if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);

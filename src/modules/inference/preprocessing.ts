@@ -336,8 +336,8 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
         throw new BadInputError(`${field}.categories`, 'must not repeat a category');
       if (f.unknown !== undefined && f.unknown !== 'ignore' && f.unknown !== 'error')
         throw new BadInputError(`${field}.unknown`, 'must be "ignore" or "error"');
-      if (f.default !== undefined && typeof f.default !== 'string')
-        throw new BadInputError(`${field}.default`, 'must be a string');
+      if (f.default !== undefined && (typeof f.default !== 'string' || !c.includes(f.default)))
+        throw new BadInputError(`${field}.default`, 'must be one of the categories');
       return {
         name,
         kind: 'categorical',
