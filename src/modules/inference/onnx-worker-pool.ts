@@ -137,7 +137,8 @@ class Slot {
     });
     const fail = (error: Error): void => {
       if (this.worker !== worker) return;
-      for (const waiter of this.pending.values()) waiter.reject(error);
+      const stopped = new InferenceFailedError('the inference worker stopped while running the model; retry');
+      for (const waiter of this.pending.values()) waiter.reject(stopped);
       this.pending.clear();
       this.loaded.clear();
       this.busy = 0;
