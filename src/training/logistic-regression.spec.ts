@@ -1,5 +1,5 @@
 import { LogisticRegression, trainLogisticRegression, type LabelledMatrix } from './logistic-regression';
-import { mulberry32 } from './ticket-dataset';
+import { mulberry32 } from '../common/random';
 
 /** Three well-separated clusters in the plane, plus a constant column and an always-zero one. */
 function blobs(rows: number, seed: number): LabelledMatrix {

@@ -1,4 +1,4 @@
-import { mulberry32 } from './ticket-dataset';
+import { mulberry32 } from '../common/random';
 
 /** A row-major float32 matrix [rows × width] with one class index per row. */
 export interface LabelledMatrix {

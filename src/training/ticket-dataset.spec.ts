@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
-import { QUEUES, TICKET_COLUMNS, generateTickets, mulberry32, ticketFields, toCsv } from './ticket-dataset';
+import { mulberry32 } from '../common/random';
+import { QUEUES, TICKET_COLUMNS, generateTickets, ticketFields, toCsv } from './ticket-dataset';
 
 describe('ticket dataset', () => {
   it('is deterministic per seed and differs across seeds', () => {

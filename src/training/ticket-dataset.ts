@@ -1,3 +1,4 @@
+import { mulberry32 } from '../common/random';
 /**
  * A synthetic but realistic stream of customer-support tickets for training a ticket router. The
  * generator is deterministic per seed. Each queue has its own phrasing, yet the queues share words
@@ -58,18 +59,6 @@ export interface TicketDatasetOptions {
   terseRate?: number;
   /** Chance that a word gets a typo. Default 0.03. */
   typoRate?: number;
-}
-
-/** mulberry32: a small, fast, deterministic 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Random = () => number;

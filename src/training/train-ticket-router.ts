@@ -7,6 +7,7 @@ import {
   type ClassificationReport,
 } from './classification-metrics';
 import { trainLogisticRegression, type EpochStats, type LogisticRegression } from './logistic-regression';
+import { mulberry32 } from '../common/random';
 import { exportLinearClassifier } from './onnx-export';
 import {
   CHANNELS,
@@ -14,7 +15,6 @@ import {
   QUEUES,
   TICKET_COLUMNS,
   generateTickets,
-  mulberry32,
   ticketFields,
   toCsv,
   type Ticket,

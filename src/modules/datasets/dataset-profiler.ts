@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../common/random';
 import type {
   CategoricalProfile,
   ColumnSpec,
@@ -63,18 +64,6 @@ export function numericValue(value: unknown): number | undefined {
 /** The category a non-null cell counts as. */
 export function categoryOf(value: unknown): string {
   return typeof value === 'string' ? value : String(value);
-}
-
-/** mulberry32: small, fast and deterministic; quality is ample for reservoir sampling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Keeps |x / scale| below this, so squared deviations summed over billions of rows stay finite. */
@@ -212,7 +201,7 @@ export class DatasetProfiler {
         min: Infinity,
         max: -Infinity,
         sample: [],
-        random: rng(seed + Math.imul(i + 1, 0x9e3779b1)),
+        random: mulberry32(seed + Math.imul(i + 1, 0x9e3779b1)),
       };
     });
   }
