@@ -81,6 +81,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const seeded = await seed(services);
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
+  metrics.watchInference(services.runtime, services.predictionLog);
   const rules = [queryLimitsRule(config.limits)];
   /**
    * Formats an error for a client and logs it, with its request id, when it is the server's fault.

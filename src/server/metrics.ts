@@ -1,4 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InferenceRuntime } from '../modules/inference/inference-runtime';
+import type { PredictionLogWriter } from '../modules/inference/prediction-log-writer';
 
 const MAX_OPERATION_LABELS = 500;
 
@@ -58,6 +60,36 @@ export class Metrics {
     }
     series.duration.observe(seconds);
     series.requests.inc();
+  }
+
+  /** Series read from the inference runtime and the prediction log at scrape time. */
+  watchInference(runtime: InferenceRuntime, log: PredictionLogWriter): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('nerve_inference_queue_rows', 'Rows waiting for a batch', () => runtime.snapshot().queueDepth);
+    gauge('nerve_inference_in_flight_batches', 'Batches being run', () => runtime.snapshot().inFlight);
+    gauge('nerve_inference_batches', 'Batches run since start', () => runtime.stats.batches);
+    gauge('nerve_inference_rows', 'Rows scored since start', () => runtime.stats.rows);
+    gauge(
+      'nerve_inference_batch_failures',
+      'Model runs that failed since start',
+      () => runtime.stats.failures,
+    );
+    gauge(
+      'nerve_inference_loaded_versions',
+      'Model versions loaded',
+      () => runtime.snapshot().loadedVersions.length,
+    );
+    gauge('nerve_prediction_log_buffered_rows', 'Predictions waiting to be written', () => log.buffered);
+    gauge('nerve_prediction_log_written_rows', 'Predictions written since start', () => log.written);
   }
 
   /** Operation names come from clients: past a bound, new ones are counted as `other`. */

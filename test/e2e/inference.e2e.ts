@@ -439,6 +439,14 @@ describe('inference', () => {
       expect(info.loadedVersions[0].loadMs).toBeGreaterThan(0);
       const counted = info.batchSizeHistogram.reduce((sum, b) => sum + b.count, 0);
       expect(counted).toBe(info.batches);
+      // The same figures for Prometheus.
+      const scrape = await fetch(hub.url.replace(/\/graphql$/, '/metrics'), {
+        headers: { authorization: `Bearer ${hub.adminKey}` },
+      });
+      const text = await scrape.text();
+      const written = Number(/^nerve_prediction_log_written_rows (\d+)$/m.exec(text)?.[1]);
+      expect(written).toBeGreaterThanOrEqual(10_000);
+      expect(text).toMatch(/^nerve_inference_batches \d+$/m);
       // The concurrent test above formed batches of more than one row.
       expect(info.batchSizeHistogram.filter((b) => b.le === null || b.le > 1).some((b) => b.count > 0)).toBe(
         true,
