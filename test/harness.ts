@@ -49,6 +49,8 @@ export async function startTestHub(
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       NERVE_SEED_DEMO: 'false',
+      // Tests drive evaluations themselves, on an injected clock.
+      NERVE_SCHEDULER: 'false',
     }),
     ...overrides,
   };

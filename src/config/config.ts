@@ -29,6 +29,8 @@ export interface Config {
   maxArtifactBytes: number;
   maxRequestBytes: number;
   limits: QueryLimits;
+  /** Run scheduled jobs (SLA flushes; on the worker role, evaluations and drift checks). */
+  schedulerEnabled: boolean;
   /** Seed a demo project on the first start of an empty database. */
   seedDemo: boolean;
 }
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: int(env, 'NERVE_MAX_QUERY_COST', 200_000, 10, 10_000_000, problems),
     },
     seedDemo: env.NERVE_SEED_DEMO !== 'false',
+    schedulerEnabled: env.NERVE_SCHEDULER !== 'false',
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

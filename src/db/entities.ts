@@ -7,6 +7,9 @@ import { Project } from '../modules/projects/project.entity';
 import { Run, RunInput, RunMetric } from '../modules/runs/run.entity';
 import { Endpoint, EndpointTraffic } from '../modules/endpoints/endpoint.entity';
 import { PredictionLog, PredictionOutcome } from '../modules/inference/prediction.entity';
+import { Alert } from '../modules/alerts/alert.entity';
+import { DriftReport } from '../modules/monitoring/drift-report.entity';
+import { EndpointStatsMinute } from '../modules/monitoring/endpoint-stats.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -26,4 +29,7 @@ export const entities = [
   EndpointTraffic,
   PredictionLog,
   PredictionOutcome,
+  Alert,
+  DriftReport,
+  EndpointStatsMinute,
 ];

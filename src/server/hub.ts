@@ -82,6 +82,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
   metrics.watchInference(services.runtime, services.predictionLog);
+  metrics.watchAlerts(services.alerts, services.events);
+  services.predictions.observers.push({
+    observe: (endpoint, _version, latencyMs, rows, failed) =>
+      metrics.observePrediction(endpoint.name, latencyMs, rows, failed),
+  });
   const rules = [queryLimitsRule(config.limits)];
   /**
    * Formats an error for a client and logs it, with its request id, when it is the server's fault.
@@ -335,6 +340,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     } catch (error) {
       logger.error('demo models could not be seeded', { error });
     }
+  }
+
+  if (config.schedulerEnabled) {
+    // Every replica flushes its own SLA minutes; the worker role also runs the shared, locked jobs.
+    services.scheduler.start((job) => job.everyReplica === true || config.role !== 'api');
   }
 
   let closing: Promise<void> | undefined;

@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceRuntime } from '../modules/inference/inference-runtime';
 import type { PredictionLogWriter } from '../modules/inference/prediction-log-writer';
+import type { EventBus } from '../events';
+import type { AlertService } from '../modules/alerts/alert.service';
 
 const MAX_OPERATION_LABELS = 500;
 
@@ -60,6 +62,67 @@ export class Metrics {
     }
     series.duration.observe(seconds);
     series.requests.inc();
+  }
+
+  readonly predictions = new Counter({
+    name: 'nerve_predictions_total',
+    help: 'Predictions served, by endpoint and outcome (ok, error); a batch counts each row',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly predictionLatency = new Histogram({
+    name: 'nerve_prediction_latency_seconds',
+    help: 'Prediction latency (queue and model run) by endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  /** Per-endpoint series; endpoint names are created by admins, so the label set stays small. */
+  observePrediction(endpoint: string, latencyMs: number, rows: number, failed: boolean): void {
+    let series = this.endpointSeries.get(endpoint);
+    if (!series) {
+      series = {
+        ok: this.predictions.labels({ endpoint, outcome: 'ok' }),
+        error: this.predictions.labels({ endpoint, outcome: 'error' }),
+        latency: this.predictionLatency.labels({ endpoint }),
+      };
+      this.endpointSeries.set(endpoint, series);
+    }
+    if (failed) series.error.inc(rows);
+    else {
+      series.ok.inc(rows);
+      series.latency.observe(latencyMs / 1000);
+    }
+  }
+
+  private readonly endpointSeries = new Map<
+    string,
+    { ok: { inc(n: number): void }; error: { inc(n: number): void }; latency: { observe(v: number): void } }
+  >();
+
+  /** Open alerts by kind and severity, read from the database at scrape time. */
+  watchAlerts(alerts: AlertService, events: EventBus): void {
+    new Gauge({
+      name: 'nerve_alerts_open',
+      help: 'Alerts not yet resolved, by kind and severity',
+      labelNames: ['kind', 'severity'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await alerts.openCounts())
+          this.labels({ kind: row.kind, severity: row.severity }).set(row.count);
+      },
+    });
+    new Gauge({
+      name: 'nerve_subscriptions',
+      help: 'Live GraphQL subscriptions on this process',
+      registers: [this.registry],
+      collect() {
+        this.set(events.subscribers);
+      },
+    });
   }
 
   /** Series read from the inference runtime and the prediction log at scrape time. */

@@ -10,6 +10,9 @@ import { ProjectResolver } from '../modules/projects/project.resolver';
 import { RunResolver } from '../modules/runs/run.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { PredictionResolver } from '../modules/inference/prediction.resolver';
+import { EndpointStatsResolver, MonitoringResolver } from '../modules/monitoring/monitoring.resolver';
+import { LocalEventBus } from '../events';
+import { bindServices } from './schema-services';
 import type { Services } from './services';
 
 /** Every resolver class. Each is constructed once per process with the services. */
@@ -24,6 +27,8 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   RunResolver,
   EndpointResolver,
   PredictionResolver,
+  EndpointStatsResolver,
+  MonitoringResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');
@@ -31,11 +36,13 @@ export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');
 /** Builds the executable schema; without services it can only be printed (the SDL snapshot). */
 export async function buildNerveSchema(services?: Services): Promise<GraphQLSchema> {
   const instances = new Map<unknown, object>();
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers,
     authChecker,
     authMode: 'error',
     validate: false,
+    // Subscriptions use their own `subscribe` functions; type-graphql insists on a bus all the same.
+    pubSub: services?.events ?? new LocalEventBus(),
     container: {
       get: (cls: new (services: Services) => object) => {
         if (!services) throw new Error('schema was built without services');
@@ -45,4 +52,6 @@ export async function buildNerveSchema(services?: Services): Promise<GraphQLSche
       },
     },
   });
+  if (services) bindServices(schema, services);
+  return schema;
 }

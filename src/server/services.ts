@@ -13,6 +13,13 @@ import { EndpointService } from '../modules/endpoints/endpoint.service';
 import { InferenceRuntime } from '../modules/inference/inference-runtime';
 import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/inference/prediction-log-writer';
 import { PredictionService } from '../modules/inference/prediction.service';
+import { createEventBus, type EventBus } from '../events';
+import { monitoringJobs } from '../jobs/monitoring.jobs';
+import { Scheduler } from '../jobs/scheduler';
+import { AlertService } from '../modules/alerts/alert.service';
+import { MonitoringService } from '../modules/monitoring/monitoring.service';
+import { MonitoringSubscriptions } from '../modules/monitoring/monitoring.subscriptions';
+import { SlaTracker } from '../modules/monitoring/sla-tracker';
 import path from 'node:path';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
@@ -32,6 +39,12 @@ export interface Services {
   predictionLog: PredictionLogWriter;
   endpoints: EndpointService;
   predictions: PredictionService;
+  events: EventBus;
+  alerts: AlertService;
+  slaTracker: SlaTracker;
+  monitoring: MonitoringService;
+  subscriptions: MonitoringSubscriptions;
+  scheduler: Scheduler;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
   close(): Promise<void>;
 }
@@ -61,6 +74,34 @@ export function createServices(
   });
   const models = new ModelService(db, projects, artifacts, runtime, now);
   const endpoints = new EndpointService(db, projects, models, runtime, now);
+  const predictions = new PredictionService(
+    db,
+    endpoints,
+    runtime,
+    predictionLog,
+    idempotency,
+    logger,
+    now,
+    config.maxPredictBatch,
+  );
+  const events = createEventBus({ redisUrl: config.redisUrl, logger });
+  const alerts = new AlertService(db, projects, events, now);
+  const slaTracker = new SlaTracker(db, now);
+  predictions.observers.push({
+    observe: (endpoint, versionId, latencyMs, rows, failed) =>
+      slaTracker.record(endpoint.id, versionId, latencyMs, failed, rows),
+  });
+  const monitoring = new MonitoringService(
+    db,
+    projects,
+    endpoints,
+    predictions,
+    alerts,
+    events,
+    slaTracker,
+    now,
+  );
+  const scheduler = new Scheduler(db, logger, monitoringJobs(monitoring, slaTracker));
   return {
     db,
     config,
@@ -76,19 +117,19 @@ export function createServices(
     runtime,
     predictionLog,
     endpoints,
-    predictions: new PredictionService(
-      db,
-      endpoints,
-      runtime,
-      predictionLog,
-      idempotency,
-      logger,
-      now,
-      config.maxPredictBatch,
-    ),
+    predictions,
+    events,
+    alerts,
+    slaTracker,
+    monitoring,
+    subscriptions: new MonitoringSubscriptions(events, projects, endpoints),
+    scheduler,
     async close() {
+      await scheduler.stop();
       await predictionLog.close();
+      await slaTracker.flush().catch((error: unknown) => logger.error('SLA minutes not flushed', { error }));
       await runtime.close();
+      await events.close();
     },
   };
 }

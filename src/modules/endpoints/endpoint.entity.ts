@@ -26,6 +26,12 @@ export class Sla {
 
   @Field(() => Float, { nullable: true, description: 'Lowest expected throughput, predictions per minute' })
   minThroughputPerMinute: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Lowest acceptable live accuracy per version (recorded outcomes, last hour), 0 to 1',
+  })
+  minLiveAccuracy: number | null;
 }
 
 @ObjectType({ description: 'How concurrent requests are merged into one model run (dynamic batching)' })
@@ -113,6 +119,9 @@ export class Endpoint {
   @Column('double precision', { nullable: true })
   slaMinThroughputPerMinute: number | null;
 
+  @Column('double precision', { nullable: true })
+  slaMinLiveAccuracy: number | null;
+
   @Column('int', { default: 32 })
   maxBatchSize: number;
 
@@ -139,6 +148,7 @@ export class Endpoint {
       p95LatencyMs: this.slaP95LatencyMs,
       maxErrorRate: this.slaMaxErrorRate,
       minThroughputPerMinute: this.slaMinThroughputPerMinute,
+      minLiveAccuracy: this.slaMinLiveAccuracy,
     };
   }
 

@@ -69,6 +69,7 @@ export class EndpointService {
           slaP95LatencyMs: sla.p95LatencyMs ?? null,
           slaMaxErrorRate: sla.maxErrorRate ?? null,
           slaMinThroughputPerMinute: sla.minThroughputPerMinute ?? null,
+          slaMinLiveAccuracy: sla.minLiveAccuracy ?? null,
           maxBatchSize: batching.maxBatchSize ?? 32,
           maxQueueDelayMs: batching.maxQueueDelayMs ?? 0,
           logSampleRate,
@@ -93,6 +94,7 @@ export class EndpointService {
         | 'slaP95LatencyMs'
         | 'slaMaxErrorRate'
         | 'slaMinThroughputPerMinute'
+        | 'slaMinLiveAccuracy'
         | 'maxBatchSize'
         | 'maxQueueDelayMs'
         | 'logSampleRate'
@@ -305,6 +307,8 @@ function checkSla(input: SlaInput | null | undefined): SlaInput {
     !(Number.isFinite(input.minThroughputPerMinute) && input.minThroughputPerMinute >= 0)
   )
     throw new BadInputError('sla.minThroughputPerMinute', 'must be a number >= 0');
+  if (input.minLiveAccuracy != null && !(input.minLiveAccuracy >= 0 && input.minLiveAccuracy <= 1))
+    throw new BadInputError('sla.minLiveAccuracy', 'must be from 0 to 1');
   return input;
 }
 

@@ -12,6 +12,9 @@ export class SlaInput {
 
   @Field(() => Float, { nullable: true, description: 'Lowest expected predictions per minute (>= 0)' })
   minThroughputPerMinute?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Lowest acceptable live accuracy per version, 0 to 1' })
+  minLiveAccuracy?: number | null;
 }
 
 @InputType({ description: 'Dynamic batching: how concurrent requests are merged into one model run' })

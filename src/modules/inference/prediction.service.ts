@@ -4,6 +4,7 @@ import { BadInputError, DomainError, InferenceFailedError, NotFoundError } from 
 import type { Logger } from '../../common/logger';
 import { requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
+import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { ModelTask } from '../models/model.entity';
@@ -25,12 +26,19 @@ import type { Answer } from './serving-plan';
 
 const MAX_KEY_LENGTH = 200;
 
+/** Told of every served group of rows (never shadow scorings): SLA windows and /metrics listen. */
+export interface PredictionObserver {
+  observe(endpoint: Endpoint, modelVersionId: string, latencyMs: number, rows: number, failed: boolean): void;
+}
+
 /**
  * `predict` and `predictBatch`: route each request key to a version of the endpoint, validate and
  * preprocess the input with that version's spec, score through the runtime's batcher, answer, and
  * log (sampled, never on the response path). A shadow version scores a copy afterwards.
  */
 export class PredictionService {
+  readonly observers: PredictionObserver[] = [];
+
   constructor(
     private readonly db: DataSource,
     private readonly endpoints: EndpointService,
@@ -207,6 +215,7 @@ export class PredictionService {
             false,
             true,
           );
+          this.observe(endpoint, version.id, latencyMs, indexes.length, true);
           throw asServingError(error);
         }
         const latencyMs = round(performance.now() - started);
@@ -223,6 +232,7 @@ export class PredictionService {
           );
         });
         this.record(route, version.id, rows, keys, indexes, answers, latencyMs, null, false, false);
+        this.observe(endpoint, version.id, latencyMs, indexes.length, false);
       }),
     );
     if (endpoint.shadowVersionId) void this.shadow(route, endpoint.shadowVersionId, rows, keys);
@@ -306,6 +316,22 @@ export class PredictionService {
       if (backpressure) void backpressure;
     } catch (failure) {
       this.logger.error('prediction not logged', { endpoint: endpoint.name, error: failureMessage(failure) });
+    }
+  }
+
+  private observe(
+    endpoint: Endpoint,
+    versionId: string,
+    latencyMs: number,
+    rows: number,
+    failed: boolean,
+  ): void {
+    for (const observer of this.observers) {
+      try {
+        observer.observe(endpoint, versionId, latencyMs, rows, failed);
+      } catch (error) {
+        this.logger.error('prediction observer failed', { error: failureMessage(error) });
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { mulberry32 } from '../../common/random';
 import {
+  chiSquareTwoSample,
   chiSquareQuantile,
   chiSquareSurvival,
   chiSquareTest,
@@ -448,5 +449,29 @@ describe('PSI drift rule (Monte Carlo)', () => {
 
   it('ignores a statistically real but practically small shift (0.1 sd) on a huge window', () => {
     expect(rates.smallShift50k).toBe(0);
+  });
+});
+
+describe('chiSquareTwoSample', () => {
+  it('accounts for the reference being a sample, unlike the one-sample test', () => {
+    const random = mulberry32(7);
+    const draw = (n: number): number[] => {
+      const counts = [0, 0, 0, 0];
+      for (let i = 0; i < n; i++) {
+        const u = random();
+        counts[u < 0.4 ? 0 : u < 0.7 ? 1 : u < 0.9 ? 2 : 3]++;
+      }
+      return counts;
+    };
+    let rejections = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const reference = draw(10_000).map((c) => c / 10_000);
+      if (chiSquareTwoSample(reference, 10_000, draw(50_000)).pValue < 0.01) rejections++;
+    }
+    expect(rejections / 300).toBeLessThan(0.03);
+    const shifted = chiSquareTwoSample([0.4, 0.3, 0.2, 0.1], 10_000, [1500, 1500, 1000, 1000]);
+    expect(shifted.df).toBe(3);
+    expect(shifted.pValue).toBeLessThan(1e-10);
+    expect(chiSquareTwoSample([0.5, 0.5], 100, [0, 0])).toEqual({ statistic: 0, df: 0, pValue: 1 });
   });
 });

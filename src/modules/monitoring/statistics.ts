@@ -175,6 +175,49 @@ export function chiSquareTest(referenceProportions: number[], currentCounts: num
 }
 
 /**
+ * Pearson's chi-square test of homogeneity for two samples (a 2 × k contingency table): the reference,
+ * given as proportions of `nReference` rows, and the current window's counts. Unlike
+ * {@link chiSquareTest} it counts the reference's own sampling noise, so a window drawn from the same
+ * distribution as a reference of similar size is not reported as different. Bins with no rows on
+ * either side are dropped; expected cells below 5 are pooled as in {@link chiSquareTest}.
+ */
+export function chiSquareTwoSample(
+  referenceProportions: number[],
+  nReference: number,
+  currentCounts: number[],
+): ChiSquareTestResult {
+  checkLengths(referenceProportions, currentCounts, 'referenceProportions', 'currentCounts');
+  checkWeights(referenceProportions, 'referenceProportions', true);
+  checkWeights(currentCounts, 'currentCounts', false);
+  if (!(Number.isFinite(nReference) && nReference > 0)) throw new RangeError('nReference must be positive');
+  const r = normalise(referenceProportions).map((p) => p * nReference);
+  const n = sum(currentCounts);
+  if (n === 0) return { statistic: 0, df: 0, pValue: 1 };
+  const total = nReference + n;
+  // Pool bins whose smaller expected cell is under 5, so the χ² approximation holds.
+  const groups: Array<{ ref: number; cur: number }> = [];
+  const pool = { ref: 0, cur: 0 };
+  for (let i = 0; i < r.length; i++) {
+    const column = r[i] + currentCounts[i];
+    if (column === 0) continue;
+    if ((column * Math.min(nReference, n)) / total < 5) {
+      pool.ref += r[i];
+      pool.cur += currentCounts[i];
+    } else groups.push({ ref: r[i], cur: currentCounts[i] });
+  }
+  if (pool.ref + pool.cur > 0) groups.push(pool);
+  let statistic = 0;
+  for (const { ref, cur } of groups) {
+    const column = ref + cur;
+    const eRef = (column * nReference) / total;
+    const eCur = (column * n) / total;
+    statistic += ((ref - eRef) * (ref - eRef)) / eRef + ((cur - eCur) * (cur - eCur)) / eCur;
+  }
+  const df = groups.length - 1;
+  return { statistic, df, pValue: df > 0 ? chiSquareSurvival(statistic, df) : 1 };
+}
+
+/**
  * P(X ≥ x) for X ~ χ²(df): the regularized upper incomplete gamma function Q(df/2, x/2), computed as in
  * Numerical Recipes (`gammq`): by the series for x/2 < df/2 + 1 and by the continued fraction (modified
  * Lentz) otherwise, with ln Γ from the Lanczos approximation (g = 7, 9 terms, ~15 digits). `df` may be

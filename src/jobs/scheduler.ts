@@ -1,0 +1,90 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../common/logger';
+import { murmur3 } from '../modules/inference/murmur3';
+
+/** A scheduled job: what runs, when (a node-cron pattern with seconds), and whether every replica runs it. */
+export interface Job {
+  id: string;
+  schedule: string;
+  /** Each replica runs its own (flushing its own buffers); otherwise one replica per tick, under a lock. */
+  everyReplica?: boolean;
+  run(): Promise<void>;
+}
+
+/** A fixed namespace for the jobs' advisory locks, apart from migrations and seeding. */
+const LOCK_SPACE = 0x6e72;
+
+/**
+ * Runs jobs on their schedules with node-cron. A shared job takes a PostgreSQL advisory lock for its
+ * tick, so with several replicas exactly one runs it, and a tick still running is never overlapped.
+ */
+export class Scheduler {
+  private readonly tasks: ScheduledTask[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly logger: Logger,
+    private readonly jobs: Job[],
+  ) {}
+
+  start(only: (job: Job) => boolean = () => true): void {
+    for (const job of this.jobs.filter(only)) {
+      const task = cron.schedule(job.schedule, () => this.tick(job), { name: job.id, noOverlap: true });
+      this.tasks.push(task);
+    }
+  }
+
+  /** Runs a job now, under its lock unless it runs on every replica; false when another replica held it. */
+  async runNow(id: string): Promise<boolean> {
+    const job = this.jobs.find((j) => j.id === id);
+    if (!job) throw new Error(`no job ${id}`);
+    return this.tick(job);
+  }
+
+  async stop(): Promise<void> {
+    for (const task of this.tasks.splice(0)) await task.destroy();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async tick(job: Job): Promise<boolean> {
+    const run = this.locked(job);
+    this.running.add(run);
+    try {
+      return await run;
+    } catch (error) {
+      this.logger.error('job failed', { job: job.id, error });
+      return true;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  private async locked(job: Job): Promise<boolean> {
+    if (job.everyReplica) {
+      await job.run();
+      return true;
+    }
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      const key = murmur3(job.id) | 0;
+      const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+        LOCK_SPACE,
+        key,
+      ])) as Array<{
+        locked: boolean;
+      }>;
+      if (!locked) return false;
+      try {
+        await job.run();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, key]);
+      }
+      return true;
+    } finally {
+      await runner.release();
+    }
+  }
+}

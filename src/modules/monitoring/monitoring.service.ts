@@ -1,0 +1,333 @@
+import type { DataSource } from 'typeorm';
+import { BadInputError } from '../../common/errors';
+import { paginate, type ConnectionResult } from '../../common/pagination';
+import type { RequestContext } from '../../context/context';
+import type { EventBus } from '../../events/event-bus';
+import { Topics } from '../../events/topics';
+import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import type { AlertService } from '../alerts/alert.service';
+import { DatasetVersion } from '../datasets/dataset.entity';
+import { Endpoint } from '../endpoints/endpoint.entity';
+import type { EndpointService } from '../endpoints/endpoint.service';
+import { compilePreprocessing, numericSpec } from '../inference/preprocessing';
+import type { PredictionService } from '../inference/prediction.service';
+import { ModelVersion } from '../models/model.entity';
+import type { ProjectService } from '../projects/project.service';
+import { DDSketch } from './ddsketch';
+import { DriftReport } from './drift-report.entity';
+import { driftQuery, judge, MIN_SAMPLE, OUTPUT, planDrift } from './drift';
+import { EndpointStatsMinute } from './endpoint-stats.entity';
+import type { DriftReportsArgs, EndpointStats, VersionStats } from './monitoring.types';
+import type { SlaTracker } from './sla-tracker';
+
+const MINUTE_MS = 60_000;
+/** SLA conditions are judged over this many minutes, and only with this many requests in them. */
+export const SLA_WINDOW_MINUTES = 5;
+export const SLA_MIN_REQUESTS = 20;
+/** Hysteresis: an SLA alert clears only once the figure is back below this share of its target. */
+const LATENCY_CLEAR_RATIO = 0.9;
+const ERROR_RATE_CLEAR_RATIO = 0.8;
+/** Live accuracy is judged over the last hour, with at least this many recorded outcomes per version. */
+const ACCURACY_WINDOW_MS = 60 * MINUTE_MS;
+const ACCURACY_MIN_OUTCOMES = 30;
+const ACCURACY_CLEAR_MARGIN = 0.02;
+export const DRIFT_WINDOW_MINUTES = 60;
+
+/** What `Topics.endpointStats` carries. */
+export interface StatsMessage {
+  projectId: string;
+  stats: EndpointStats;
+}
+
+/** What `Topics.drift` carries. */
+export interface DriftMessage {
+  projectId: string;
+  endpointName: string;
+  report: DriftReport;
+}
+
+/**
+ * SLA windows, drift checks and the alerts they raise. Windows merge every replica's per-minute
+ * sketches; drift histograms are built in SQL over the prediction log.
+ */
+export class MonitoringService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly projects: ProjectService,
+    private readonly endpoints: EndpointService,
+    private readonly predictions: PredictionService,
+    private readonly alerts: AlertService,
+    private readonly events: EventBus,
+    private readonly tracker: SlaTracker,
+    private readonly now: () => Date,
+  ) {}
+
+  /**
+   * Requests, errors and latency quantiles of an endpoint over the last `minutes` whole minutes (the
+   * current one included), overall and per version, merged across replicas.
+   */
+  async stats(endpoint: Endpoint, minutes: number): Promise<EndpointStats> {
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60)
+      throw new BadInputError('window', 'must be 1 to 1440 minutes');
+    await this.tracker.flush();
+    const to = this.now();
+    const from = new Date(Math.floor(to.getTime() / MINUTE_MS) * MINUTE_MS - (minutes - 1) * MINUTE_MS);
+    const rows = await this.db
+      .getRepository(EndpointStatsMinute)
+      .createQueryBuilder('s')
+      .where('s.endpointId = :id AND s.minute >= :from AND s.minute <= :to', { id: endpoint.id, from, to })
+      .getMany();
+    const perVersion = new Map<string, { requests: number; errors: number; sketch: DDSketch }>();
+    const overall = { requests: 0, errors: 0, sketch: new DDSketch() };
+    for (const row of rows) {
+      const sketch = DDSketch.fromJSON(row.sketch);
+      let version = perVersion.get(row.modelVersionId);
+      if (!version)
+        perVersion.set(row.modelVersionId, (version = { requests: 0, errors: 0, sketch: new DDSketch() }));
+      for (const into of [version, overall]) {
+        into.requests += row.requests;
+        into.errors += row.errors;
+        into.sketch.merge(sketch);
+      }
+    }
+    const elapsedMinutes = Math.max(1 / 60, (to.getTime() - from.getTime()) / MINUTE_MS);
+    const figures = (a: {
+      requests: number;
+      errors: number;
+      sketch: DDSketch;
+    }): Omit<VersionStats, 'modelVersionId'> => ({
+      requests: a.requests,
+      errors: a.errors,
+      errorRate: a.requests ? a.errors / a.requests : 0,
+      p50Ms: a.sketch.quantile(0.5),
+      p95Ms: a.sketch.quantile(0.95),
+      p99Ms: a.sketch.quantile(0.99),
+    });
+    return {
+      endpointId: endpoint.id,
+      endpoint: endpoint.name,
+      windowMinutes: minutes,
+      from,
+      to,
+      ...figures(overall),
+      throughputPerMinute: overall.requests / elapsedMinutes,
+      byVersion: [...perVersion].map(([modelVersionId, v]) => ({ modelVersionId, ...figures(v) })),
+    };
+  }
+
+  /** `runDriftCheck`: checks an endpoint's last `minutes` of traffic now, and raises or clears its alert. */
+  async runDriftCheck(
+    ctx: RequestContext,
+    name: string,
+    minutes = DRIFT_WINDOW_MINUTES,
+  ): Promise<DriftReport> {
+    const endpoint = await this.endpoints.byName(ctx, name, 'endpoint');
+    ctx.authorize('update', 'Endpoint', endpoint.projectId);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60)
+      throw new BadInputError('window', 'must be 1 to 10080 minutes');
+    return this.checkDrift(endpoint, minutes, true);
+  }
+
+  /**
+   * Compares the window's features (and predicted labels) with the training profile of the stable
+   * version's dataset, stores the report, publishes it, and raises or clears the endpoint's drift alert.
+   */
+  async checkDrift(endpoint: Endpoint, minutes: number, explain = false): Promise<DriftReport> {
+    const version = await this.db
+      .getRepository(ModelVersion)
+      .findOneByOrFail({ id: endpoint.stableVersionId });
+    const dataset = version.datasetVersionId
+      ? await this.db.getRepository(DatasetVersion).findOneBy({ id: version.datasetVersionId })
+      : null;
+    if (!dataset) {
+      if (explain)
+        throw new BadInputError(
+          'endpoint',
+          `version ${version.version} names no training dataset version, so there is no reference to compare with`,
+        );
+      throw new Error(`endpoint ${endpoint.name}: no reference dataset`);
+    }
+    const spec = version.preprocessing
+      ? compilePreprocessing(version.preprocessing).spec
+      : numericSpec(version.featureNames);
+    const { probes, skipped } = planDrift(spec, dataset.profile, version.labels);
+    const to = this.now();
+    const from = new Date(to.getTime() - minutes * MINUTE_MS);
+    const { text, params } = driftQuery(probes, { endpointId: endpoint.id, from, to });
+    const [row] = (await this.db.query(text, params)) as Array<Record<string, number>>;
+    const features = judge(probes, row);
+    const sampleSize = Number(row.n);
+    const drifted = features.filter((f) => f.drifted).map((f) => f.feature);
+    const report = await this.db.getRepository(DriftReport).save({
+      projectId: endpoint.projectId,
+      endpointId: endpoint.id,
+      modelVersionId: version.id,
+      datasetVersionId: dataset.id,
+      windowStart: from,
+      windowEnd: to,
+      sampleSize,
+      insufficient: sampleSize < MIN_SAMPLE,
+      drifted: drifted.length > 0,
+      driftedFeatures: drifted,
+      features,
+      skipped,
+    });
+    const message: DriftMessage = { projectId: endpoint.projectId, endpointName: endpoint.name, report };
+    this.events.publish(Topics.drift, message);
+    const key = `drift:${endpoint.id}`;
+    if (drifted.length) {
+      const severe = drifted.includes(OUTPUT) || drifted.length * 2 >= Math.max(2, features.length);
+      await this.alerts.raise({
+        projectId: endpoint.projectId,
+        endpointId: endpoint.id,
+        modelVersionId: version.id,
+        kind: AlertKind.DRIFT,
+        severity: severe ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+        dedupeKey: key,
+        title: `Drift on ${endpoint.name}: ${drifted.join(', ')}`,
+        evidence: {
+          driftReportId: report.id,
+          window: { from, to },
+          sampleSize,
+          modelVersion: version.version,
+          features: features
+            .filter((f) => f.drifted)
+            .map((f) => ({
+              feature: f.feature,
+              test: f.test,
+              pValue: f.pValue,
+              psi: f.psi,
+              psiThreshold: f.psiThreshold,
+            })),
+        },
+      });
+    } else if (sampleSize >= MIN_SAMPLE) {
+      await this.alerts.clear(key);
+    }
+    return report;
+  }
+
+  async driftReports(ctx: RequestContext, args: DriftReportsArgs): Promise<ConnectionResult<DriftReport>> {
+    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
+    const qb = this.db
+      .getRepository(DriftReport)
+      .createQueryBuilder('d')
+      .where('d.projectId = :projectId', { projectId: project.id });
+    if (args.endpoint != null) {
+      const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
+      qb.andWhere('d.endpointId = :endpointId', { endpointId: endpoint.id });
+    }
+    return paginate(qb, args);
+  }
+
+  /**
+   * One evaluation tick: per endpoint, SLA latency and error rate over the last minutes and live
+   * accuracy per version, raising or clearing alerts, and the stats published to subscribers.
+   */
+  async evaluate(): Promise<void> {
+    const endpoints = await this.db.getRepository(Endpoint).find();
+    for (const endpoint of endpoints) {
+      const stats = await this.stats(endpoint, SLA_WINDOW_MINUTES);
+      if (stats.requests > 0) {
+        const message: StatsMessage = { projectId: endpoint.projectId, stats };
+        this.events.publish(`${Topics.endpointStats}:${endpoint.id}`, message);
+      }
+      await this.evaluateSla(endpoint, stats);
+      await this.evaluateAccuracy(endpoint);
+    }
+  }
+
+  /** Drift checks of every endpoint whose served version has a training dataset. */
+  async checkAllDrift(minutes = DRIFT_WINDOW_MINUTES): Promise<void> {
+    const endpoints = await this.db
+      .getRepository(Endpoint)
+      .createQueryBuilder('e')
+      .innerJoin(ModelVersion, 'v', 'v.id = e.stableVersionId')
+      .where('v.datasetVersionId IS NOT NULL')
+      .getMany();
+    for (const endpoint of endpoints) await this.checkDrift(endpoint, minutes);
+  }
+
+  private async evaluateSla(endpoint: Endpoint, stats: EndpointStats): Promise<void> {
+    if (stats.requests < SLA_MIN_REQUESTS) return;
+    const window = { from: stats.from, to: stats.to, minutes: stats.windowMinutes };
+    const target = endpoint.slaP95LatencyMs;
+    if (target !== null && stats.p95Ms !== null) {
+      const key = `sla_latency:${endpoint.id}`;
+      if (stats.p95Ms > target) {
+        await this.alerts.raise({
+          projectId: endpoint.projectId,
+          endpointId: endpoint.id,
+          kind: AlertKind.SLA_LATENCY,
+          severity: stats.p95Ms > 2 * target ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+          dedupeKey: key,
+          title: `p95 latency of ${endpoint.name} is ${stats.p95Ms.toFixed(1)} ms (target ${target} ms)`,
+          evidence: {
+            p95Ms: stats.p95Ms,
+            targetMs: target,
+            requests: stats.requests,
+            window,
+            byVersion: stats.byVersion,
+          },
+        });
+      } else if (stats.p95Ms <= target * LATENCY_CLEAR_RATIO) {
+        await this.alerts.clear(key);
+      }
+    }
+    const maxRate = endpoint.slaMaxErrorRate;
+    if (maxRate !== null) {
+      const key = `sla_error_rate:${endpoint.id}`;
+      if (stats.errorRate > maxRate) {
+        await this.alerts.raise({
+          projectId: endpoint.projectId,
+          endpointId: endpoint.id,
+          kind: AlertKind.SLA_ERROR_RATE,
+          severity:
+            stats.errorRate > Math.max(2 * maxRate, 0.05) ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+          dedupeKey: key,
+          title: `error rate of ${endpoint.name} is ${(stats.errorRate * 100).toFixed(2)}% (at most ${(maxRate * 100).toFixed(2)}%)`,
+          evidence: {
+            errorRate: stats.errorRate,
+            maxErrorRate: maxRate,
+            errors: stats.errors,
+            requests: stats.requests,
+            window,
+          },
+        });
+      } else if (stats.errorRate <= maxRate * ERROR_RATE_CLEAR_RATIO) {
+        await this.alerts.clear(key);
+      }
+    }
+  }
+
+  private async evaluateAccuracy(endpoint: Endpoint): Promise<void> {
+    const min = endpoint.slaMinLiveAccuracy;
+    if (min === null) return;
+    const since = new Date(this.now().getTime() - ACCURACY_WINDOW_MS);
+    for (const v of await this.predictions.liveAccuracy(endpoint.id, since)) {
+      if (v.shadow || v.accuracy === null || v.predictions < ACCURACY_MIN_OUTCOMES) continue;
+      const key = `kpi:live_accuracy:${endpoint.id}:${v.modelVersionId}`;
+      if (v.accuracy < min) {
+        await this.alerts.raise({
+          projectId: endpoint.projectId,
+          endpointId: endpoint.id,
+          modelVersionId: v.modelVersionId,
+          kind: AlertKind.KPI,
+          severity: v.accuracy < min - 0.1 ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+          dedupeKey: key,
+          title: `live accuracy of ${endpoint.name} v${v.modelVersion} is ${(v.accuracy * 100).toFixed(1)}% (at least ${(min * 100).toFixed(1)}%)`,
+          evidence: {
+            kpi: 'live_accuracy',
+            accuracy: v.accuracy,
+            min,
+            outcomes: v.predictions,
+            since,
+            modelVersion: v.modelVersion,
+          },
+        });
+      } else if (v.accuracy >= min + ACCURACY_CLEAR_MARGIN) {
+        await this.alerts.clear(key);
+      }
+    }
+  }
+}
