@@ -29,6 +29,8 @@ export interface Config {
   maxArtifactBytes: number;
   maxRequestBytes: number;
   limits: QueryLimits;
+  /** Record SLA windows from served predictions (`NERVE_MONITORING=false` turns it off, e.g. to measure its cost). */
+  monitoringEnabled: boolean;
   /** Run scheduled jobs (SLA flushes; on the worker role, evaluations and drift checks). */
   schedulerEnabled: boolean;
   /** Seed a demo project on the first start of an empty database. */
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     seedDemo: env.NERVE_SEED_DEMO !== 'false',
     schedulerEnabled: env.NERVE_SCHEDULER !== 'false',
+    monitoringEnabled: env.NERVE_MONITORING !== 'false',
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -83,10 +83,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const metrics = new Metrics();
   metrics.watchInference(services.runtime, services.predictionLog);
   metrics.watchAlerts(services.alerts, services.events);
-  services.predictions.observers.push({
-    observe: (endpoint, _version, latencyMs, rows, failed) =>
-      metrics.observePrediction(endpoint.name, latencyMs, rows, failed),
-  });
+  if (config.monitoringEnabled) {
+    services.predictions.observers.push({
+      observe: (endpoint, _version, latencyMs, rows, failed) =>
+        metrics.observePrediction(endpoint.name, latencyMs, rows, failed),
+    });
+  }
   const rules = [queryLimitsRule(config.limits)];
   /**
    * Formats an error for a client and logs it, with its request id, when it is the server's fault.

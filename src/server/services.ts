@@ -87,10 +87,12 @@ export function createServices(
   const events = createEventBus({ redisUrl: config.redisUrl, logger });
   const alerts = new AlertService(db, projects, events, now);
   const slaTracker = new SlaTracker(db, now);
-  predictions.observers.push({
-    observe: (endpoint, versionId, latencyMs, rows, failed) =>
-      slaTracker.record(endpoint.id, versionId, latencyMs, failed, rows),
-  });
+  if (config.monitoringEnabled) {
+    predictions.observers.push({
+      observe: (endpoint, versionId, latencyMs, rows, failed) =>
+        slaTracker.record(endpoint.id, versionId, latencyMs, failed, rows),
+    });
+  }
   const monitoring = new MonitoringService(
     db,
     projects,
