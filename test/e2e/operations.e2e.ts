@@ -13,6 +13,9 @@ import {
 } from 'graphql';
 import { projectRoot } from '../../src/common/paths';
 import { buildNerveSchema } from '../../src/server/schema';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type TestHub } from '../harness';
 
@@ -108,6 +111,49 @@ describe('graphql/operations', () => {
     expect({ operation: name, errors: res.errors }).toEqual({ operation: name, errors: undefined });
     executed.add(name);
     return res.data as T;
+  }
+
+  /**
+   * Runs a subscription example over WebSocket: subscribes, lets `trigger` make the event once the
+   * subscription is live, and returns the first result; any error fails the test.
+   */
+  async function runSubscription<T = Record<string, unknown>>(
+    name: string,
+    variables: Record<string, unknown>,
+    trigger: () => Promise<unknown>,
+  ): Promise<T> {
+    const example = byName.get(name);
+    if (!example) throw new Error(`no example operation named ${name}`);
+    const client = createClient({
+      url: hub.url.replace('http://', 'ws://'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${hub.adminKey}` },
+      retryAttempts: 0,
+    });
+    try {
+      const before = hub.services.events.subscribers;
+      const first = new Promise<{ data?: T; errors?: unknown }>((resolve) => {
+        client.subscribe<T>(
+          { query: example.text, variables },
+          {
+            next: (result) => resolve(result as { data?: T; errors?: unknown }),
+            error: (errors) => resolve({ errors }),
+            complete: () => resolve({ errors: 'completed without an event' }),
+          },
+        );
+      });
+      const deadline = Date.now() + 5_000;
+      while (hub.services.events.subscribers === before && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await trigger();
+      const result = await first;
+      expect({ operation: name, errors: result.errors }).toEqual({ operation: name, errors: undefined });
+      executed.add(name);
+      return result.data as T;
+    } finally {
+      await client.dispose();
+    }
   }
 
   it('all run against a live hub', async () => {
@@ -253,6 +299,30 @@ describe('graphql/operations', () => {
     await run('Endpoint', { name: endpoint });
     await run('Endpoints', { project: slug, first: 5 });
     await run('InferenceRuntime');
+
+    const raised = await runSubscription<{ alertRaised: { alert: { id: string } } }>(
+      'AlertRaised',
+      { project: slug },
+      () =>
+        hub.services.alerts.raise({
+          projectId: project.id,
+          kind: AlertKind.SLA_LATENCY,
+          severity: AlertSeverity.WARNING,
+          dedupeKey: unique('ops'),
+          title: 'p95 latency of the churn endpoint is 62 ms (target 40 ms)',
+          evidence: { p95Ms: 62, targetMs: 40 },
+        }),
+    );
+    const alertId = raised.alertRaised.alert.id;
+    await run('Alerts', { project: slug, statuses: ['OPEN'], first: 5 });
+    await run('Alert', { id: alertId });
+    await run('AcknowledgeAlert', { id: alertId, note: 'looking into the feature store' });
+    await run('ResolveAlert', { id: alertId, note: 'feature store cache fixed' });
+    await runSubscription('DriftReported', { project: slug, endpoint }, () =>
+      run('RunDriftCheck', { endpoint, window: 60 }),
+    );
+    await run('DriftReports', { project: slug, endpoint, first: 5 });
+    await runSubscription('EndpointStats', { endpoint }, () => hub.services.monitoring.evaluate());
 
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));
     expect(notRun).toEqual([]);
