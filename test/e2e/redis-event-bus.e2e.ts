@@ -1,26 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Logger } from '../../src/common/logger';
 import { createEventBus } from '../../src/events';
 import { CHANNEL_PREFIX, RedisEventBus } from '../../src/events/redis-event-bus';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/**
- * jest collects tests synchronously, so whether to skip is decided by a child process that tries a
- * TCP connection (and a PING) within two seconds.
- */
-function redisReachable(url: string): boolean {
-  const { hostname, port } = new URL(url);
-  const probe = `
-    const socket = require('node:net').connect(${Number(port) || 6379}, ${JSON.stringify(hostname)});
-    socket.setTimeout(1500, () => process.exit(1));
-    socket.on('connect', () => socket.write('PING\\r\\n'));
-    socket.on('data', () => process.exit(0));
-    socket.on('error', () => process.exit(1));`;
-  return spawnSync(process.execPath, ['-e', probe], { timeout: 2_000 }).status === 0;
-}
+import { REDIS_URL, redisReachable } from '../support/redis';
 
 const reachable = redisReachable(REDIS_URL);
 if (!reachable) {

@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { CHANNEL_PREFIX, Topics } from '../../src/events';
+import { projectRoot } from '../../src/common/paths';
+import { Role } from '../../src/modules/api-keys/api-key.entity';
+import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
+import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { startTestHub, unique, type TestHub } from '../harness';
+import { REDIS_URL, redisReachable } from '../support/redis';
+
+const reachable = redisReachable();
+if (!reachable) console.warn(`Skipping the replicas suite: no Redis answers at ${REDIS_URL}.`);
+const describeRedis = reachable ? describe : describe.skip;
+
+/** A second hub in its own process, sharing the test database and Redis, run from the sources. */
+async function startReplica(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nerve-replica-'));
+  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
+    cwd: projectRoot,
+    env: {
+      ...process.env,
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL,
+      NERVE_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      NERVE_SEED_DEMO: 'false',
+      NERVE_SCHEDULER: 'false',
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const read = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      const match = /Nerve is up: (http:\/\/\S+\/graphql)/.exec(output);
+      if (match) resolve(match[1]);
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`the replica exited ${code}:\n${output}`)));
+  });
+  return { url, child, dataDir };
+}
+
+function firstEvent(client: Client, query: string, variables: Record<string, unknown>) {
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    client.subscribe(
+      { query, variables },
+      {
+        next: (result) =>
+          result.errors ? reject(new Error(JSON.stringify(result.errors))) : resolve(result.data!),
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => reject(new Error('completed without an event')),
+      },
+    );
+  });
+}
+
+describeRedis('two hub processes sharing PostgreSQL and Redis', () => {
+  let hub: TestHub;
+  let replica: Awaited<ReturnType<typeof startReplica>>;
+  let key: string;
+  let project: { id: string; slug: string };
+  let endpoint: string;
+  const clients: Client[] = [];
+  const ws = (url: string): Client => {
+    const client = createClient({
+      url: url.replace('http://', 'ws://'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+      retryAttempts: 0,
+    });
+    clients.push(client);
+    return client;
+  };
+  /** Waits until `count` subscriptions are live on the in-process hub and Redis confirmed them. */
+  const live = async (count: number): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (hub.services.events.subscribers < count && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await (hub.services.events as { settled?: () => Promise<void> }).settled?.();
+  };
+
+  beforeAll(async () => {
+    [hub, replica] = await Promise.all([startTestHub({ redisUrl: REDIS_URL }), startReplica()]);
+    key = await hub.key(Role.ADMIN);
+    project = (
+      await hub.gql<{ createProject: { id: string; slug: string } }>(
+        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
+        { i: { slug: unique('replicas'), name: 'Replicas' } },
+      )
+    ).data!.createProject;
+    const dataset = await hub.gql<{ createDataset: { id: string } }>(
+      'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+      { i: { project: project.slug, name: 'reference' } },
+    );
+    const rows = Array.from({ length: 200 }, (_, i) => ({ x: i % 17, y: (i * 7) % 23 }));
+    const version = await hub.gql<{ registerDatasetVersion: { id: string } }>(
+      'mutation($i: RegisterDatasetVersionInput!) { registerDatasetVersion(input: $i) { id } }',
+      { i: { datasetId: dataset.data!.createDataset.id, rows } },
+    );
+    const model = await hub.gql<{ createModel: { id: string } }>(
+      'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
+      { i: { project: project.slug, name: 'm', task: 'CLASSIFICATION' } },
+    );
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }));
+    await hub.gql('mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }', {
+      i: {
+        modelId: model.data!.createModel.id,
+        artifactSha256: sha,
+        featureNames: ['x', 'y'],
+        datasetVersionId: version.data!.registerDatasetVersion.id,
+      },
+    });
+    endpoint = unique('shared');
+    const created = await hub.gql('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+      i: { project: project.slug, name: endpoint, model: 'm', version: 1 },
+    });
+    expect(created.errors).toBeUndefined();
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    if (replica) {
+      const exited = new Promise((resolve) => replica.child.once('exit', resolve));
+      replica.child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(replica.dataDir, { recursive: true, force: true });
+    }
+    await hub?.close();
+  });
+
+  it('delivers a drift report made on the other process to a subscriber here', async () => {
+    const received = firstEvent(
+      ws(hub.url),
+      'subscription($p: String!) { driftReported(project: $p) { endpointId sampleSize insufficient } }',
+      { p: project.slug },
+    );
+    await live(1);
+    const res = await fetch(replica.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        query: 'mutation($e: String!) { runDriftCheck(endpoint: $e) { id } }',
+        variables: { e: endpoint },
+      }),
+    });
+    expect(((await res.json()) as { errors?: unknown }).errors).toBeUndefined();
+    expect(await received).toMatchObject({ driftReported: { sampleSize: 0, insufficient: true } });
+  });
+
+  it('delivers an alert raised here to a subscriber of the other process', async () => {
+    const received = firstEvent(
+      ws(replica.url),
+      'subscription($p: String!) { alertRaised(project: $p) { change alert { title openedAt } } }',
+      { p: project.slug },
+    );
+    // The replica has subscribed once Redis counts a subscriber on the alert channel (nothing else here uses it).
+    const redis = new Redis(REDIS_URL);
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [, count] = (await redis.pubsub('NUMSUB', `${CHANNEL_PREFIX}${Topics.alert}`)) as [
+          string,
+          number,
+        ];
+        if (count > 0) break;
+        if (Date.now() > deadline) throw new Error('the replica never subscribed');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    await hub.services.alerts.raise({
+      projectId: project.id,
+      kind: AlertKind.SLA_ERROR_RATE,
+      severity: AlertSeverity.CRITICAL,
+      dedupeKey: unique('cross'),
+      title: 'raised on one replica',
+      evidence: {},
+    });
+    const event = (await received) as {
+      alertRaised: { change: string; alert: { title: string; openedAt: string } };
+    };
+    expect(event.alertRaised.change).toBe('RAISED');
+    expect(event.alertRaised.alert.title).toBe('raised on one replica');
+    expect(Number.isNaN(Date.parse(event.alertRaised.alert.openedAt))).toBe(false);
+  });
+});
