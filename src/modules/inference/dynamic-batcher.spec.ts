@@ -42,140 +42,171 @@ class FakeBackend implements ScoringBackend {
 }
 
 const rowsOf = (...values: number[]): Float32Array => Float32Array.from(values.flatMap((v) => [v, v + 0.5]));
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Ends the current event-loop turn under fake timers: runs the pending `setImmediate` callbacks (and
+ * any timer due now), settling promises between them.
+ */
+const endTurn = (): Promise<void> => jest.advanceTimersByTimeAsync(0);
 
 describe('DynamicBatcher', () => {
-  it('merges requests queued while the backend is busy and hands each its own rows', async () => {
-    const backend = new FakeBackend();
-    backend.manual = true;
-    const stats = new BatchStats();
-    const batcher = new DynamicBatcher(
-      backend,
-      'x',
-      2,
-      { maxBatchSize: 8, maxQueueDelayMs: 0, maxInFlight: 1 },
-      stats,
-    );
-    const first = batcher.submit(rowsOf(1), 1);
-    const queued = [
-      batcher.submit(rowsOf(2, 3), 2),
-      batcher.submit(rowsOf(4), 1),
-      batcher.submit(rowsOf(5), 1),
-    ];
-    expect(backend.batches).toEqual([1]);
-    expect(batcher.depth).toBe(4);
-    backend.finishAll();
-    expect(Array.from((await first).out.data)).toEqual([2, 3]);
-    await flush();
-    expect(backend.batches).toEqual([1, 4]);
-    backend.finishAll();
-    const [a, b, c] = await Promise.all(queued);
-    expect(Array.from(a.out.data)).toEqual([4, 5, 6, 7]);
-    expect(a.out.dims).toEqual([2, 2]);
-    expect(Array.from(b.out.data)).toEqual([8, 9]);
-    expect(Array.from(c.out.data)).toEqual([10, 11]);
-    // An output without the batch dimension goes to every request whole.
-    expect(Array.from(c.scalar.data)).toEqual([7]);
-    expect(stats.batches).toBe(2);
-    expect(stats.rows).toBe(5);
-  });
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
 
-  it('never exceeds the max batch size, except a single larger request which runs alone', async () => {
-    const backend = new FakeBackend();
-    backend.manual = true;
-    const batcher = new DynamicBatcher(
-      backend,
-      'x',
-      2,
-      { maxBatchSize: 3, maxQueueDelayMs: 0, maxInFlight: 1 },
-      new BatchStats(),
-    );
-    const all = [batcher.submit(rowsOf(0), 1)];
-    for (let i = 1; i <= 7; i++) all.push(batcher.submit(rowsOf(i), 1));
-    all.push(batcher.submit(rowsOf(8, 9, 10, 11, 12), 5));
-    for (let round = 0; round < 6; round++) {
+  describe('with queue delay 0', () => {
+    const delay0 = (maxBatchSize: number, maxInFlight: number) => ({
+      maxBatchSize,
+      maxQueueDelayMs: 0,
+      maxInFlight,
+    });
+
+    it('runs the requests of one event-loop turn as one batch, with a single setImmediate and no timer', async () => {
+      const backend = new FakeBackend();
+      const stats = new BatchStats();
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const a = batcher.submit(rowsOf(1), 1);
+      const b = batcher.submit(rowsOf(2, 3), 2);
+      const c = batcher.submit(rowsOf(4), 1);
+      // Nothing runs before the turn ends, and three requests schedule one callback between them.
+      expect(backend.batches).toEqual([]);
+      expect(batcher.depth).toBe(4);
+      expect(jest.getTimerCount()).toBe(1);
+      jest.runOnlyPendingTimers();
+      expect(backend.batches).toEqual([4]);
+      expect(batcher.depth).toBe(0);
+      expect(jest.getTimerCount()).toBe(0);
+      expect(Array.from((await a).out.data)).toEqual([2, 3]);
+      expect(Array.from((await b).out.data)).toEqual([4, 5, 6, 7]);
+      expect((await b).out.dims).toEqual([2, 2]);
+      expect(Array.from((await c).out.data)).toEqual([8, 9]);
+      // An output without the batch dimension goes to every request whole.
+      expect(Array.from((await c).scalar.data)).toEqual([7]);
+      expect(stats.batches).toBe(1);
+      expect(stats.rows).toBe(4);
+    });
+
+    it('sends a full batch, and a request larger than the max batch size, at once without waiting', async () => {
+      const backend = new FakeBackend();
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(3, 2), new BatchStats());
+      const full = [1, 2, 3].map((v) => batcher.submit(rowsOf(v), 1));
+      expect(backend.batches).toEqual([3]);
+      const large = batcher.submit(rowsOf(4, 5, 6, 7, 8), 5);
+      expect(backend.batches).toEqual([3, 5]);
+      expect(jest.getTimerCount()).toBe(0);
+      expect(Array.from((await large).out.data)).toHaveLength(10);
+      await Promise.all(full);
+    });
+
+    it('merges requests queued while the backend is busy and runs them as soon as it has room', async () => {
+      const backend = new FakeBackend();
+      backend.manual = true;
+      const stats = new BatchStats();
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const first = batcher.submit(rowsOf(1), 1);
+      await endTurn();
+      expect(backend.batches).toEqual([1]);
+      const queued = [
+        batcher.submit(rowsOf(2, 3), 2),
+        batcher.submit(rowsOf(4), 1),
+        batcher.submit(rowsOf(5), 1),
+      ];
+      // Their turn ends while the backend is busy: they wait for it, not for another turn.
+      await endTurn();
+      expect(backend.batches).toEqual([1]);
+      expect(batcher.depth).toBe(4);
       backend.finishAll();
-      await flush();
-    }
-    await Promise.all(all);
-    expect(backend.batches).toEqual([1, 3, 3, 1, 5]);
+      expect(Array.from((await first).out.data)).toEqual([2, 3]);
+      expect(backend.batches).toEqual([1, 4]);
+      backend.finishAll();
+      const [a, b, c] = await Promise.all(queued);
+      expect(Array.from(a.out.data)).toEqual([4, 5, 6, 7]);
+      expect(Array.from(b.out.data)).toEqual([8, 9]);
+      expect(Array.from(c.out.data)).toEqual([10, 11]);
+      expect(stats.batches).toBe(2);
+      expect(stats.rows).toBe(5);
+    });
+
+    it('never exceeds the max batch size, except a single larger request which runs alone', async () => {
+      const backend = new FakeBackend();
+      backend.manual = true;
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(3, 1), new BatchStats());
+      const all = [0, 1, 2, 3, 4, 5, 6, 7].map((v) => batcher.submit(rowsOf(v), 1));
+      all.push(batcher.submit(rowsOf(8, 9, 10, 11, 12), 5));
+      for (let round = 0; round < 6; round++) {
+        await endTurn();
+        backend.finishAll();
+      }
+      await Promise.all(all);
+      expect(backend.batches).toEqual([3, 3, 2, 5]);
+    });
+
+    it('keeps up to maxInFlight batches running at once', async () => {
+      const backend = new FakeBackend();
+      backend.manual = true;
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(2, 3), new BatchStats());
+      const all = [1, 2, 3, 4, 5].map((v) => batcher.submit(rowsOf(v), 1));
+      expect(backend.batches).toEqual([2, 2]);
+      await endTurn();
+      expect(backend.batches).toEqual([2, 2, 1]);
+      all.push(batcher.submit(rowsOf(6), 1), batcher.submit(rowsOf(7), 1));
+      await endTurn();
+      expect(backend.batches).toEqual([2, 2, 1]);
+      backend.finishAll();
+      await Promise.all(all.slice(0, 5));
+      expect(backend.batches).toEqual([2, 2, 1, 2]);
+      backend.finishAll();
+      await Promise.all(all);
+    });
+
+    it('retries a failed merged batch request by request, so only the poisonous one fails', async () => {
+      const backend = new FakeBackend();
+      backend.manual = true;
+      backend.failWhen = (features) => features.includes(666);
+      const stats = new BatchStats();
+      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const first = batcher.submit(rowsOf(1), 1);
+      const good = batcher.submit(rowsOf(2), 1);
+      const poison = batcher.submit(rowsOf(666), 1).catch((error: Error) => error);
+      const alsoGood = batcher.submit(rowsOf(3), 1);
+      for (let round = 0; round < 6; round++) {
+        await endTurn();
+        backend.finishAll();
+      }
+      expect(Array.from((await first).out.data)).toEqual([2, 3]);
+      expect(Array.from((await good).out.data)).toEqual([4, 5]);
+      expect(await poison).toEqual(new Error('poisoned batch'));
+      expect(Array.from((await alsoGood).out.data)).toEqual([6, 7]);
+      expect(backend.batches).toEqual([4, 1, 1, 1, 1]);
+      expect(stats.failures).toBe(2);
+    });
   });
 
   it('waits up to the queue delay for more requests when the backend has room', async () => {
-    jest.useFakeTimers();
-    try {
-      let now = 0;
-      const backend = new FakeBackend();
-      const batcher = new DynamicBatcher(
-        backend,
-        'x',
-        2,
-        { maxBatchSize: 4, maxQueueDelayMs: 5, maxInFlight: 1 },
-        new BatchStats(),
-        () => now,
-      );
-      const a = batcher.submit(rowsOf(1), 1);
-      now = 2;
-      const b = batcher.submit(rowsOf(2), 1);
-      expect(backend.batches).toEqual([]);
-      now = 5;
-      jest.advanceTimersByTime(5);
-      expect(backend.batches).toEqual([2]);
-      await Promise.all([a, b]);
-      // A full batch goes at once, without waiting.
-      const full = [1, 2, 3, 4].map((v) => batcher.submit(rowsOf(v), 1));
-      expect(backend.batches).toEqual([2, 4]);
-      await Promise.all(full);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it('retries a failed merged batch request by request, so only the poisonous one fails', async () => {
+    let now = 0;
     const backend = new FakeBackend();
-    backend.manual = true;
-    backend.failWhen = (features) => features.includes(666);
-    const stats = new BatchStats();
     const batcher = new DynamicBatcher(
       backend,
       'x',
       2,
-      { maxBatchSize: 8, maxQueueDelayMs: 0, maxInFlight: 1 },
-      stats,
-    );
-    const first = batcher.submit(rowsOf(1), 1);
-    const good = batcher.submit(rowsOf(2), 1);
-    const poison = batcher.submit(rowsOf(666), 1).catch((error: Error) => error);
-    const alsoGood = batcher.submit(rowsOf(3), 1);
-    for (let round = 0; round < 6; round++) {
-      backend.finishAll();
-      await flush();
-    }
-    await expect(first).resolves.toBeDefined();
-    expect(Array.from((await good).out.data)).toEqual([4, 5]);
-    expect(await poison).toEqual(new Error('poisoned batch'));
-    expect(Array.from((await alsoGood).out.data)).toEqual([6, 7]);
-    expect(stats.failures).toBe(2);
-  });
-
-  it('keeps up to maxInFlight batches running at once', async () => {
-    const backend = new FakeBackend();
-    backend.manual = true;
-    const batcher = new DynamicBatcher(
-      backend,
-      'x',
-      2,
-      { maxBatchSize: 2, maxQueueDelayMs: 0, maxInFlight: 3 },
+      { maxBatchSize: 4, maxQueueDelayMs: 5, maxInFlight: 1 },
       new BatchStats(),
+      () => now,
     );
-    const all = [1, 2, 3, 4, 5].map((v) => batcher.submit(rowsOf(v), 1));
-    expect(backend.batches).toEqual([1, 1, 1]);
-    backend.finishAll();
-    await Promise.all(all.slice(0, 3));
-    await flush();
-    expect(backend.batches).toEqual([1, 1, 1, 2]);
-    backend.finishAll();
-    await Promise.all(all);
+    const a = batcher.submit(rowsOf(1), 1);
+    now = 2;
+    const b = batcher.submit(rowsOf(2), 1);
+    expect(backend.batches).toEqual([]);
+    // The end of the turn alone does not release a batch with a delay.
+    jest.advanceTimersByTime(0);
+    expect(backend.batches).toEqual([]);
+    now = 5;
+    jest.advanceTimersByTime(5);
+    expect(backend.batches).toEqual([2]);
+    await Promise.all([a, b]);
+    // A full batch goes at once, without waiting.
+    const full = [1, 2, 3, 4].map((v) => batcher.submit(rowsOf(v), 1));
+    expect(backend.batches).toEqual([2, 4]);
+    await Promise.all(full);
   });
 });
 

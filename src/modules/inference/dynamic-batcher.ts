@@ -5,8 +5,10 @@ export interface BatchingOptions {
   /** Rows per `run`; a single request larger than this runs alone, whole. */
   maxBatchSize: number;
   /**
-   * How long the oldest queued request may wait for others to join while the backend has room. 0: run
-   * as soon as the backend has room; requests that queue while it is busy form the next batch.
+   * How long the oldest queued request may wait for others to join while the backend has room. 0: no
+   * timer, but a batch that is not full waits for the end of the current event-loop turn (one
+   * `setImmediate`), so requests arriving together run together; requests that queue while the backend
+   * is busy form the next batch, which runs as soon as it has room. A full batch never waits.
    */
   maxQueueDelayMs: number;
   /** Batches in flight at once (the pool's workers, or a remote server's concurrency). */
@@ -35,6 +37,8 @@ interface Job {
   features: Float32Array;
   rows: number;
   enqueuedAt: number;
+  /** The batcher's generation when it arrived (delay 0): it is due once the generation moves on. */
+  generation: number;
   resolve(outputs: ScoredOutputs): void;
   reject(error: unknown): void;
 }
@@ -49,6 +53,13 @@ export class DynamicBatcher {
   private queuedRows = 0;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** With delay 0, the one `setImmediate` that ends the current turn; at most one per batcher. */
+  private immediate: NodeJS.Immediate | undefined;
+  /**
+   * Moves on when an event-loop turn ends and when a run finishes (delay 0): requests that arrived
+   * before are due, having either seen their turn out or queued behind a busy backend.
+   */
+  private generation = 0;
 
   constructor(
     private readonly backend: ScoringBackend,
@@ -67,7 +78,14 @@ export class DynamicBatcher {
   /** Scores `rows` rows (row-major `features`, `width` columns each). */
   submit(features: Float32Array, rows: number): Promise<ScoredOutputs> {
     return new Promise<ScoredOutputs>((resolve, reject) => {
-      this.queue.push({ features, rows, enqueuedAt: this.clock(), resolve, reject });
+      this.queue.push({
+        features,
+        rows,
+        enqueuedAt: this.clock(),
+        generation: this.generation,
+        resolve,
+        reject,
+      });
       this.queuedRows += rows;
       this.pump();
     });
@@ -75,22 +93,35 @@ export class DynamicBatcher {
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
-      const waited = this.clock() - this.queue[0].enqueuedAt;
-      const ready =
-        this.queuedRows >= this.options.maxBatchSize ||
-        this.options.maxQueueDelayMs <= 0 ||
-        waited >= this.options.maxQueueDelayMs;
-      if (!ready) {
-        if (!this.timer) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.pump();
-          }, this.options.maxQueueDelayMs - waited);
-        }
-        return;
-      }
+      if (this.queuedRows < this.options.maxBatchSize && !this.due()) return;
       void this.dispatch(this.take());
     }
+  }
+
+  /**
+   * Whether the oldest request has waited long enough for a batch that is not full; if not, arranges
+   * to pump again when it has. With delay 0 that is the end of the event-loop turn it arrived in:
+   * dispatching at once would send a lone request to an idle worker while the rest of the turn's
+   * requests (parsed from the same socket reads) queue behind it.
+   */
+  private due(): boolean {
+    const delay = this.options.maxQueueDelayMs;
+    if (delay <= 0) {
+      if (this.queue[0].generation < this.generation) return true;
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.generation++;
+        this.pump();
+      });
+      return false;
+    }
+    const waited = this.clock() - this.queue[0].enqueuedAt;
+    if (waited >= delay) return true;
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, delay - waited);
+    return false;
   }
 
   /** The oldest requests that fit in one batch; the first is taken even when it alone exceeds it. */
@@ -103,9 +134,11 @@ export class DynamicBatcher {
       batch.push(job);
     }
     this.queuedRows -= rows;
-    if (this.queue.length === 0 && this.timer) {
+    if (this.queue.length === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
     }
     return batch;
   }
@@ -141,6 +174,8 @@ export class DynamicBatcher {
       }
     } finally {
       this.inFlight--;
+      // Requests that queued while every run was busy have waited enough: they go now, not next turn.
+      this.generation++;
       this.pump();
     }
   }
