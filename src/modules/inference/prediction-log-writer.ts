@@ -129,52 +129,52 @@ export class PredictionLogWriter {
     return Math.min(MAX_RETRY_DELAY_MS, 50 * 2 ** Math.min(this.failures, 10));
   }
 
+  /**
+   * One multi-row INSERT whose rows travel as a single jsonb array: one JSON.stringify on this thread
+   * (features and outputs nest as they are), where ten array parameters cost a stringify per row plus
+   * the driver's escaping of every element.
+   */
   private async insert(rows: PredictionRecord[]): Promise<void> {
     const n = rows.length;
-    const cols = {
-      project: new Array<string>(n),
-      endpoint: new Array<string>(n),
-      version: new Array<string>(n),
-      key: new Array<string>(n),
-      features: new Array<string>(n),
-      outputs: new Array<string | null>(n),
-      latency: new Array<number>(n),
-      error: new Array<string | null>(n),
-      shadow: new Array<boolean>(n),
-      at: new Array<string>(n),
-    };
+    const records = new Array<LogRow>(n);
     for (let i = 0; i < n; i++) {
       const r = rows[i];
-      cols.project[i] = r.projectId;
-      cols.endpoint[i] = r.endpointId;
-      cols.version[i] = r.modelVersionId;
-      cols.key[i] = r.requestKey;
-      cols.features[i] = JSON.stringify(r.features);
-      cols.outputs[i] = r.outputs === null || r.outputs === undefined ? null : JSON.stringify(r.outputs);
-      cols.latency[i] = r.latencyMs;
-      cols.error[i] = r.error;
-      cols.shadow[i] = r.shadow;
-      cols.at[i] = r.createdAt.toISOString();
+      records[i] = {
+        project_id: r.projectId,
+        endpoint_id: r.endpointId,
+        model_version_id: r.modelVersionId,
+        request_key: r.requestKey,
+        features: r.features,
+        outputs: r.outputs ?? null,
+        latency_ms: r.latencyMs,
+        error: r.error,
+        shadow: r.shadow,
+        created_at: r.createdAt,
+      };
     }
     await this.db.query(
       `INSERT INTO prediction_log
          (project_id, endpoint_id, model_version_id, request_key, features, outputs, latency_ms, error, shadow, created_at)
-       SELECT p, e, v, k, f::jsonb, o::jsonb, l, err, s, t
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::real[],
-                     $8::text[], $9::bool[], $10::timestamptz[]) AS x(p, e, v, k, f, o, l, err, s, t)
+       SELECT project_id, endpoint_id, model_version_id, request_key, features, outputs, latency_ms, error, shadow, created_at
+         FROM jsonb_to_recordset($1::jsonb) AS x(project_id uuid, endpoint_id uuid, model_version_id uuid,
+              request_key text, features jsonb, outputs jsonb, latency_ms real, error text, shadow boolean,
+              created_at timestamptz)
        ON CONFLICT ON CONSTRAINT uq_prediction_log__request_key DO NOTHING`,
-      [
-        cols.project,
-        cols.endpoint,
-        cols.version,
-        cols.key,
-        cols.features,
-        cols.outputs,
-        cols.latency,
-        cols.error,
-        cols.shadow,
-        cols.at,
-      ],
+      [JSON.stringify(records)],
     );
   }
+}
+
+/** A row as `jsonb_to_recordset` reads it: keys are the column names; a Date serializes to ISO 8601. */
+interface LogRow {
+  project_id: string;
+  endpoint_id: string;
+  model_version_id: string;
+  request_key: string;
+  features: unknown;
+  outputs: unknown;
+  latency_ms: number;
+  error: string | null;
+  shadow: boolean;
+  created_at: Date;
 }
