@@ -112,6 +112,8 @@ describe('monitoring', () => {
       connectionParams: { authorization: `Bearer ${key}` },
       retryAttempts: 0,
       lazy: false,
+      // Terminating a socket on purpose is not an error worth a console line.
+      onNonLazyError: () => undefined,
     });
     clients.push(client);
     return client;
@@ -360,8 +362,8 @@ describe('monitoring', () => {
       const { url } = await fake.start();
       const model = unique('remote');
       const modelId = await createModel(model);
-      const v = await register({ modelId, remote: { url, model: 'router', version: '1', timeoutMs: 2_000 } });
-      endpoint = await endpointOf(model, v, { p95LatencyMs: 80, maxErrorRate: 0.05 });
+      const v = await register({ modelId, remote: { url, model: 'router', version: '1', timeoutMs: 5_000 } });
+      endpoint = await endpointOf(model, v, { p95LatencyMs: 500, maxErrorRate: 0.05 });
       endpointId = (
         await gqlOk<{ endpoint: { id: string } }>('query($n: String!) { endpoint(name: $n) { id } }', {
           n: endpoint,
@@ -399,21 +401,22 @@ describe('monitoring', () => {
       await traffic(40);
       const fast = await stats();
       expect(fast.requests).toBe(40);
-      expect(fast.p95Ms!).toBeLessThan(72);
+      // Generous margins: wall-clock latency on a loaded 2-core machine varies a lot.
+      expect(fast.p95Ms!).toBeLessThan(450);
       await hub.services.monitoring.evaluate();
       expect(await alertsOf([AlertKind.SLA_LATENCY])).toEqual([]);
       await statsSub.until(1);
       expect(statsSub.events[0]).toMatchObject({ endpointStats: { endpoint, requests: 40 } });
 
       advance(10);
-      fake.delayMs = 200;
+      fake.delayMs = 1_100;
       await traffic(40);
       const slow = await stats();
-      expect(slow.p95Ms!).toBeGreaterThan(160);
+      expect(slow.p95Ms!).toBeGreaterThan(1_000);
       await hub.services.monitoring.evaluate();
       const [alert] = await alertsOf([AlertKind.SLA_LATENCY]);
       expect(alert).toMatchObject({ status: 'OPEN', severity: AlertSeverity.CRITICAL });
-      expect(alert.evidence).toMatchObject({ targetMs: 80, requests: 40 });
+      expect(alert.evidence).toMatchObject({ targetMs: 500, requests: 40 });
       await sub.until(1);
       expect(sub.events[0]).toMatchObject({
         alertRaised: { change: 'RAISED', alert: { kind: 'SLA_LATENCY' } },
