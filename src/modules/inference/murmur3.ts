@@ -9,13 +9,20 @@ let scratch = new Uint8Array(256);
  */
 export function murmur3(text: string, seed = 0): number {
   if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
-  const length = encoder.encodeInto(text, scratch).written;
-  const bytes = scratch;
+  return murmur3Bytes(scratch, 0, encoder.encodeInto(text, scratch).written, seed);
+}
+
+/**
+ * {@link murmur3} of `bytes[start, end)`: the same hash of bytes already in a buffer, so a caller
+ * holding UTF-8 (or ASCII) text in one hashes any slice of it without making a string.
+ */
+export function murmur3Bytes(bytes: Uint8Array, start: number, end: number, seed = 0): number {
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
+  const length = end - start;
   let h = seed >>> 0;
-  const blocks = length & ~3;
-  for (let i = 0; i < blocks; i += 4) {
+  const blocks = start + (length & ~3);
+  for (let i = start; i < blocks; i += 4) {
     let k = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
     k = Math.imul(k, c1);
     k = (k << 15) | (k >>> 17);

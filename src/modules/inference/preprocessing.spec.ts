@@ -1,6 +1,15 @@
 import { BadInputError } from '../../common/errors';
+import { mulberry32 } from '../../common/random';
+import { generateTickets } from '../../training/ticket-dataset';
 import { murmur3 } from './murmur3';
-import { compilePreprocessing, ngrams, numericSpec, type PreprocessingSpec } from './preprocessing';
+import {
+  compilePreprocessing,
+  hashAsciiText,
+  hashTextReference,
+  ngrams,
+  numericSpec,
+  type PreprocessingSpec,
+} from './preprocessing';
 
 const one = (spec: PreprocessingSpec, row: unknown): number[] =>
   Array.from(compilePreprocessing(spec).encode([row], () => 'input'));
@@ -204,6 +213,206 @@ describe('preprocessing', () => {
       expect(badInput(() => one(text(), { body: 'x'.repeat(100_001) })).message).toBe(
         'input.body: must be at most 100000 characters, got 100001',
       );
+    });
+  });
+
+  describe('text: the ASCII fast path', () => {
+    type TextFeature = Extract<PreprocessingSpec['features'][number], { kind: 'text' }>;
+
+    /** Every combination of the options that shape a text feature's columns. */
+    const options: TextFeature[] = [];
+    for (const analyzer of ['word', 'char', undefined] as const)
+      for (const range of [[1, 1], [1, 2], [2, 3], [1, 10], undefined] as const)
+        for (const lowercase of [true, false, undefined])
+          for (const norm of ['l2', 'none', undefined] as const)
+            for (const binary of [true, false, undefined])
+              for (const buckets of [1, 7, 1024])
+                options.push({
+                  name: 't',
+                  kind: 'text',
+                  buckets,
+                  ngrams: range && [range[0], range[1]],
+                  analyzer,
+                  lowercase,
+                  norm,
+                  binary,
+                });
+
+    const ASCII_PIECES = [
+      ' ',
+      '  ',
+      '   ',
+      '\t',
+      '\n',
+      '\r\n',
+      '\v',
+      '\f',
+      '\x1c',
+      '\0',
+      '.',
+      ',',
+      '!?',
+      "'",
+      '"',
+      '-',
+      '_',
+      '/',
+      '\\',
+      '#42',
+      '$',
+      '%',
+      '&',
+      '(',
+      ')',
+      '[x]',
+      '{}',
+      '@',
+      '~',
+      '`',
+      '^',
+      '|',
+      '+=',
+      '<>',
+      ';:',
+      'A',
+      'z',
+      'Zz',
+      '0',
+      '9',
+      '007',
+      'x2y',
+      'REFUND',
+      'Order',
+      'e-mail',
+    ];
+    const UNICODE_PIECES = [
+      'é',
+      'Ü',
+      'ß',
+      'İ',
+      'ǅ',
+      'K',
+      'ﬁ',
+      '日本語',
+      '٣',
+      '²',
+      'ⅷ',
+      '\u0080',
+      '\u0085',
+      '\u00a0',
+      '\u2028',
+      '\ufeff',
+      '🎉',
+      '\ud800',
+      'Ω',
+    ];
+
+    /** A random text of ASCII pieces, punctuation and whitespace runs; with `unicode`, some non-ASCII too. */
+    function randomText(random: () => number, unicode: boolean): string {
+      let text = '';
+      const pieces = Math.floor(random() * 30);
+      for (let i = 0; i < pieces; i++) {
+        const r = random();
+        if (unicode && r < 0.1) text += UNICODE_PIECES[Math.floor(random() * UNICODE_PIECES.length)];
+        else if (r < 0.4) text += ASCII_PIECES[Math.floor(random() * ASCII_PIECES.length)];
+        else if (r < 0.5) text += String.fromCharCode(Math.floor(random() * 128));
+        else {
+          const length = 1 + Math.floor(random() * 8);
+          for (let j = 0; j < length; j++) text += String.fromCharCode(0x41 + Math.floor(random() * 58));
+        }
+      }
+      return text;
+    }
+
+    const isAscii = (text: string): boolean => Array.from(text).every((c) => c.charCodeAt(0) < 0x80);
+    const sameBits = (a: Float32Array, b: Float32Array): boolean =>
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+        Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      );
+
+    /**
+     * Encodes `text` both ways between guard columns; returns why they differ, or undefined. ASCII
+     * text must take the fast path; any other must be refused with nothing written.
+     */
+    function compare(text: string, f: TextFeature): string | undefined {
+      const at = 3;
+      const fast = new Float32Array(f.buckets + 2 * at);
+      const reference = new Float32Array(f.buckets + 2 * at);
+      hashTextReference(text, f, reference, at);
+      const taken = hashAsciiText(text, f, fast, at);
+      if (taken !== isAscii(text)) return `fast path ${taken ? 'taken' : 'refused'}`;
+      if (!taken) return fast.every((x) => x === 0) ? undefined : 'wrote before refusing';
+      return sameBits(fast, reference) ? undefined : 'columns differ';
+    }
+
+    function mismatches(texts: readonly string[], features: readonly TextFeature[]): unknown[] {
+      const found: unknown[] = [];
+      texts.forEach((text, i) => {
+        const f = features[i % features.length];
+        const why = compare(text, f);
+        if (why) found.push({ why, text, f });
+      });
+      return found;
+    }
+
+    it('encodes generated tickets bit for bit as the reference does, under every option', () => {
+      const texts = generateTickets({ rows: 1_500, seed: 99 }).flatMap((t) => [t.subject, t.body]);
+      // Nearly all ASCII (a few mention € or £, which the reference encodes).
+      expect(texts.filter(isAscii).length).toBeGreaterThan(0.95 * texts.length);
+      // The ticket router's own setup on every text, then every option combination in turn.
+      const router: TextFeature = { name: 't', kind: 'text', buckets: 1024, ngrams: [1, 2] };
+      expect(mismatches(texts, [router])).toEqual([]);
+      expect(mismatches(texts, options)).toEqual([]);
+    });
+
+    it('encodes random ASCII text (punctuation, digits, control characters, whitespace runs) as the reference does', () => {
+      const random = mulberry32(5);
+      const texts = Array.from({ length: 6_000 }, () => randomText(random, false));
+      texts.push(
+        '',
+        ' ',
+        '   ',
+        '\t\n',
+        '.,;',
+        'a',
+        'A  B',
+        ' lead',
+        'trail ',
+        '  both  ',
+        'x'.repeat(100_000),
+      );
+      texts.push(Array.from({ length: 20_000 }, (_, i) => `w${i % 97}`).join(' \t '));
+      expect(mismatches(texts, options)).toEqual([]);
+    });
+
+    it('refuses non-ASCII text, writing nothing, and the encoder falls back to the reference', () => {
+      const random = mulberry32(6);
+      const texts = Array.from({ length: 3_000 }, () => randomText(random, true));
+      texts.push('Kelvin K', 'İstanbul', 'café', '\u00a0x', 'a\ud800b');
+      expect(mismatches(texts, options)).toEqual([]);
+      const p = compilePreprocessing(spec({ name: 't', kind: 'text', buckets: 64, ngrams: [1, 2] }));
+      for (const text of ['Café Über straße', 'Kelvin K', 'ascii only, then 日本語']) {
+        const reference = new Float32Array(64);
+        hashTextReference(text, p.spec.features[0] as TextFeature, reference, 0);
+        expect(
+          sameBits(
+            p.encode([{ t: text }], () => 'input'),
+            reference,
+          ),
+        ).toBe(true);
+      }
+    });
+
+    it('is what Preprocessor.encode runs for ASCII text', () => {
+      const f: TextFeature = { name: 't', kind: 'text', buckets: 32, ngrams: [1, 3], norm: 'l2' };
+      const p = compilePreprocessing(spec({ name: 'n', kind: 'numeric' }, f, { name: 'm', kind: 'numeric' }));
+      const text = 'Refund my ORDER #123, please: refund it!';
+      const row = p.encode([{ n: 1, t: text, m: 2 }], () => 'input');
+      const reference = new Float32Array(34);
+      reference[0] = 1;
+      hashTextReference(text, f, reference, 1);
+      reference[33] = 2;
+      expect(sameBits(row, reference)).toBe(true);
     });
   });
 

@@ -1,5 +1,5 @@
 import { BadInputError } from '../../common/errors';
-import { murmur3 } from './murmur3';
+import { murmur3, murmur3Bytes } from './murmur3';
 
 /**
  * The declarative preprocessing spec that travels with a model version: how raw business fields become
@@ -220,12 +220,18 @@ export function ngrams(text: string, f: Extract<FeatureSpec, { kind: 'text' }>):
   return grams;
 }
 
-function hashText(
-  text: string,
-  f: Extract<FeatureSpec, { kind: 'text' }>,
-  out: Float32Array,
-  at: number,
-): void {
+type TextFeature = Extract<FeatureSpec, { kind: 'text' }>;
+
+/** Hashed n-gram counts of `text` into `out[at, at + buckets)`, which holds zeros (encode() allocates it). */
+function hashText(text: string, f: TextFeature, out: Float32Array, at: number): void {
+  if (!hashAsciiText(text, f, out, at)) hashTextReference(text, f, out, at);
+}
+
+/**
+ * The definition of a text feature's columns: n-grams as strings ({@link ngrams}), each hashed with
+ * {@link murmur3}. Serves non-ASCII text; the spec holds {@link hashAsciiText} to it bit for bit.
+ */
+export function hashTextReference(text: string, f: TextFeature, out: Float32Array, at: number): void {
   const counts = new Map<number, number>();
   for (const gram of ngrams(text, f)) {
     const bucket = murmur3(gram) % f.buckets;
@@ -238,6 +244,114 @@ function hashText(
     norm = sum > 0 ? Math.sqrt(sum) : 1;
   }
   for (const [bucket, c] of counts) out[at + bucket] = c / norm;
+}
+
+/** 1 for the ASCII characters of \p{L} and \p{N}: the word analyzer's token characters. */
+const WORD_BYTE = new Uint8Array(128);
+const WORD_CHAR = new RegExp(TOKEN.source, 'u');
+for (let c = 0; c < 128; c++) WORD_BYTE[c] = WORD_CHAR.test(String.fromCharCode(c)) ? 1 : 0;
+/** 1 for the ASCII characters of \s (and of trim()): tab, line feed, vertical tab, form feed, return, space. */
+const SPACE_BYTE = new Uint8Array(128);
+for (let c = 0; c < 128; c++) SPACE_BYTE[c] = /\s/.test(String.fromCharCode(c)) ? 1 : 0;
+
+/**
+ * Scratch reused by every call (encoding is synchronous): the text's units as bytes, and each unit's
+ * [start, end) in them. Word tokens are written with one 0x20 byte between neighbours, so the n-gram
+ * of tokens i..j is the byte range starts[i]..ends[j], exactly the UTF-8 of the joined string.
+ */
+let unitBytes = new Uint8Array(1024);
+let starts = new Int32Array(256);
+let ends = new Int32Array(256);
+let touched = new Int32Array(256);
+
+/**
+ * The same columns as {@link hashTextReference} without a string per n-gram, when the text is pure
+ * ASCII (where lowercasing is A-Z to a-z): one pass tokenizes into scratch bytes, n-grams are hashed
+ * from byte ranges and counted straight into `out` (zeros on entry). Returns false, having written
+ * nothing, for text with any non-ASCII character.
+ */
+export function hashAsciiText(text: string, f: TextFeature, out: Float32Array, at: number): boolean {
+  const length = text.length;
+  if (unitBytes.length < 2 * length + 1) unitBytes = new Uint8Array(2 * length + 1);
+  const bytes = unitBytes;
+  const lower = f.lowercase !== false;
+  const char = f.analyzer === 'char';
+  let units = 0;
+  let w = 0;
+  if (char) {
+    // \s+ collapsed to one space, then trimmed; every byte is a unit.
+    let pendingSpace = false;
+    for (let i = 0; i < length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      if (SPACE_BYTE[c] === 1) {
+        pendingSpace = w > 0;
+        continue;
+      }
+      if (pendingSpace) {
+        bytes[w++] = 0x20;
+        pendingSpace = false;
+      }
+      if (lower && c >= 0x41 && c <= 0x5a) c += 0x20;
+      bytes[w++] = c;
+    }
+    units = w;
+  } else {
+    if (starts.length < length) {
+      starts = new Int32Array(length);
+      ends = new Int32Array(length);
+    }
+    let inToken = false;
+    for (let i = 0; i < length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      if (WORD_BYTE[c] === 1) {
+        if (!inToken) {
+          if (units > 0) bytes[w++] = 0x20;
+          starts[units] = w;
+          inToken = true;
+        }
+        if (lower && c >= 0x41 && c <= 0x5a) c += 0x20;
+        bytes[w++] = c;
+      } else if (inToken) {
+        ends[units++] = w;
+        inToken = false;
+      }
+    }
+    if (inToken) ends[units++] = w;
+  }
+
+  const [lo, hi] = f.ngrams ?? [1, 1];
+  const buckets = f.buckets;
+  const binary = f.binary === true;
+  let distinct = 0;
+  for (let n = lo; n <= hi; n++) {
+    for (let i = 0; i + n <= units; i++) {
+      const hash = char ? murmur3Bytes(bytes, i, i + n) : murmur3Bytes(bytes, starts[i], ends[i + n - 1]);
+      const k = at + (hash % buckets);
+      const c = out[k];
+      if (c === 0) {
+        if (distinct === touched.length) {
+          const grown = new Int32Array(2 * distinct);
+          grown.set(touched);
+          touched = grown;
+        }
+        touched[distinct++] = k;
+      }
+      out[k] = binary ? 1 : c + 1;
+    }
+  }
+  if ((f.norm ?? 'l2') === 'l2' && distinct > 0) {
+    // Integer counts: the sum of squares is exact in any order, so it equals the reference's.
+    let sum = 0;
+    for (let j = 0; j < distinct; j++) {
+      const c = out[touched[j]];
+      sum += c * c;
+    }
+    const norm = Math.sqrt(sum);
+    for (let j = 0; j < distinct; j++) out[touched[j]] = out[touched[j]] / norm;
+  }
+  return true;
 }
 
 /**
