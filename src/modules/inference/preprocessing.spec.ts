@@ -70,6 +70,24 @@ describe('preprocessing', () => {
       });
     });
 
+    it('encodes a batch a range of rows at a time into one matrix, as encode does at once', () => {
+      const p = compilePreprocessing(
+        spec({ name: 'age', kind: 'numeric' }, { name: 'note', kind: 'text', buckets: 8, ngrams: [1, 2] }),
+      );
+      const rows = Array.from({ length: 10 }, (_, i) => ({ age: i, note: `Note ${i % 3} for row ${i}` }));
+      const field = (i: number): string => `inputs.${i}`;
+      const out = new Float32Array(rows.length * p.width);
+      for (const [start, end] of [
+        [0, 4],
+        [4, 8],
+        [8, 10],
+      ])
+        p.encodeRows(rows, field, out, start, end);
+      expect(Array.from(out)).toEqual(Array.from(p.encode(rows, field)));
+      rows[6] = { age: 6, note: 7 as unknown as string };
+      expect(badInput(() => p.encodeRows(rows, field, out, 4, 8)).field).toBe('inputs.6.note');
+    });
+
     it('reads feature names as raw numbers in numericSpec', () => {
       expect(one(numericSpec(['a', 'b']), { a: 1.5, b: -3 })).toEqual([1.5, -3]);
     });

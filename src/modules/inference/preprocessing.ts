@@ -88,8 +88,22 @@ export class Preprocessor {
    */
   encode(rows: readonly unknown[], fieldOf: (row: number) => string): Float32Array {
     const out = new Float32Array(rows.length * this.width);
-    for (let r = 0; r < rows.length; r++) this.encodeRow(rows[r], fieldOf(r), out, r * this.width);
+    this.encodeRows(rows, fieldOf, out, 0, rows.length);
     return out;
+  }
+
+  /**
+   * Rows [start, end) of {@link encode}, into those rows of `out`, a [rows.length, width] matrix that
+   * holds zeros there (a new one): lets a caller encode a large batch a chunk at a time.
+   */
+  encodeRows(
+    rows: readonly unknown[],
+    fieldOf: (row: number) => string,
+    out: Float32Array,
+    start: number,
+    end: number,
+  ): void {
+    for (let r = start; r < end; r++) this.encodeRow(rows[r], fieldOf(r), out, r * this.width);
   }
 
   private encodeRow(row: unknown, field: string, out: Float32Array, offset: number): void {
