@@ -10,6 +10,7 @@ import { PredictionLog, PredictionOutcome } from '../modules/inference/predictio
 import { Alert } from '../modules/alerts/alert.entity';
 import { DriftReport } from '../modules/monitoring/drift-report.entity';
 import { EndpointStatsMinute } from '../modules/monitoring/endpoint-stats.entity';
+import { ApprovalRequest, Rollout, RolloutEvent } from '../modules/rollouts/rollout.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -32,4 +33,7 @@ export const entities = [
   Alert,
   DriftReport,
   EndpointStatsMinute,
+  Rollout,
+  RolloutEvent,
+  ApprovalRequest,
 ];

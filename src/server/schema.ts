@@ -10,7 +10,9 @@ import { ProjectResolver } from '../modules/projects/project.resolver';
 import { RunResolver } from '../modules/runs/run.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
 import { PredictionResolver } from '../modules/inference/prediction.resolver';
+import { ReplayResolver } from '../modules/inference/replay.resolver';
 import { EndpointStatsResolver, MonitoringResolver } from '../modules/monitoring/monitoring.resolver';
+import { RolloutResolver } from '../modules/rollouts/rollout.resolver';
 import { LocalEventBus } from '../events';
 import { bindServices } from './schema-services';
 import type { Services } from './services';
@@ -27,8 +29,10 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   RunResolver,
   EndpointResolver,
   PredictionResolver,
+  ReplayResolver,
   EndpointStatsResolver,
   MonitoringResolver,
+  RolloutResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

@@ -13,8 +13,11 @@ import { EndpointService } from '../modules/endpoints/endpoint.service';
 import { InferenceRuntime } from '../modules/inference/inference-runtime';
 import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/inference/prediction-log-writer';
 import { PredictionService } from '../modules/inference/prediction.service';
+import { ReplayService } from '../modules/inference/replay.service';
 import { createEventBus, type EventBus } from '../events';
-import { monitoringJobs } from '../jobs/monitoring.jobs';
+import { scheduledJobs } from '../jobs/jobs';
+import { RolloutService } from '../modules/rollouts/rollout.service';
+import { RolloutSignals } from '../modules/rollouts/rollout-signals';
 import { Scheduler } from '../jobs/scheduler';
 import { AlertService } from '../modules/alerts/alert.service';
 import { MonitoringService } from '../modules/monitoring/monitoring.service';
@@ -44,6 +47,8 @@ export interface Services {
   slaTracker: SlaTracker;
   monitoring: MonitoringService;
   subscriptions: MonitoringSubscriptions;
+  rollouts: RolloutService;
+  replay: ReplayService;
   scheduler: Scheduler;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
   close(): Promise<void>;
@@ -103,7 +108,18 @@ export function createServices(
     slaTracker,
     now,
   );
-  const scheduler = new Scheduler(db, logger, monitoringJobs(monitoring, slaTracker));
+  const rollouts = new RolloutService(
+    db,
+    projects,
+    endpoints,
+    models,
+    new RolloutSignals(db, monitoring, predictions, now),
+    alerts,
+    idempotency,
+    events,
+    now,
+  );
+  const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts));
   return {
     db,
     config,
@@ -125,6 +141,8 @@ export function createServices(
     slaTracker,
     monitoring,
     subscriptions: new MonitoringSubscriptions(events, projects, endpoints),
+    rollouts,
+    replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
     async close() {
       await scheduler.stop();

@@ -16,6 +16,7 @@ import { buildNerveSchema } from '../../src/server/schema';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
+import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type TestHub } from '../harness';
 
@@ -296,6 +297,17 @@ describe('graphql/operations', () => {
       idempotencyKey: unique('batch'),
     });
     await run('RecordPredictionOutcome', { endpoint, requestKey: 'ticket-4711', label: 'stays' });
+    await hub.services.predictionLog.flush();
+    const replayed = await run<{ replayPredictions: { rows: number; outcomes: number } }>(
+      'ReplayPredictions',
+      {
+        endpoint,
+        from: new Date(Date.now() - 3_600_000).toISOString(),
+        to: new Date(Date.now() + 60_000).toISOString(),
+        version: second.version,
+      },
+    );
+    expect(replayed.replayPredictions).toMatchObject({ rows: 3, outcomes: 1 });
     await run('Endpoint', { name: endpoint });
     await run('Endpoints', { project: slug, first: 5 });
     await run('InferenceRuntime');
@@ -323,6 +335,82 @@ describe('graphql/operations', () => {
     );
     await run('DriftReports', { project: slug, endpoint, first: 5 });
     await runSubscription('EndpointStats', { endpoint }, () => hub.services.monitoring.evaluate());
+
+    // Progressive delivery: a third version, rolled out as a canary whose second step is a manual gate.
+    const third = (
+      await run<{ registerModelVersion: { version: number } }>('RegisterModelVersion', {
+        input: {
+          modelId: model.id,
+          artifactSha256: sha,
+          featureNames: ['tenure', 'spend'],
+          labels: ['stays', 'churns'],
+        },
+      })
+    ).registerModelVersion;
+    // The canary from earlier is cleared by hand first: a rollout owns the traffic from here on.
+    await run('SetEndpointTraffic', { input: { endpoint, stableVersion: 1, reason: 'before the rollout' } });
+    const changed = await runSubscription<{ rolloutChanged: { rollout: { id: string } } }>(
+      'RolloutChanged',
+      { project: slug, endpoint },
+      () =>
+        run('Deploy', {
+          input: {
+            endpoint,
+            version: third.version,
+            strategy: 'CANARY',
+            steps: [
+              { weight: 5, pauseMinutes: 5 },
+              { weight: 25, pauseMinutes: 5, manualGate: true },
+              { weight: 100, pauseMinutes: 5 },
+            ],
+            analysis: {
+              intervalMinutes: 1,
+              minSamples: 100,
+              failureLimit: 1,
+              conditions: [
+                { metric: 'P95_LATENCY', maxRatio: 1.3 },
+                { metric: 'ERROR_RATE', maxIncrease: 0.01 },
+                { metric: 'LIVE_ACCURACY', maxDecrease: 0.02 },
+                { metric: 'DRIFT' },
+              ],
+            },
+            reason: 'v3: retrained on October tickets',
+            idempotencyKey: unique('deploy'),
+          },
+        }),
+    );
+    const rolloutId = changed.rolloutChanged.rollout.id;
+    await run('PauseRollout', { id: rolloutId, reason: 'holiday freeze' });
+    await run('ResumeRollout', { id: rolloutId, reason: 'freeze over' });
+    await run('Rollout', { id: rolloutId });
+    await run('Rollouts', { project: slug, endpoint, first: 5 });
+    await run('PromoteRollout', { id: rolloutId, reason: 'metrics look right' });
+    await run('ServedVersion', { endpoint, at: new Date().toISOString() });
+    // A second rollout, this one rolled back by hand, and an approval decided by an approver.
+    const again = (
+      await run<{ deploy: { id: string } }>('Deploy', {
+        input: { endpoint, version: 1, strategy: 'CANARY', steps: [{ weight: 10, manualGate: true }] },
+      })
+    ).deploy;
+    const pending = await run<{ approvalRequests: { edges: Array<{ node: { id: string } }> } }>(
+      'ApprovalRequests',
+      {
+        project: slug,
+      },
+    );
+    const approver = await hub.key(Role.APPROVER, [project.id]);
+    const decided = await hub.gql(
+      byName.get('DecideApproval')!.text,
+      {
+        id: pending.approvalRequests.edges[0].node.id,
+        approve: true,
+        comment: 'risk reviewed',
+      },
+      approver,
+    );
+    expect(decided.errors).toBeUndefined();
+    executed.add('DecideApproval');
+    await run('Rollback', { id: again.id, reason: 'wrong version' });
 
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));
     expect(notRun).toEqual([]);

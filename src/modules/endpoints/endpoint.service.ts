@@ -145,21 +145,61 @@ export class EndpointService {
         : await this.servableVersion(model, input.shadowVersion, 'shadowVersion');
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
     const updated = await this.db.transaction(async (manager) => {
-      const locked = await manager.findOne(Endpoint, {
-        where: { id: endpoint.id },
-        lock: { mode: 'pessimistic_write' },
-      });
-      if (!locked) throw new NotFoundError('Endpoint', endpoint.name, 'endpoint');
-      locked.stableVersionId = stable.id;
-      locked.canaryVersionId = canary?.id ?? null;
-      locked.canaryWeight = canary ? weight : 0;
-      locked.shadowVersionId = shadow?.id ?? null;
-      await manager.save(locked);
-      await this.recordTraffic(manager, locked, ctx.caller.keyId, reason);
-      return locked;
+      const [active] = (await manager.query(
+        `SELECT id FROM rollout WHERE endpoint_id = $1 AND status IN ('PENDING_APPROVAL', 'PROGRESSING', 'PAUSED')`,
+        [endpoint.id],
+      )) as Array<{ id: string }>;
+      if (active)
+        throw new ConflictError(
+          `rollout ${active.id} is changing this endpoint's traffic: promote, roll back or wait for it`,
+          'endpoint',
+        );
+      return this.applyTraffic(
+        manager,
+        endpoint.id,
+        {
+          stableVersionId: stable.id,
+          canaryVersionId: canary?.id ?? null,
+          canaryWeight: canary ? weight : 0,
+          shadowVersionId: shadow?.id ?? null,
+        },
+        ctx.caller.keyId,
+        reason,
+      );
     });
-    this.routes.delete(endpoint.name);
     return updated;
+  }
+
+  /**
+   * Replaces an endpoint's split inside the caller's transaction (a traffic change by hand, or a
+   * rollout step), closing the previous history row. This replica's router sees it at once, the
+   * others within a second.
+   */
+  async applyTraffic(
+    manager: EntityManager,
+    endpointId: string,
+    traffic: Pick<Endpoint, 'stableVersionId' | 'canaryVersionId' | 'canaryWeight' | 'shadowVersionId'>,
+    keyId: string | null,
+    reason: string | null,
+  ): Promise<Endpoint> {
+    const locked = await manager.findOne(Endpoint, {
+      where: { id: endpointId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!locked) throw new NotFoundError('Endpoint', endpointId, 'endpoint');
+    Object.assign(locked, traffic);
+    await manager.save(locked);
+    await this.recordTraffic(manager, locked, keyId, reason);
+    this.routes.delete(locked.name);
+    return locked;
+  }
+
+  /** A version of the endpoint's model, by id, checked servable and loaded (warm) before traffic goes to it. */
+  async warm(endpoint: Endpoint, versionId: string, field: string): Promise<ModelVersion> {
+    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    const version = await this.db.getRepository(ModelVersion).findOneBy({ id: versionId, modelId: model.id });
+    if (!version) throw new BadInputError(field, `is not a version of model ${model.name}`);
+    return this.servableVersion(model, version.version, field);
   }
 
   /** An endpoint the caller may read, by name (or id); NOT_FOUND naming `field` otherwise. */

@@ -177,38 +177,46 @@ export class ModelService {
     const name = requireAliasName('alias', alias);
     const target = versionId == null ? null : requireId('versionId', versionId);
 
-    return this.db.transaction(async (manager) => {
-      await this.lockModel(manager, model.id);
-      if (target) {
-        const version = await manager.findOneBy(ModelVersion, { id: target });
-        if (!version || version.modelId !== model.id) {
-          throw new BadInputError('versionId', `is not a version of model ${model.name}`);
-        }
+    return this.db.transaction((manager) => this.moveAlias(manager, model, name, target, ctx.caller.keyId));
+  }
+
+  /**
+   * Points `alias` at `versionId` (or removes it) inside the caller's transaction, closing the row it
+   * held: alias history stays whole whether a person or a rollout moves it.
+   */
+  async moveAlias(
+    manager: EntityManager,
+    model: Pick<Model, 'id' | 'projectId' | 'name'>,
+    alias: string,
+    versionId: string | null,
+    keyId: string | null,
+  ): Promise<ModelAlias | null> {
+    await this.lockModel(manager, model.id);
+    if (versionId) {
+      const version = await manager.findOneBy(ModelVersion, { id: versionId });
+      if (!version || version.modelId !== model.id) {
+        throw new BadInputError('versionId', `is not a version of model ${model.name}`);
       }
-      const current = await manager.findOneBy(ModelAlias, {
-        modelId: model.id,
-        alias: name,
-        validTo: IsNull(),
-      });
-      if (current && current.versionId === target) return current;
-      const now = this.now();
-      if (current) {
-        await manager.update(ModelAlias, { id: current.id }, { validTo: now });
-        current.validTo = now;
-      }
-      if (!target) return current;
-      const row = manager.create(ModelAlias, {
-        modelId: model.id,
-        projectId: model.projectId,
-        alias: name,
-        versionId: target,
-        validFrom: now,
-        validTo: null,
-        assignedByKeyId: ctx.caller.keyId,
-      });
-      await manager.save(row);
-      return row;
+    }
+    const current = await manager.findOneBy(ModelAlias, { modelId: model.id, alias, validTo: IsNull() });
+    if (current && current.versionId === versionId) return current;
+    const now = this.now();
+    if (current) {
+      await manager.update(ModelAlias, { id: current.id }, { validTo: now });
+      current.validTo = now;
+    }
+    if (!versionId) return current;
+    const row = manager.create(ModelAlias, {
+      modelId: model.id,
+      projectId: model.projectId,
+      alias,
+      versionId,
+      validFrom: now,
+      validTo: null,
+      assignedByKeyId: keyId,
     });
+    await manager.save(row);
+    return row;
   }
 
   async byId(ctx: RequestContext, id: string): Promise<Model> {

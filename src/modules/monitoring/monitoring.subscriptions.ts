@@ -9,6 +9,8 @@ import type { AlertEvent, AlertRaisedArgs } from '../alerts/alert.types';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { ProjectService } from '../projects/project.service';
 import type { DriftReport } from './drift-report.entity';
+import type { RolloutMessage } from '../rollouts/rollout.service';
+import type { RolloutChange, RolloutChangedArgs } from '../rollouts/rollout.types';
 import type { DriftMessage, StatsMessage } from './monitoring.service';
 import type { DriftReportedArgs, EndpointStats, EndpointStatsArgs } from './monitoring.types';
 
@@ -54,6 +56,27 @@ export class MonitoringSubscriptions {
         (!args.driftedOnly || report.drifted) &&
         ctx.can('read', 'Endpoint', projectId),
       ({ report }) => report,
+    );
+  }
+
+  async rollouts(
+    ctx: RequestContext,
+    args: RolloutChangedArgs,
+  ): Promise<AsyncIterableIterator<RolloutChange>> {
+    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
+    let endpointId: string | null = null;
+    if (args.endpoint != null) {
+      const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
+      if (endpoint.projectId !== project.id) throw new BadInputError('endpoint', 'is not in that project');
+      endpointId = endpoint.id;
+    }
+    return filterIterator(
+      this.events.subscribe(Topics.rollout) as AsyncIterator<RolloutMessage>,
+      (m) =>
+        m.projectId === project.id &&
+        (!endpointId || m.endpointId === endpointId) &&
+        ctx.can('read', 'Endpoint', m.projectId),
+      (m) => m.change,
     );
   }
 
