@@ -24,6 +24,19 @@ const MODEL_CARD = {
   owners: ['ml-platform@example.com'],
 };
 
+/**
+ * For rollouts expected to pass: checks that wall-clock noise on a busy test machine cannot fail (the
+ * defaults compare p95 latencies, which is what the slow-canary test exercises).
+ */
+const STEADY = {
+  minSamples: 20,
+  conditions: [
+    { metric: 'ERROR_RATE', maxIncrease: 0.02 },
+    { metric: 'P95_LATENCY', max: 5_000 },
+    { metric: 'DRIFT' },
+  ],
+};
+
 const ROLLOUT = `id status strategy currentStep failures steps { weight pauseMinutes manualGate }
   events { type step actorKeyId reason evidence } approvals { id status step }`;
 
@@ -242,7 +255,7 @@ describe('rollouts', () => {
         { weight: 30, pauseMinutes: 1 },
         { weight: 100, pauseMinutes: 1 },
       ],
-      analysis: { intervalMinutes: 1, minSamples: 20 },
+      analysis: { intervalMinutes: 1, ...STEADY },
       reason: 'same weights, new export',
     });
     expect(res.errors).toBeUndefined();
@@ -491,7 +504,7 @@ describe('rollouts', () => {
           { weight: 50, pauseMinutes: 1 },
           { weight: 100, pauseMinutes: 1 },
         ],
-        analysis: { minSamples: 20 },
+        analysis: STEADY,
       })
     ).data!.deploy;
     advance(1);
@@ -530,7 +543,7 @@ describe('rollouts', () => {
             { weight: 50, pauseMinutes: 1 },
             { weight: 100, pauseMinutes: 1, manualGate: true },
           ],
-          analysis: { minSamples: 20 },
+          analysis: STEADY,
         },
         requester,
       );
@@ -623,7 +636,7 @@ describe('rollouts', () => {
         version: versions.same,
         strategy: 'BLUE_GREEN',
         steps: [{ pauseMinutes: 1 }],
-        analysis: { minSamples: 20 },
+        analysis: STEADY,
       })
     ).data!.deploy;
     advance(1);
