@@ -1,8 +1,7 @@
 import http from 'node:http';
-import { onnx } from 'onnx-proto';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { FakeOipServer } from '../fakes/oip-server';
-import { expectedSoftmax, linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { expectedSoftmax, linearClassifierOnnx, uploadArtifact, failingAtRunTime } from '../factories/onnx';
 import { startTestHub, unique, type GqlResult, type TestHub } from '../harness';
 
 const PREDICTION = `requestKey endpoint modelVersionId modelVersion routedTo label score scores { label score } values latencyMs`;
@@ -60,35 +59,6 @@ const rowOf = (input: { amount: number; errors: number }): number[] => [
   Math.fround((input.amount - 10) / 5),
   Math.min(Math.max(input.errors, 0), 20),
 ];
-
-/**
- * `features` float32 [N, D] with D symbolic, times a 3 x 3 weight: valid to load, but any input of
- * width 2 fails inside MatMul at run time, as a model with a latent bug would.
- */
-function failingAtRunTime(): Buffer {
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const info = (name: string, dims: Array<number | string>): onnx.IValueInfoProto => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'latent_bug',
-      node: [{ opType: 'MatMul', input: ['features', 'W'], output: ['probabilities'], name: 'mm' }],
-      initializer: [{ name: 'W', dims: [3, 3], dataType: FLOAT, floatData: Array(9).fill(0.1) }],
-      input: [info('features', ['N', 'D'])],
-      output: [info('probabilities', ['N', 3])],
-    },
-  });
-  return Buffer.from(onnx.ModelProto.encode(model).finish());
-}
 
 /** POSTs many GraphQL requests at once through one keep-alive agent; the server sees them concurrently. */
 async function postMany(

@@ -1,9 +1,8 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { onnx } from 'onnx-proto';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { FakeOipServer } from '../fakes/oip-server';
-import { expectedSoftmax, linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { expectedSoftmax, linearClassifierOnnx, uploadArtifact, failingAtRunTime } from '../factories/onnx';
 import { startTestHub, unique, type GqlResult, type TestHub } from '../harness';
 
 const LABELS = ['billing', 'technical', 'account'];
@@ -58,32 +57,6 @@ function failure(res: GqlResult<unknown>): { code?: string; field?: string } {
   expect(res.errors).toHaveLength(1);
   const { code, field } = res.errors![0].extensions ?? {};
   return { code, field };
-}
-
-/** A model that loads but fails inside MatMul on every input of width 2: a version with a latent bug. */
-function failingAtRunTime(): Buffer {
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const info = (name: string, dims: Array<number | string>): onnx.IValueInfoProto => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    graph: {
-      name: 'latent_bug',
-      node: [{ opType: 'MatMul', input: ['features', 'W'], output: ['probabilities'], name: 'mm' }],
-      initializer: [{ name: 'W', dims: [3, 3], dataType: FLOAT, floatData: Array(9).fill(0.1) }],
-      input: [info('features', ['N', 'D'])],
-      output: [info('probabilities', ['N', 3])],
-    },
-  });
-  return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
 
 const v1Label = (input: { amount: number; errors: number }): string => {

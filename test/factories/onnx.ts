@@ -4,6 +4,7 @@ import {
   exportLinearRegressor,
   type LinearOnnxOptions,
 } from '../../src/training/onnx-export';
+import { onnx } from 'onnx-proto';
 import type { TestHub } from '../harness';
 
 /**
@@ -84,4 +85,33 @@ export async function uploadArtifact(
     throw new Error(`artifact upload failed with ${res.status}: ${await res.text()}`);
   }
   return sha256;
+}
+
+/**
+ * `features` float32 [N, D] with D symbolic, times a 3 x 3 weight: valid to load, but any input of
+ * width 2 fails inside MatMul at run time, as a model with a latent bug would.
+ */
+export function failingAtRunTime(): Buffer {
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const info = (name: string, dims: Array<number | string>): onnx.IValueInfoProto => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'latent_bug',
+      node: [{ opType: 'MatMul', input: ['features', 'W'], output: ['probabilities'], name: 'mm' }],
+      initializer: [{ name: 'W', dims: [3, 3], dataType: FLOAT, floatData: Array(9).fill(0.1) }],
+      input: [info('features', ['N', 'D'])],
+      output: [info('probabilities', ['N', 3])],
+    },
+  });
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
 }

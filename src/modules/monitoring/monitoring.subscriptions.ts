@@ -41,13 +41,7 @@ export class MonitoringSubscriptions {
   }
 
   async drift(ctx: RequestContext, args: DriftReportedArgs): Promise<AsyncIterableIterator<DriftReport>> {
-    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
-    let endpointId: string | null = null;
-    if (args.endpoint != null) {
-      const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
-      if (endpoint.projectId !== project.id) throw new BadInputError('endpoint', 'is not in that project');
-      endpointId = endpoint.id;
-    }
+    const { project, endpointId } = await this.scope(ctx, args);
     return filterIterator(
       this.events.subscribe(Topics.drift) as AsyncIterator<DriftMessage>,
       ({ projectId, report }) =>
@@ -63,13 +57,7 @@ export class MonitoringSubscriptions {
     ctx: RequestContext,
     args: RolloutChangedArgs,
   ): Promise<AsyncIterableIterator<RolloutChange>> {
-    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
-    let endpointId: string | null = null;
-    if (args.endpoint != null) {
-      const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
-      if (endpoint.projectId !== project.id) throw new BadInputError('endpoint', 'is not in that project');
-      endpointId = endpoint.id;
-    }
+    const { project, endpointId } = await this.scope(ctx, args);
     return filterIterator(
       this.events.subscribe(Topics.rollout) as AsyncIterator<RolloutMessage>,
       (m) =>
@@ -78,6 +66,18 @@ export class MonitoringSubscriptions {
         ctx.can('read', 'Endpoint', m.projectId),
       (m) => m.change,
     );
+  }
+
+  /** The project (and optional endpoint, which must be in it) a subscription is about, readable by the caller. */
+  private async scope(
+    ctx: RequestContext,
+    args: { project: string; endpoint?: string | null },
+  ): Promise<{ project: { id: string }; endpointId: string | null }> {
+    const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
+    if (args.endpoint == null) return { project, endpointId: null };
+    const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
+    if (endpoint.projectId !== project.id) throw new BadInputError('endpoint', 'is not in that project');
+    return { project, endpointId: endpoint.id };
   }
 
   async endpointStats(
