@@ -324,7 +324,7 @@ describe('rollouts', () => {
       },
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
-    fake.delayMs = 400;
+    fake.delayMs = 1_500;
     const { id } = (
       await deploy({
         endpoint,
