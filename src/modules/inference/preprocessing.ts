@@ -352,6 +352,7 @@ export function hashAsciiText(text: string, f: TextFeature, out: Float32Array, a
         }
         touched[distinct++] = k;
       }
+      // Exact in float32: a text of at most MAX_TEXT_LENGTH characters has far fewer than 2^24 n-grams.
       out[k] = binary ? 1 : c + 1;
     }
   }
