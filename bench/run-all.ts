@@ -7,7 +7,15 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { RESULT_MARKER, fmt, type BenchResult } from './support';
 
-const BENCHES = ['log-run-metrics', 'trivial-query', 'nested-query', 'predict'];
+const BENCHES = [
+  'log-run-metrics',
+  'trivial-query',
+  'nested-query',
+  'predict',
+  'drift-check',
+  'fanout',
+  'logging-monitoring',
+];
 
 interface Outcome {
   name: string;

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { loadConfig, type Config } from '../src/config/config';
 import { Logger } from '../src/common/logger';
@@ -16,6 +17,7 @@ import { RequestContext } from '../src/context/context';
 import { EmbeddedPostgres } from '../src/db/embedded-postgres';
 import { Role } from '../src/modules/api-keys/api-key.entity';
 import { startHub, type Hub, type HubOptions } from '../src/server/hub';
+import type { LoadJob, LoadResult } from './load-client';
 
 /** The prefix of every row name a bench run creates, so runs sharing a database never collide. */
 export const RUN_TAG = `bench-${randomBytes(4).toString('hex')}`;
@@ -301,3 +303,70 @@ export function machineLine(): string {
     .join(' ');
   return `machine: ${cpus.length} x ${cpus[0]?.model.trim() ?? 'cpu'}, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load} (other processes skew absolute figures; ratios are taken within one run)`;
 }
+
+/**
+ * Uploads `bytes` as a content-addressed artifact (PUT /artifacts/sha256/<hex>, admin key) and returns
+ * the hex digest that registers it.
+ */
+export async function uploadArtifact(env: BenchHub, bytes: Buffer): Promise<string> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const response = await fetch(`${env.hub.url.replace(/\/graphql$/, '')}/artifacts/sha256/${sha256}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${env.adminKey}`, 'content-type': 'application/octet-stream' },
+    body: bytes,
+  });
+  if (response.status !== 200 && response.status !== 201)
+    throw new Error(`artifact upload failed: HTTP ${response.status} ${await response.text()}`);
+  return sha256;
+}
+
+/**
+ * Runs bench/load-client.js in its own process, the job on stdin (bodies too large for an argument);
+ * `onStart` and `onStop` fire as its measured phase begins and ends, so server-side probes cover
+ * exactly that window.
+ */
+export async function runLoadClient(
+  job: LoadJob,
+  onStart: () => void = () => undefined,
+  onStop: () => void = () => undefined,
+): Promise<LoadResult> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'load-client.js'), '-'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  child.stdin.end(JSON.stringify({ ...job, signal: true }));
+  const kill = setTimeout(() => child.kill(), job.warmupMs + job.durationMs + 60_000);
+  let output = '';
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    output += chunk;
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'measuring') onStart();
+      else if (line === 'done') onStop();
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(kill);
+  if (code !== 0) throw new Error(`load client exited with ${code}`);
+  return JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+}
+
+/** The q-quantile (0 to 1) of `values` by the nearest-rank rule; 0 for none. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
+}
+
+/** The middle value, or the mean of the two middle ones for an even count; 0 for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (!sorted.length) return 0;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Whether an aim was met, as the printouts say it. */
+export const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
