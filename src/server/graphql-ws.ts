@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
   GraphQLError,
+  createSourceEventStream,
+  execute,
   parse,
+  type ExecutionArgs,
+  type ExecutionResult,
   specifiedRules,
   validate,
   getOperationAST,
@@ -34,6 +38,56 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
     originalError: error.originalError,
     extensions: { ...error.extensions, code },
   });
+}
+
+/**
+ * Results of one event, per subscription shape: an event is executed once for all subscribers of the
+ * same operation text, variables and key (so the same rights), not once per subscriber. Keyed weakly
+ * by the event payload, which the event bus shares between its subscribers.
+ */
+const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+
+/**
+ * graphql-js `subscribe`, except that each event's result is shared between subscriptions with the
+ * same shape: with 1,000 subscribers of one alert, the selection is resolved once per distinct
+ * (operation, variables, key) instead of 1,000 times.
+ */
+async function sharedSubscribe(
+  args: ExecutionArgs,
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  const stream = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
+  const source = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const keyId = (args.contextValue as RequestContext | undefined)?.principal?.keyId ?? '';
+  const shape = `${args.document.loc?.source.body ?? ''}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${keyId}`;
+  const run = (payload: unknown): Promise<ExecutionResult> => {
+    const one = (): Promise<ExecutionResult> => Promise.resolve(execute({ ...args, rootValue: payload }));
+    if (payload === null || typeof payload !== 'object') return one();
+    let byShape = sharedResults.get(payload);
+    if (!byShape) sharedResults.set(payload, (byShape = new Map()));
+    let result = byShape.get(shape);
+    if (!result) byShape.set(shape, (result = one()));
+    return result;
+  };
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      const item = await source.next();
+      if (item.done) return { done: true, value: undefined };
+      return { done: false, value: await run(item.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }
 
 /** Close code for a server going away (RFC 6455 §7.4.1). */
@@ -69,6 +123,7 @@ export function attachGraphqlWs(options: WsOptions): { close: () => Promise<void
   useServer(
     {
       schema: options.schema,
+      subscribe: sharedSubscribe,
       onSubscribe: async (ctx, id, payload) => {
         let document;
         try {
