@@ -697,7 +697,9 @@ async function main(): Promise<void> {
     // The hub's own SQL with its subquery fenced off: does each feature then leave the jsonb once per row?
     const hubSql = driftQuery(probes, windowOf());
     // (The hub fences its subquery itself now; then there is nothing to compare.)
-    const fenced = /OFFSET 0\) w$/.test(hubSql.text) ? hubSql.text : hubSql.text.replace(/\) w$/, ' OFFSET 0) w');
+    const fenced = /OFFSET 0\) w$/.test(hubSql.text)
+      ? hubSql.text
+      : hubSql.text.replace(/\) w$/, ' OFFSET 0) w');
     let fencedMs: number | undefined;
     if (fenced !== hubSql.text) {
       fencedMs = await timed(() => env.raw.query(fenced, driftQuery(probes, windowOf()).params));
