@@ -41,7 +41,7 @@ export class Batching {
 
   @Field(() => Float, {
     description:
-      'How long a request may wait for others while the model has room; 0 waits only while it is busy',
+      'How long a request may wait for others while the model has room; 0: no timer, a batch that is not full waits for the end of the event-loop turn, so requests arriving together run together',
   })
   maxQueueDelayMs: number;
 }

@@ -24,7 +24,8 @@ export class BatchingInput {
 
   @Field(() => Float, {
     nullable: true,
-    description: 'Milliseconds a request may wait for others while the model has room, 0 to 1000; default 0',
+    description:
+      'Milliseconds a request may wait for others while the model has room, 0 to 1000; default 0 (no timer: requests arriving in the same event-loop turn run together)',
   })
   maxQueueDelayMs?: number | null;
 }
