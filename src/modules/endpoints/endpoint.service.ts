@@ -194,14 +194,6 @@ export class EndpointService {
     return locked;
   }
 
-  /** A version of the endpoint's model, by id, checked servable and loaded (warm) before traffic goes to it. */
-  async warm(endpoint: Endpoint, versionId: string, field: string): Promise<ModelVersion> {
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
-    const version = await this.db.getRepository(ModelVersion).findOneBy({ id: versionId, modelId: model.id });
-    if (!version) throw new BadInputError(field, `is not a version of model ${model.name}`);
-    return this.servableVersion(model, version.version, field);
-  }
-
   /** An endpoint the caller may read, by name (or id); NOT_FOUND naming `field` otherwise. */
   async byName(ctx: RequestContext, ref: string, field = 'name'): Promise<Endpoint> {
     const qb = this.db.getRepository(Endpoint).createQueryBuilder('e').where('e.name = :ref', { ref });
@@ -308,8 +300,12 @@ export class EndpointService {
     return model;
   }
 
-  /** Version `number` of the model, checked servable and loaded; errors name `field`. */
-  private async servableVersion(model: Model, number: number, field: string): Promise<ModelVersion> {
+  /**
+   * Version `number` of the model, checked servable (not REJECTED or ARCHIVED, its preprocessing fitting
+   * its model, loadable) and loaded, so the first requests sent its way find it warm; errors name `field`.
+   * Endpoints, rollouts and replays all ask this before a version scores anything.
+   */
+  async servableVersion(model: Model, number: number, field: string): Promise<ModelVersion> {
     const version = await this.db
       .getRepository(ModelVersion)
       .findOneBy({ modelId: model.id, version: number });

@@ -444,7 +444,7 @@ function toPrediction(
 }
 
 /** Errors a caller can act on pass through; a model that cannot be loaded says so without internals. */
-function asServingError(error: unknown): unknown {
+export function asServingError(error: unknown): unknown {
   if (error instanceof DomainError) return error;
   if (error instanceof OnnxLoadError)
     return new InferenceFailedError(`the model cannot be loaded: ${error.reason}`);

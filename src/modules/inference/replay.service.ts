@@ -1,11 +1,11 @@
 import { In, type DataSource } from 'typeorm';
-import { BadInputError, DomainError, InferenceFailedError } from '../../common/errors';
+import { BadInputError } from '../../common/errors';
 import type { RequestContext } from '../../context/context';
 import type { EndpointService } from '../endpoints/endpoint.service';
-import { Model, ModelVersion, ModelVersionStatus } from '../models/model.entity';
+import { Model, ModelVersion } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
-import { OnnxLoadError } from '../models/onnx-signature';
 import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
+import { asServingError } from './prediction.service';
 import {
   DEFAULT_REPLAY_LIMIT,
   MAX_REPLAY_LIMIT,
@@ -223,30 +223,14 @@ export class ReplayService {
     return limit;
   }
 
-  /**
-   * Version `number` of the endpoint's model, checked as `EndpointService` checks a version it is asked
-   * to serve (not REJECTED or ARCHIVED, its preprocessing fitting its model, loadable), and loaded.
-   */
+  /** Version `number` of the endpoint's model, checked servable as an endpoint would check it, and loaded. */
   private async replayVersion(
     model: Model,
     number: number,
   ): Promise<{ version: ModelVersion; runtime: RuntimeVersion; plan: ServingPlan }> {
-    const version = Number.isInteger(number)
-      ? await this.db.getRepository(ModelVersion).findOneBy({ modelId: model.id, version: number })
-      : null;
-    if (!version) throw new BadInputError('version', `model ${model.name} has no version ${number}`);
-    if (version.status === ModelVersionStatus.REJECTED || version.status === ModelVersionStatus.ARCHIVED)
-      throw new BadInputError('version', `version ${number} is ${version.status} and cannot be replayed`);
+    const version = await this.endpoints.servableVersion(model, number, 'version');
     const runtime = this.models.runtimeVersion(version, model.task);
-    try {
-      return { version, runtime, plan: await this.runtime.load(runtime) };
-    } catch (error) {
-      if (error instanceof BadInputError)
-        throw new BadInputError('version', `version ${number} cannot be served: ${error.message}`);
-      if (error instanceof OnnxLoadError)
-        throw new BadInputError('version', `version ${number} cannot be loaded: ${error.reason}`);
-      throw error;
-    }
+    return { version, runtime, plan: await this.runtime.load(runtime) };
   }
 
   /**
@@ -364,12 +348,4 @@ function checkWindow(from: Date, to: Date): void {
   if (to.getTime() <= from.getTime()) throw new BadInputError('to', 'must be after from');
   if (to.getTime() - from.getTime() > MAX_REPLAY_WINDOW_DAYS * DAY_MS)
     throw new BadInputError('to', `must be at most ${MAX_REPLAY_WINDOW_DAYS} days after from`);
-}
-
-/** Errors a caller can act on pass through; a model that cannot be loaded says so without internals. */
-function asServingError(error: unknown): unknown {
-  if (error instanceof DomainError) return error;
-  if (error instanceof OnnxLoadError)
-    return new InferenceFailedError(`the model cannot be loaded: ${error.reason}`);
-  return error;
 }

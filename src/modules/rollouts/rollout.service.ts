@@ -113,7 +113,7 @@ export class RolloutService {
         );
     }
     // Load the candidate before any traffic can reach it; a version that cannot be served is refused here.
-    await this.endpoints.warm(endpoint, candidate.id, 'version');
+    await this.endpoints.servableVersion(model, candidate.version, 'version');
 
     const request = {
       endpoint: endpoint.id,
