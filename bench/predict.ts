@@ -20,11 +20,9 @@
  *   DATABASE_URL=postgres://... node dist/bench/predict.js   (the prediction log in PostgreSQL, not in-process)
  */
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { compilePreprocessing, type Preprocessor } from '../src/modules/inference/preprocessing';
@@ -39,6 +37,7 @@ import {
   fmt,
   machineLine,
   printResult,
+  runLoadClient,
   runMain,
   startBenchHub,
   unique,
@@ -316,38 +315,6 @@ async function runtimeCounters(env: BenchHub): Promise<RuntimeCounters> {
     .inferenceRuntime;
 }
 
-/**
- * Runs the load client in its own process; `onStart` and `onStop` fire as its measured phase begins
- * and ends (it prints `measuring` and `done`), so server-side probes cover exactly that window.
- */
-async function runLoad(job: LoadJob, onStart: () => void, onStop: () => void): Promise<LoadResult> {
-  // The job goes on stdin: hundreds of distinct bodies exceed what one argument may hold.
-  const child = spawn(process.execPath, [path.join(__dirname, 'load-client.js'), '-'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  child.stdin.end(JSON.stringify({ ...job, signal: true }));
-  const kill = setTimeout(() => child.kill(), job.warmupMs + job.durationMs + 60_000);
-  let output = '';
-  let buffered = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    output += chunk;
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === 'measuring') onStart();
-      else if (line === 'done') onStop();
-    }
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(kill);
-  if (code !== 0) throw new Error(`load client exited with ${code}`);
-  const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as LoadResult;
-  if (result.firstError) console.log(`    first error seen by the client: ${result.firstError}`);
-  return result;
-}
-
 /** One load phase with the hub-side probes: event-loop delay, CPU, utilization, batches formed. */
 async function measure(env: BenchHub, job: LoadJob, mode: string): Promise<Phase> {
   const before = await runtimeCounters(env);
@@ -358,7 +325,7 @@ async function measure(env: BenchHub, job: LoadJob, mode: string): Promise<Phase
   let eluOut = 0;
   let cpuOut = 0;
   let threadsOut: { main: number; others: number } | undefined;
-  const result = await runLoad(
+  const result = await runLoadClient(
     job,
     () => {
       delay.reset();
@@ -404,7 +371,7 @@ async function measure(env: BenchHub, job: LoadJob, mode: string): Promise<Phase
 async function profileUnderLoad(job: LoadJob, name: string): Promise<void> {
   const profiler = await openProfiler();
   let stopped: Promise<CpuProfile> | undefined;
-  const result = await runLoad(
+  const result = await runLoadClient(
     job,
     () => void profiler.start(),
     () => (stopped = profiler.stop()),
@@ -609,7 +576,8 @@ async function main(): Promise<void> {
       '  columns: latency as the client sees it; rows/batch = rows the runtime ran / batches it ran (warm-up included); loop p99/max = monitorEventLoopDelay of the hub process (resolution 1 ms, so ~1.1 ms when idle); CPU = the hub process per measured request, all threads, then split into main thread + other threads (inference worker, GC helpers, libuv pool; /proc, 10 ms ticks); ELU = main thread utilization',
     );
     // Unmeasured: JIT, the workers' sessions, the batchers and the routes warm up before anything counts.
-    for (const mode of modes) await runLoad({ ...job(mode, 32), warmupMs: 0, durationMs: 1500 }, noop, noop);
+    for (const mode of modes)
+      await runLoadClient({ ...job(mode, 32), warmupMs: 0, durationMs: 1500 }, noop, noop);
 
     // Other work on the machine comes and goes: at each concurrency the modes take turns in short rounds.
     const phases: Phase[] = [];

@@ -351,7 +351,9 @@ export async function runLoadClient(
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearTimeout(kill);
   if (code !== 0) throw new Error(`load client exited with ${code}`);
-  return JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+  const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as LoadResult;
+  if (result.firstError) console.log(`    first error seen by the client: ${result.firstError}`);
+  return result;
 }
 
 /** The q-quantile (0 to 1) of `values` by the nearest-rank rule; 0 for none. */

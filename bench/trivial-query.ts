@@ -9,10 +9,9 @@
  *   BENCH_WARMUP_S=2 BENCH_DURATION_S=5 BENCH_AUTOCANNON=0 node dist/bench/trivial-query.js
  */
 import 'reflect-metadata';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildSchema, execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ApolloServer, HeaderMap } from '@apollo/server';
@@ -32,7 +31,17 @@ import {
   type CpuProfile,
   type ProfileSummary,
 } from './profile';
-import { envInt, expectData, fmt, machineLine, printResult, runMain, startBenchHub, unique } from './support';
+import {
+  envInt,
+  expectData,
+  fmt,
+  machineLine,
+  printResult,
+  runLoadClient,
+  runMain,
+  startBenchHub,
+  unique,
+} from './support';
 
 const QUERY = '{ me { keyId } }';
 const CONCURRENCY = 32;
@@ -105,40 +114,6 @@ function spawnNode(args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-/**
- * Runs the load client in its own process; `onStart` and `onStop` fire as its measured phase begins
- * and ends (it prints `measuring` and `done`), so server-side probes cover exactly that window.
- */
-async function runLoad(job: LoadJob, onStart: () => void, onStop: () => void): Promise<LoadResult> {
-  const child = spawn(
-    process.execPath,
-    [path.join(__dirname, 'load-client.js'), JSON.stringify({ ...job, signal: true })],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const kill = setTimeout(() => child.kill(), job.warmupMs + job.durationMs + 60_000);
-  let output = '';
-  let buffered = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    output += chunk;
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === 'measuring') onStart();
-      else if (line === 'done') onStop();
-    }
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(kill);
-  if (code !== 0) throw new Error(`load client exited with ${code}`);
-  const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as LoadResult;
-  if (result.firstError) console.log(`    first error seen by the client: ${result.firstError}`);
-  return result;
-}
-
 interface Measured extends LoadResult {
   /** Event-loop utilization of this (server) process during the measured phase. */
   elu: number;
@@ -151,7 +126,7 @@ async function load(job: LoadJob): Promise<Measured> {
   let cpu = process.cpuUsage();
   let eluOut = 0;
   let cpuOut = 0;
-  const result = await runLoad(
+  const result = await runLoadClient(
     job,
     () => {
       elu = performance.eventLoopUtilization();
@@ -222,7 +197,7 @@ async function autocannon(
 async function profileUnderLoad(job: LoadJob, name: string): Promise<ProfileSummary> {
   const profiler = await openProfiler();
   let stopped: Promise<CpuProfile> | undefined;
-  const result = await runLoad(
+  const result = await runLoadClient(
     job,
     () => void profiler.start(),
     () => (stopped = profiler.stop()),
