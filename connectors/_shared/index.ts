@@ -1,0 +1,5 @@
+export * from './contract';
+export * from './errors';
+export * from './http';
+export * from './records';
+export * from './validate';
