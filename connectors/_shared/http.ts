@@ -100,13 +100,17 @@ export class HttpClient {
 
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     let refreshed = false;
+    let refreshNext = false;
     for (let attempt = 0; ; attempt++) {
+      const refresh = refreshNext;
+      refreshNext = false;
       try {
-        return await this.attempt<T>(req, refreshed);
+        return await this.attempt<T>(req, refresh);
       } catch (error) {
         if (!(error instanceof ConnectorError)) throw error;
         if (error.details.status === 401 && req.authorize !== false && this.options.authorize && !refreshed) {
           refreshed = true;
+          refreshNext = true;
           attempt--;
           continue;
         }
@@ -126,9 +130,9 @@ export class HttpClient {
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-    if (req.authorize !== false && this.options.authorize)
-      Object.assign(headers, await this.options.authorize(refresh));
+    const auth =
+      req.authorize !== false && this.options.authorize ? await this.options.authorize(refresh) : {};
+    const headers: Record<string, string> = { accept: 'application/json', ...req.headers, ...auth };
     let body: string | undefined;
     if (req.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -173,21 +177,35 @@ export class HttpClient {
     }
     if (res.status === 401) throw permanent(`${what} answered 401: the credentials were refused`, details);
     if (res.status === 403) throw permanent(`${what} answered 403: the credentials lack the right`, details);
-    throw permanent(`${what} answered ${res.status}${vendorMessage(parsed)}`, details);
+    // What the request carried (tokens, keys), in case the vendor echoes it back.
+    const sent = [
+      ...Object.values({ ...req.headers, ...auth }).flatMap((v) => v.split(/\s+/)),
+      ...url.searchParams.values(),
+    ];
+    throw permanent(`${what} answered ${res.status}${vendorMessage(parsed, sent)}`, details);
   }
 }
 
-/** A short vendor error message from a JSON error body, if it has one; never the whole body. */
-function vendorMessage(body: unknown): string {
+/**
+ * A short vendor error message from a JSON error body, if it has one; never the whole body, and never
+ * a value the request sent (values under 8 characters are too short to be secrets and too likely to be
+ * ordinary words).
+ */
+function vendorMessage(body: unknown, sent: string[]): string {
+  const clean = (text: string): string =>
+    sent
+      .filter((v) => v.length >= 8)
+      .reduce((t, v) => t.split(v).join('[redacted]'), text)
+      .slice(0, 200);
   if (typeof body !== 'object' || body === null) return '';
   const b = body as Record<string, unknown>;
   const candidate = b.message ?? b.error_description ?? b.description ?? b.error;
-  if (typeof candidate === 'string') return `: ${candidate.slice(0, 200)}`;
+  if (typeof candidate === 'string') return `: ${clean(candidate)}`;
   if (
     typeof candidate === 'object' &&
     candidate !== null &&
     typeof (candidate as { message?: unknown }).message === 'string'
   )
-    return `: ${(candidate as { message: string }).message.slice(0, 200)}`;
+    return `: ${clean((candidate as { message: string }).message)}`;
   return '';
 }
