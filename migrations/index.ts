@@ -2,6 +2,7 @@ import { Initial1795512307292 } from './1795512307292-Initial';
 import { AddEndpointsAndPredictions1795516685971 } from './1795516685971-AddEndpointsAndPredictions';
 import { AddMonitoring1795517831619 } from './1795517831619-AddMonitoring';
 import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
+import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   AddEndpointsAndPredictions1795516685971,
   AddMonitoring1795517831619,
   AddRollouts1795520736143,
+  AddConnectorsAndKpis1795526188332,
 ];

@@ -29,6 +29,9 @@ export interface GqlResult<T> {
   errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; field?: string } }>;
 }
 
+/** The suite's NERVE_SECRET_KEY: random per test process, so a leak check can look for it. */
+export const TEST_SECRET_KEY = randomBytes(32).toString('base64');
+
 /** A fresh random suffix, so tests sharing a database never collide. */
 export const unique = (prefix = 't'): string => `${prefix}-${randomBytes(5).toString('hex')}`;
 
@@ -51,6 +54,7 @@ export async function startTestHub(
       NERVE_SEED_DEMO: 'false',
       // Tests drive evaluations themselves, on an injected clock.
       NERVE_SCHEDULER: 'false',
+      NERVE_SECRET_KEY: TEST_SECRET_KEY,
     }),
     ...overrides,
   };

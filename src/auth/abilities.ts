@@ -1,7 +1,9 @@
 import { AbilityBuilder, createMongoAbility, subject as tagSubject, type MongoAbility } from '@casl/ability';
 import { Role } from '../modules/api-keys/api-key.entity';
 
-export type Action = 'read' | 'create' | 'update' | 'delete' | 'manage' | 'deploy' | 'approve' | 'predict';
+/** `operate`: run a connector (check, sync, actions) without changing its config or secrets. */
+export type Action =
+  'read' | 'create' | 'update' | 'delete' | 'manage' | 'deploy' | 'approve' | 'predict' | 'operate';
 export type Subject =
   | 'Project'
   | 'Dataset'
@@ -48,12 +50,14 @@ export function defineAbility(principal: Principal): AppAbility {
       break;
     case Role.ANALYST:
       allow(['create', 'update'], 'Kpi');
+      allow('read', 'Connector');
       break;
     case Role.DATA_SCIENTIST:
       allow(['create', 'update'], authoring);
       break;
     case Role.ML_ENGINEER:
       allow(['create', 'update'], [...authoring, 'Endpoint', 'Kpi', 'Connector']);
+      allow('operate', 'Connector');
       allow(['deploy', 'predict'], 'Endpoint');
       allow('update', 'Alert');
       allow('read', 'Connector');
@@ -65,6 +69,7 @@ export function defineAbility(principal: Principal): AppAbility {
     case Role.BOT:
       allow('predict', 'Endpoint');
       allow(['create', 'update'], ['Kpi', 'Run', 'Artifact']);
+      allow(['read', 'operate'], 'Connector');
       break;
     case Role.ADMIN:
       allow('manage', 'all');

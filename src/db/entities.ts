@@ -11,6 +11,15 @@ import { Alert } from '../modules/alerts/alert.entity';
 import { DriftReport } from '../modules/monitoring/drift-report.entity';
 import { EndpointStatsMinute } from '../modules/monitoring/endpoint-stats.entity';
 import { ApprovalRequest, Rollout, RolloutEvent } from '../modules/rollouts/rollout.entity';
+import { Connector, ConnectorStream, SyncRun } from '../modules/connectors/connector.entity';
+import {
+  CrmContact,
+  CrmDeal,
+  RpaJob,
+  RpaQueueItem,
+  Ticket,
+} from '../modules/connectors/synced-record.entity';
+import { Kpi, KpiPoint } from '../modules/kpis/kpi.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -36,4 +45,14 @@ export const entities = [
   Rollout,
   RolloutEvent,
   ApprovalRequest,
+  Connector,
+  ConnectorStream,
+  SyncRun,
+  Ticket,
+  RpaJob,
+  RpaQueueItem,
+  CrmContact,
+  CrmDeal,
+  Kpi,
+  KpiPoint,
 ];

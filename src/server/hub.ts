@@ -33,7 +33,7 @@ import { attachGraphqlWs } from './graphql-ws';
 import { queryLimitsRule } from './limits';
 import { Metrics } from './metrics';
 import { buildNerveSchema } from './schema';
-import { createServices, type Services } from './services';
+import { createServices, type ServiceOptions, type Services } from './services';
 import { seed, seedDemoModels, type SeedResult } from './seed';
 
 export interface HubOptions {
@@ -42,6 +42,8 @@ export interface HubOptions {
   now?: () => Date;
   /** Called with every SQL statement, for tests that count them. */
   onQuery?: (sql: string) => void;
+  /** Swapped services parts (connector adapters, their HTTP tuning), for tests. */
+  services?: ServiceOptions;
 }
 
 /** A running hub: what `main.ts` starts and what the end-to-end tests drive. */
@@ -77,7 +79,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const applied = await migrate(db);
   if (applied.length) logger.info('migrations applied', { applied });
 
-  const services = createServices(db, config, logger, options.now);
+  const services = createServices(db, config, logger, options.now, options.services);
   const seeded = await seed(services);
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
@@ -347,6 +349,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   if (config.schedulerEnabled) {
     // Every replica flushes its own SLA minutes; the worker role also runs the shared, locked jobs.
     services.scheduler.start((job) => job.everyReplica === true || config.role !== 'api');
+    if (config.role !== 'api') await services.connectorSchedules.start();
   }
 
   let closing: Promise<void> | undefined;

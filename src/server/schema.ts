@@ -13,6 +13,8 @@ import { PredictionResolver } from '../modules/inference/prediction.resolver';
 import { ReplayResolver } from '../modules/inference/replay.resolver';
 import { EndpointStatsResolver, MonitoringResolver } from '../modules/monitoring/monitoring.resolver';
 import { RolloutResolver } from '../modules/rollouts/rollout.resolver';
+import { ConnectorResolver } from '../modules/connectors/connector.resolver';
+import { KpiResolver } from '../modules/kpis/kpi.resolver';
 import { LocalEventBus } from '../events';
 import { bindServices } from './schema-services';
 import type { Services } from './services';
@@ -33,6 +35,8 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   EndpointStatsResolver,
   MonitoringResolver,
   RolloutResolver,
+  ConnectorResolver,
+  KpiResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

@@ -24,6 +24,13 @@ import { MonitoringService } from '../modules/monitoring/monitoring.service';
 import { MonitoringSubscriptions } from '../modules/monitoring/monitoring.subscriptions';
 import { SlaTracker } from '../modules/monitoring/sla-tracker';
 import path from 'node:path';
+import type { ConnectorDefinition, ConnectorEnv } from '../../connectors/_shared';
+import { connectorRegistry } from '../../connectors/registry';
+import { ConnectorService } from '../modules/connectors/connector.service';
+import { embeddedSecretKey, SecretBox } from '../modules/connectors/secret-box';
+import { SyncRunner } from '../modules/connectors/sync-runner';
+import { KpiService } from '../modules/kpis/kpi.service';
+import { ConnectorSchedules } from '../jobs/connector-schedules';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
 export interface Services {
@@ -50,8 +57,19 @@ export interface Services {
   rollouts: RolloutService;
   replay: ReplayService;
   scheduler: Scheduler;
+  kpis: KpiService;
+  syncRunner: SyncRunner;
+  connectors: ConnectorService;
+  /** Each connector's cron schedule; started on the worker role. */
+  connectorSchedules: ConnectorSchedules;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
   close(): Promise<void>;
+}
+
+/** What tests (and embedders) may swap: the connector adapters and their HTTP tuning. */
+export interface ServiceOptions {
+  connectorRegistry?: ReadonlyMap<string, ConnectorDefinition>;
+  connectorHttp?: ConnectorEnv['http'];
 }
 
 export function createServices(
@@ -59,6 +77,7 @@ export function createServices(
   config: Config,
   logger: Logger,
   now: () => Date = () => new Date(),
+  options: ServiceOptions = {},
 ): Services {
   const projects = new ProjectService(db);
   const artifacts = new ArtifactService(
@@ -120,6 +139,24 @@ export function createServices(
     now,
   );
   const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts));
+  const kpis = new KpiService(db, projects, idempotency, now);
+  const registry = options.connectorRegistry ?? connectorRegistry();
+  const box = new SecretBox(
+    config.secretKey ?? (config.databaseUrl ? undefined : embeddedSecretKey(config.dataDir)),
+  );
+  const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };
+  const syncRunner = new SyncRunner(db, registry, box, kpis, alerts, events, logger, now, connectorEnv);
+  const connectors = new ConnectorService(
+    db,
+    projects,
+    registry,
+    box,
+    syncRunner,
+    idempotency,
+    connectorEnv,
+    now,
+  );
+  const connectorSchedules = new ConnectorSchedules(connectors, logger);
   return {
     db,
     config,
@@ -144,8 +181,14 @@ export function createServices(
     rollouts,
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
+    kpis,
+    syncRunner,
+    connectors,
+    connectorSchedules,
     async close() {
       await scheduler.stop();
+      await connectorSchedules.stop();
+      await syncRunner.close();
       await predictionLog.close();
       await slaTracker.flush().catch((error: unknown) => logger.error('SLA minutes not flushed', { error }));
       await runtime.close();

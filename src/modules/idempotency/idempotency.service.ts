@@ -21,6 +21,20 @@ const canonical = (value: unknown): string =>
 export class IdempotencyService {
   constructor(private readonly db: DataSource) {}
 
+  /**
+   * The stored result of an earlier call with this key, if any (CONFLICT if that call had other
+   * arguments); for work that cannot run inside the claim's transaction, like a vendor call.
+   */
+  async peek(ctx: RequestContext, operation: string, key: string, args: unknown): Promise<unknown> {
+    const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
+    const first = await this.db.getRepository(IdempotencyRecord).findOneBy({ scope, key });
+    if (!first) return undefined;
+    if (first.requestHash !== requestHash) {
+      throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
+    }
+    return first.result ?? undefined;
+  }
+
   async run<T>(
     ctx: RequestContext,
     operation: string,
@@ -29,10 +43,7 @@ export class IdempotencyService {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     if (key === null || key === undefined) return this.db.transaction(work);
-    if (key.length < 1 || key.length > 200)
-      throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
-    const scope = `${operation}:${ctx.caller.keyId}`;
-    const requestHash = createHash('sha256').update(canonical(args)).digest('hex');
+    const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
     return this.db.transaction(async (manager) => {
       const claimed = await manager
         .createQueryBuilder()
@@ -53,5 +64,14 @@ export class IdempotencyService {
       await manager.update(IdempotencyRecord, { scope, key }, { result: result as object });
       return result;
     });
+  }
+
+  private claimOf(ctx: RequestContext, operation: string, key: string, args: unknown) {
+    if (key.length < 1 || key.length > 200)
+      throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
+    return {
+      scope: `${operation}:${ctx.caller.keyId}`,
+      requestHash: createHash('sha256').update(canonical(args)).digest('hex'),
+    };
   }
 }

@@ -12,6 +12,9 @@ import type { DriftReport } from './drift-report.entity';
 import type { RolloutMessage } from '../rollouts/rollout.service';
 import type { RolloutChange, RolloutChangedArgs } from '../rollouts/rollout.types';
 import type { DriftMessage, StatsMessage } from './monitoring.service';
+import type { SyncRun } from '../connectors/connector.entity';
+import type { SyncRunChangedArgs } from '../connectors/connector.types';
+import type { SyncRunMessage } from '../connectors/sync-runner';
 import type { DriftReportedArgs, EndpointStats, EndpointStatsArgs } from './monitoring.types';
 
 /**
@@ -65,6 +68,18 @@ export class MonitoringSubscriptions {
         (!endpointId || m.endpointId === endpointId) &&
         ctx.can('read', 'Endpoint', m.projectId),
       (m) => m.change,
+    );
+  }
+
+  async syncRuns(ctx: RequestContext, args: SyncRunChangedArgs): Promise<AsyncIterableIterator<SyncRun>> {
+    const project = await this.projects.resolve(ctx, args.project, 'Connector');
+    return filterIterator(
+      this.events.subscribe(Topics.syncRun) as AsyncIterator<SyncRunMessage>,
+      (m) =>
+        m.projectId === project.id &&
+        (args.connector == null || m.connectorId === args.connector) &&
+        ctx.can('read', 'Connector', m.projectId),
+      (m) => m.run,
     );
   }
 

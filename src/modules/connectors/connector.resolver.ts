@@ -1,0 +1,184 @@
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  type SubscribeResolverData,
+} from 'type-graphql';
+import { Can } from '../../auth/auth-checker';
+import type { ConnectionResult } from '../../common/pagination';
+import { RequestContext } from '../../context/context';
+import { servicesOf } from '../../server/schema-services';
+import type { Services } from '../../server/services';
+import { Connector, ConnectorStream, SyncRun } from './connector.entity';
+import {
+  ConnectorActionResult,
+  ConnectorCheck,
+  ConnectorConnection,
+  ConnectorKind,
+  ConnectorsArgs,
+  CreateConnectorInput,
+  CrmContactConnection,
+  CrmContactsArgs,
+  CrmDealConnection,
+  CrmDealsArgs,
+  QueueItemsArgs,
+  RpaJobConnection,
+  RpaJobsArgs,
+  RpaQueueItemConnection,
+  RunConnectorActionInput,
+  SyncRunChangedArgs,
+  SyncRunConnection,
+  SyncRunsArgs,
+  TicketConnection,
+  TicketsArgs,
+  UpdateConnectorInput,
+} from './connector.types';
+import type { CrmContact, CrmDeal, RpaJob, RpaQueueItem, Ticket } from './synced-record.entity';
+
+@Resolver(() => Connector)
+export class ConnectorResolver {
+  constructor(private readonly services: Services) {}
+
+  @Authorized()
+  @Query(() => [ConnectorKind], {
+    description: 'The adapters this hub has: config and secrets specs, streams, actions',
+  })
+  connectorKinds(): ConnectorKind[] {
+    return this.services.connectors.kinds();
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => ConnectorConnection, { description: "A project's connectors, newest first" })
+  connectors(@Ctx() ctx: RequestContext, @Args() args: ConnectorsArgs): Promise<ConnectionResult<Connector>> {
+    return this.services.connectors.list(ctx, args);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => Connector)
+  connector(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<Connector> {
+    return this.services.connectors.byId(ctx, id);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => SyncRunConnection, { description: "A connector's sync runs, newest first" })
+  syncRuns(@Ctx() ctx: RequestContext, @Args() args: SyncRunsArgs): Promise<ConnectionResult<SyncRun>> {
+    return this.services.connectors.syncRuns(ctx, args);
+  }
+
+  @Can('create', 'Connector')
+  @Mutation(() => Connector, { description: 'Secrets are encrypted at rest and can be set, never read' })
+  createConnector(@Ctx() ctx: RequestContext, @Arg('input') input: CreateConnectorInput): Promise<Connector> {
+    return this.services.connectors.create(ctx, input);
+  }
+
+  @Can('update', 'Connector')
+  @Mutation(() => Connector)
+  updateConnector(
+    @Ctx() ctx: RequestContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('input') input: UpdateConnectorInput,
+  ): Promise<Connector> {
+    return this.services.connectors.update(ctx, id, input);
+  }
+
+  @Can('operate', 'Connector')
+  @Mutation(() => ConnectorCheck, { description: 'Tries the config and credentials against the vendor' })
+  checkConnector(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<ConnectorCheck> {
+    return this.services.connectors.check(ctx, id);
+  }
+
+  @Can('operate', 'Connector')
+  @Mutation(() => SyncRun, {
+    description:
+      'Starts a sync now and returns its run (follow it with syncRunChanged). While one runs, that one is returned; the same idempotency key returns the same run.',
+  })
+  syncConnector(
+    @Ctx() ctx: RequestContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+  ): Promise<SyncRun> {
+    return this.services.connectors.sync(ctx, id, idempotencyKey);
+  }
+
+  @Can('operate', 'Connector')
+  @Mutation(() => ConnectorActionResult, {
+    description:
+      'Writes into the vendor system: a model decision becomes a queue item for a robot, a ticket update, …',
+  })
+  runConnectorAction(
+    @Ctx() ctx: RequestContext,
+    @Arg('input') input: RunConnectorActionInput,
+  ): Promise<ConnectorActionResult> {
+    return this.services.connectors.act(ctx, input);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => TicketConnection, { description: 'Synced tickets, most recently changed first' })
+  tickets(@Ctx() ctx: RequestContext, @Args() args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
+    return this.services.connectors.tickets(ctx, args);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => RpaJobConnection, { description: 'Synced RPA jobs, most recently changed first' })
+  rpaJobs(@Ctx() ctx: RequestContext, @Args() args: RpaJobsArgs): Promise<ConnectionResult<RpaJob>> {
+    return this.services.connectors.rpaJobs(ctx, args);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => RpaQueueItemConnection, { description: 'Synced RPA queue items, most recently changed first' })
+  queueItems(
+    @Ctx() ctx: RequestContext,
+    @Args() args: QueueItemsArgs,
+  ): Promise<ConnectionResult<RpaQueueItem>> {
+    return this.services.connectors.queueItems(ctx, args);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => CrmContactConnection, { description: 'Synced CRM contacts, most recently changed first' })
+  crmContacts(
+    @Ctx() ctx: RequestContext,
+    @Args() args: CrmContactsArgs,
+  ): Promise<ConnectionResult<CrmContact>> {
+    return this.services.connectors.crmContacts(ctx, args);
+  }
+
+  @Can('read', 'Connector')
+  @Query(() => CrmDealConnection, { description: 'Synced CRM deals, most recently changed first' })
+  crmDeals(@Ctx() ctx: RequestContext, @Args() args: CrmDealsArgs): Promise<ConnectionResult<CrmDeal>> {
+    return this.services.connectors.crmDeals(ctx, args);
+  }
+
+  @Authorized()
+  @FieldResolver(() => [ConnectorStream], { description: 'Where each stream stands' })
+  streams(@Root() connector: Connector): Promise<ConnectorStream[]> {
+    return this.services.connectors.streams(connector);
+  }
+
+  @Authorized()
+  @FieldResolver(() => SyncRun, { nullable: true })
+  lastRun(@Root() connector: Connector): Promise<SyncRun | null> {
+    return this.services.connectors.lastRun(connector);
+  }
+
+  @Can('read', 'Connector')
+  @Subscription(() => SyncRun, {
+    description: 'Sync runs of a project as they progress: every page written, then the outcome',
+    subscribe: ({
+      args,
+      context,
+      info,
+    }: SubscribeResolverData<unknown, SyncRunChangedArgs, RequestContext>) =>
+      servicesOf(info.schema).subscriptions.syncRuns(context, args),
+  })
+  syncRunChanged(@Root() run: SyncRun, @Args() _args: SyncRunChangedArgs): SyncRun {
+    return run;
+  }
+}

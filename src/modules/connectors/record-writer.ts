@@ -1,0 +1,86 @@
+import type { EntityManager } from 'typeorm';
+import type { StreamDescriptor, SyncedRecord } from '../../../connectors/_shared';
+import { attributedVersion, DERIVED_KPIS } from '../kpis/kpi-derivations';
+import { RECORD_TABLES } from './record-tables';
+import type { Connector } from './connector.entity';
+
+/**
+ * Writes one page of a stream: the records upserted on (connector, external id) in one statement,
+ * then the derived KPI points of those records replaced. Runs inside the page's transaction, with the
+ * stream's new state, so a page and its cursor land together or not at all.
+ */
+export async function writePage(
+  manager: EntityManager,
+  connector: Connector,
+  stream: StreamDescriptor,
+  records: SyncedRecord[],
+  kpiIds: ReadonlyMap<string, string>,
+  syncedAt: Date,
+): Promise<number> {
+  // A vendor may return one record twice in a page (ties at a cursor boundary); the later is newer,
+  // and one INSERT … ON CONFLICT may not touch a row twice.
+  const latest = new Map<string, SyncedRecord>();
+  for (const record of records) {
+    if (record.kind !== stream.recordKind) {
+      throw new Error(
+        `stream ${stream.name} yielded a ${record.kind} record; it declares ${stream.recordKind}`,
+      );
+    }
+    latest.set(record.externalId, record);
+  }
+  if (latest.size === 0) return 0;
+  const { table, columns } = RECORD_TABLES[stream.recordKind];
+  const rows = [...latest.values()].map((r) => {
+    const row: Record<string, unknown> = {
+      external_id: r.externalId,
+      updated_at: r.updatedAt.toISOString(),
+      request_key: r.requestKey,
+      raw: r.raw,
+    };
+    for (const c of columns) {
+      const value = c.value(r as never);
+      row[c.name] = value instanceof Date ? value.toISOString() : value;
+    }
+    return row;
+  });
+  const typed = ['external_id', 'updated_at', 'request_key', 'raw', ...columns.map((c) => c.name)];
+  const types: Record<string, string> = {
+    external_id: 'text',
+    updated_at: 'timestamptz',
+    request_key: 'text',
+    raw: 'jsonb',
+    ...Object.fromEntries(columns.map((c) => [c.name, c.type])),
+  };
+  const updates = [...typed.filter((c) => c !== 'external_id' && c !== 'request_key'), 'synced_at']
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ');
+  await manager.query(
+    `INSERT INTO ${table} (connector_id, project_id, synced_at, ${typed.join(', ')})
+     SELECT $1, $2, $3, ${typed.map((c) => `r.${c}`).join(', ')}
+       FROM jsonb_to_recordset($4::jsonb) AS r(${typed.map((c) => `${c} ${types[c]}`).join(', ')})
+     ON CONFLICT (connector_id, external_id) DO UPDATE
+        -- A request key, once known, stays: a later edit in the vendor may drop the field.
+        SET ${updates}, request_key = COALESCE(EXCLUDED.request_key, ${table}.request_key)
+      WHERE ${table}.updated_at <= EXCLUDED.updated_at`,
+    [connector.id, connector.projectId, syncedAt, JSON.stringify(rows)],
+  );
+  const ids = [...latest.keys()];
+  for (const kpi of DERIVED_KPIS.filter((k) => k.recordKind === stream.recordKind)) {
+    const kpiId = kpiIds.get(kpi.key);
+    if (!kpiId) continue;
+    const refs = ids.map((id) => `${connector.id}:${id}`);
+    await manager.query(`DELETE FROM kpi_point WHERE kpi_id = $1 AND source_ref = ANY($2::text[])`, [
+      kpiId,
+      refs,
+    ]);
+    await manager.query(
+      `INSERT INTO kpi_point (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
+       SELECT $1, r.project_id, ${kpi.time}, ${kpi.value}, ${attributedVersion('r.project_id', 'r.request_key')},
+              r.request_key, jsonb_build_object('connector', r.connector_id::text), r.connector_id::text || ':' || r.external_id
+         FROM ${table} r
+        WHERE r.connector_id = $2 AND r.external_id = ANY($3::text[]) AND ${kpi.where}`,
+      [kpiId, connector.id, ids],
+    );
+  }
+  return latest.size;
+}

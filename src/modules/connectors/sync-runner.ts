@@ -1,0 +1,278 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../../../connectors/_shared';
+import { ConflictError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import type { EventBus } from '../../events/event-bus';
+import { Topics } from '../../events/topics';
+import { murmur3 } from '../inference/murmur3';
+import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import type { AlertService } from '../alerts/alert.service';
+import type { KpiService } from '../kpis/kpi.service';
+import {
+  type Connector,
+  ConnectorErrorKind,
+  ConnectorStream,
+  SyncRun,
+  SyncRunStatus,
+  type SyncStreamStatus,
+  type SyncTrigger,
+} from './connector.entity';
+import { writePage } from './record-writer';
+import type { SecretBox } from './secret-box';
+
+/** What subscribers of `Topics.syncRun` receive. */
+export interface SyncRunMessage {
+  projectId: string;
+  connectorId: string;
+  run: SyncRun;
+}
+
+/** Advisory-lock namespace of connector syncs, apart from jobs, migrations and seeding. */
+const SYNC_LOCK_SPACE = 0x6e73;
+
+/** A sync that could not start because one of this connector is running (here or on another replica). */
+export class SyncBusy extends Error {}
+
+/**
+ * Runs syncs. One sync per connector at a time across replicas: a session advisory lock held for the
+ * whole sync. Each page is written with its stream's new state in one transaction, so a sync that dies
+ * resumes after the last page written; records read twice are upserted, never duplicated.
+ */
+export class SyncRunner {
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly active = new Set<string>();
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly registry: ReadonlyMap<string, ConnectorDefinition>,
+    private readonly box: SecretBox,
+    private readonly kpis: KpiService,
+    private readonly alerts: AlertService,
+    private readonly events: EventBus,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    private readonly env: ConnectorEnv,
+  ) {}
+
+  /**
+   * Starts a sync and returns its run (RUNNING) once it is recorded; the sync goes on in the
+   * background. Throws SyncBusy when this connector is already syncing.
+   */
+  async start(
+    connector: Connector,
+    trigger: SyncTrigger,
+    requestedBy: { keyId: string; idempotencyKey: string | null } | null,
+    /** A scheduled tick: busy if a scheduled run started at or after it (another replica took it). */
+    tick?: Date,
+  ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
+    // The embedded database runs every connection in one session, where advisory locks are
+    // re-entrant: this process's own syncs are also kept apart here.
+    if (this.active.has(connector.id)) throw new SyncBusy(connector.id);
+    this.active.add(connector.id);
+    try {
+      return await this.startLocked(connector, trigger, requestedBy, tick);
+    } catch (error) {
+      this.active.delete(connector.id);
+      throw error;
+    }
+  }
+
+  private async startLocked(
+    connector: Connector,
+    trigger: SyncTrigger,
+    requestedBy: { keyId: string; idempotencyKey: string | null } | null,
+    tick: Date | undefined,
+  ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
+    const lock = this.db.createQueryRunner();
+    await lock.connect();
+    let run: SyncRun;
+    try {
+      const [{ locked }] = (await lock.query('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+        SYNC_LOCK_SPACE,
+        murmur3(connector.id) | 0,
+      ])) as Array<{ locked: boolean }>;
+      if (!locked) throw new SyncBusy(connector.id);
+      if (tick) {
+        const taken = (await this.db.query(
+          `SELECT 1 FROM sync_run WHERE connector_id = $1 AND trigger = 'SCHEDULE' AND started_at >= $2 LIMIT 1`,
+          [connector.id, tick],
+        )) as unknown[];
+        if (taken.length > 0) throw new SyncBusy(connector.id);
+      }
+      // Holding the lock, a RUNNING row can only be left by a process that died mid-sync.
+      await this.db.query(
+        `UPDATE sync_run SET status = 'FAILED', error_kind = 'TEMPORARY', finished_at = $2,
+                error = 'the hub running it stopped; the next sync resumes where it left off'
+          WHERE connector_id = $1 AND status = 'RUNNING'`,
+        [connector.id, this.now()],
+      );
+      run = await this.db.getRepository(SyncRun).save({
+        connectorId: connector.id,
+        projectId: connector.projectId,
+        trigger,
+        status: SyncRunStatus.RUNNING,
+        streams: [],
+        error: null,
+        errorKind: null,
+        requestedByKeyId: requestedBy?.keyId ?? null,
+        idempotencyKey: requestedBy?.idempotencyKey ?? null,
+        startedAt: this.now(),
+        finishedAt: null,
+      });
+    } catch (error) {
+      await this.unlock(lock, connector.id);
+      throw error;
+    }
+    this.publish(run);
+    const done = this.sync(connector, run).finally(async () => {
+      this.active.delete(connector.id);
+      await this.unlock(lock, connector.id);
+    });
+    this.running.add(done);
+    void done.finally(() => this.running.delete(done)).catch(() => undefined);
+    return { run, done };
+  }
+
+  /** Waits for every sync this process is running (graceful shutdown). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async unlock(lock: QueryRunner, connectorId: string): Promise<void> {
+    try {
+      await lock.query('SELECT pg_advisory_unlock($1, $2)', [SYNC_LOCK_SPACE, murmur3(connectorId) | 0]);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async sync(connector: Connector, run: SyncRun): Promise<SyncRun> {
+    const definition = this.registry.get(connector.kind);
+    try {
+      if (!definition) throw new ConnectorError('PERMANENT', `this hub has no ${connector.kind} adapter`);
+      const secrets = this.box.open(connector.secretsCiphertext, connector.id);
+      const session = definition.open(connector.config as never, secrets, this.env);
+      const kpiIds = await this.kpis.ensureDerived(
+        connector.projectId,
+        definition.streams.map((s) => s.recordKind),
+      );
+      for (const stream of definition.streams) {
+        const status: SyncStreamStatus = {
+          stream: stream.name,
+          status: SyncRunStatus.RUNNING,
+          pages: 0,
+          records: 0,
+          error: null,
+          errorKind: null,
+        };
+        run.streams = [...run.streams, status];
+        try {
+          const saved = await this.db.getRepository(ConnectorStream).findOneBy({
+            connectorId: connector.id,
+            stream: stream.name,
+          });
+          for await (const page of session.read(stream.name, saved?.state ?? null)) {
+            const at = this.now();
+            const progress = await this.db.transaction(async (manager) => {
+              const written = await writePage(manager, connector, stream, page.records, kpiIds, at);
+              const next = { ...status, pages: status.pages + 1, records: status.records + written };
+              await manager.query(
+                `INSERT INTO connector_stream (connector_id, stream, state, records_synced, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (connector_id, stream) DO UPDATE
+                    SET state = EXCLUDED.state, records_synced = connector_stream.records_synced + EXCLUDED.records_synced,
+                        updated_at = EXCLUDED.updated_at`,
+                [connector.id, stream.name, JSON.stringify(page.state), written, at],
+              );
+              await manager.update(
+                SyncRun,
+                { id: run.id },
+                { streams: run.streams.map((s) => (s === status ? next : s)) },
+              );
+              return next;
+            });
+            // Counted once the page is committed: a failed page leaves the counts as they were.
+            Object.assign(status, progress);
+            this.publish(run);
+          }
+          status.status = SyncRunStatus.SUCCEEDED;
+        } catch (error) {
+          Object.assign(status, { status: SyncRunStatus.FAILED, ...this.describe(error, run) });
+        }
+      }
+      const failed = run.streams.filter((s) => s.status === SyncRunStatus.FAILED).length;
+      run.status =
+        failed === 0
+          ? SyncRunStatus.SUCCEEDED
+          : failed === run.streams.length
+            ? SyncRunStatus.FAILED
+            : SyncRunStatus.PARTIAL;
+      if (failed > 0) {
+        const first = run.streams.find((s) => s.status === SyncRunStatus.FAILED)!;
+        run.error = `${first.stream}: ${first.error}`;
+        run.errorKind = first.errorKind;
+      }
+    } catch (error) {
+      Object.assign(run, { status: SyncRunStatus.FAILED, ...this.describe(error, run) });
+    }
+    run.finishedAt = this.now();
+    await this.db.getRepository(SyncRun).update(
+      { id: run.id },
+      {
+        status: run.status,
+        streams: run.streams,
+        error: run.error,
+        errorKind: run.errorKind,
+        finishedAt: run.finishedAt,
+      },
+    );
+    this.publish(run);
+    await this.alert(connector, run).catch((error: unknown) =>
+      this.logger.error('connector alert not raised', { connector: connector.id, error }),
+    );
+    return run;
+  }
+
+  /** A failure as users see it: a connector's own message, or a generic one (the details go to the log). */
+  private describe(error: unknown, run: SyncRun): { error: string; errorKind: ConnectorErrorKind } {
+    if (error instanceof ConnectorError) {
+      return { error: error.message, errorKind: error.kind as ConnectorErrorKind };
+    }
+    if (error instanceof ConflictError)
+      return { error: error.message, errorKind: ConnectorErrorKind.PERMANENT };
+    this.logger.error('sync failed', { run: run.id, error });
+    return { error: `internal error (hub log, sync run ${run.id})`, errorKind: ConnectorErrorKind.TEMPORARY };
+  }
+
+  private async alert(connector: Connector, run: SyncRun): Promise<void> {
+    const dedupeKey = `connector:${connector.id}`;
+    if (run.status === SyncRunStatus.SUCCEEDED) {
+      await this.alerts.clear(dedupeKey);
+      return;
+    }
+    await this.alerts.raise({
+      projectId: connector.projectId,
+      kind: AlertKind.CONNECTOR,
+      severity:
+        run.errorKind === ConnectorErrorKind.PERMANENT ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+      dedupeKey,
+      title: `Connector ${connector.name} (${connector.kind}): sync ${run.status.toLowerCase()}`,
+      evidence: {
+        connectorId: connector.id,
+        syncRunId: run.id,
+        error: run.error,
+        errorKind: run.errorKind,
+        streams: run.streams.map((s) => ({ stream: s.stream, status: s.status, error: s.error })),
+      },
+    });
+  }
+
+  private publish(run: SyncRun): void {
+    const message: SyncRunMessage = {
+      projectId: run.projectId,
+      connectorId: run.connectorId,
+      run: { ...run },
+    };
+    this.events.publish(Topics.syncRun, message);
+  }
+}

@@ -1,0 +1,333 @@
+import type { DataSource } from 'typeorm';
+import { BadInputError, ConflictError, NotFoundError } from '../../common/errors';
+import { paginate, type ConnectionResult } from '../../common/pagination';
+import { isUuid, requireText } from '../../common/validate';
+import type { RequestContext } from '../../context/context';
+import type { IdempotencyService } from '../idempotency/idempotency.service';
+import { ModelVersion } from '../models/model.entity';
+import type { ProjectService } from '../projects/project.service';
+import { meanInterval, welchInterval, type SampleSummary } from './confidence';
+import { attributedVersion, DERIVED_KPIS } from './kpi-derivations';
+import { Kpi, KpiAggregation, KpiDirection, KpiSource } from './kpi.entity';
+import type {
+  DefineKpiInput,
+  KpiBucket,
+  KpiComparison,
+  KpiEstimate,
+  KpiSeries,
+  KpiSeriesArgs,
+  KpiSeriesLine,
+  KpisArgs,
+  RecordKpiPointsInput,
+  RecordKpiPointsResult,
+} from './kpi.types';
+
+const KEY = /^[a-z][a-z0-9_]{0,62}$/;
+const MAX_POINTS = 10_000;
+
+interface BucketRow {
+  version: string | null;
+  bucket: Date;
+  n: number;
+  mean: number;
+  variance: number;
+  total: number;
+}
+
+/**
+ * Business KPIs: defined per project, pushed by any system or derived from synced records, each
+ * point attributed to the model version whose prediction touched it, and compared across versions
+ * with confidence intervals.
+ */
+export class KpiService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly projects: ProjectService,
+    private readonly idempotency: IdempotencyService,
+    private readonly now: () => Date,
+  ) {}
+
+  async define(ctx: RequestContext, input: DefineKpiInput): Promise<Kpi> {
+    const project = await this.projects.resolve(ctx, input.project, 'Kpi');
+    ctx.authorize('create', 'Kpi', project.id);
+    if (!KEY.test(input.key))
+      throw new BadInputError('key', 'must be lower case letters, digits and underscores');
+    if (DERIVED_KPIS.some((k) => k.key === input.key)) {
+      throw new ConflictError(`${input.key} is computed by the hub from synced records`, 'key');
+    }
+    const values = {
+      projectId: project.id,
+      key: input.key,
+      name: requireText('name', input.name),
+      unit: requireText('unit', input.unit, 40),
+      aggregation: input.aggregation,
+      direction: input.direction,
+      description: input.description ? requireText('description', input.description, 2000) : null,
+      source: KpiSource.PUSHED,
+      createdAt: this.now(),
+    };
+    await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(Kpi)
+      .values(values)
+      .orUpdate(['name', 'unit', 'aggregation', 'direction', 'description'], ['project_id', 'key'])
+      .execute();
+    return this.db.getRepository(Kpi).findOneByOrFail({ projectId: project.id, key: input.key });
+  }
+
+  async list(ctx: RequestContext, args: KpisArgs): Promise<ConnectionResult<Kpi>> {
+    const project = await this.projects.resolve(ctx, args.project, 'Kpi');
+    const qb = this.db
+      .getRepository(Kpi)
+      .createQueryBuilder('k')
+      .where('k.projectId = :id', { id: project.id });
+    return paginate(qb, args, { keys: ['key', 'id'], order: 'ASC' });
+  }
+
+  /** The derived KPIs of these record kinds in a project, created on first need: key → id. */
+  async ensureDerived(projectId: string, recordKinds: string[]): Promise<Map<string, string>> {
+    const wanted = DERIVED_KPIS.filter((k) => recordKinds.includes(k.recordKind));
+    if (wanted.length === 0) return new Map();
+    await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(Kpi)
+      .values(
+        wanted.map((k) => ({
+          projectId,
+          key: k.key,
+          name: k.name,
+          unit: k.unit,
+          aggregation: k.aggregation,
+          direction: k.direction,
+          description: k.description,
+          source: KpiSource.DERIVED,
+          createdAt: this.now(),
+        })),
+      )
+      .orIgnore()
+      .execute();
+    const rows = await this.db
+      .getRepository(Kpi)
+      .createQueryBuilder('k')
+      .where('k.projectId = :projectId AND k.key IN (:...keys)', {
+        projectId,
+        keys: wanted.map((k) => k.key),
+      })
+      .getMany();
+    return new Map(rows.map((k) => [k.key, k.id]));
+  }
+
+  /**
+   * Appends points in one statement. Each is attributed to its model version, given or found through
+   * its request key; one with a `sourceRef` replaces the earlier point with that ref.
+   */
+  async record(ctx: RequestContext, input: RecordKpiPointsInput): Promise<RecordKpiPointsResult> {
+    const project = await this.projects.resolve(ctx, input.project, 'Kpi');
+    ctx.authorize('create', 'Kpi', project.id);
+    if (input.points.length === 0 || input.points.length > MAX_POINTS) {
+      throw new BadInputError('points', `must hold 1 to ${MAX_POINTS} points`);
+    }
+    const kpis = await this.db.getRepository(Kpi).findBy({ projectId: project.id });
+    const byKey = new Map(kpis.map((k) => [k.key, k]));
+    const versionIds = new Set<string>();
+    const rows = input.points.map((p, i) => {
+      const kpi = byKey.get(p.kpi);
+      if (!kpi) throw new NotFoundError('KPI', p.kpi, `points.${i}.kpi`);
+      if (kpi.source === KpiSource.DERIVED) {
+        throw new BadInputError(
+          `points.${i}.kpi`,
+          `${p.kpi} is computed from synced records; it cannot be pushed`,
+        );
+      }
+      if (!Number.isFinite(p.value)) throw new BadInputError(`points.${i}.value`, 'must be a finite number');
+      if (Number.isNaN(p.time.getTime())) throw new BadInputError(`points.${i}.time`, 'must be a date');
+      if (p.modelVersionId != null) {
+        if (!isUuid(p.modelVersionId)) throw new BadInputError(`points.${i}.modelVersionId`, 'must be an id');
+        versionIds.add(p.modelVersionId);
+      }
+      if (p.requestKey != null) requireText(`points.${i}.requestKey`, p.requestKey);
+      if (p.sourceRef != null) requireText(`points.${i}.sourceRef`, p.sourceRef, 400);
+      if (p.dimensions != null && JSON.stringify(p.dimensions).length > 4096) {
+        throw new BadInputError(`points.${i}.dimensions`, 'must be at most 4096 bytes');
+      }
+      return {
+        kpi_id: kpi.id,
+        time: p.time.toISOString(),
+        value: p.value,
+        model_version_id: p.modelVersionId ?? null,
+        request_key: p.requestKey ?? null,
+        dimensions: p.dimensions ?? {},
+        source_ref: p.sourceRef ?? null,
+      };
+    });
+    const refs = rows.filter((r) => r.source_ref !== null).map((r) => `${r.kpi_id}:${r.source_ref}`);
+    const duplicate = refs.findIndex((r, i) => refs.indexOf(r) !== i);
+    if (duplicate >= 0) throw new BadInputError('points', 'two points share one kpi and sourceRef');
+    if (versionIds.size > 0) {
+      const found = (await this.db.query(
+        `SELECT v.id FROM model_version v JOIN model m ON m.id = v.model_id WHERE v.id = ANY($1::uuid[]) AND m.project_id = $2`,
+        [[...versionIds], project.id],
+      )) as Array<{ id: string }>;
+      const known = new Set(found.map((r) => r.id));
+      const i = input.points.findIndex((p) => p.modelVersionId != null && !known.has(p.modelVersionId));
+      if (i >= 0)
+        throw new NotFoundError(
+          'Model version',
+          input.points[i].modelVersionId!,
+          `points.${i}.modelVersionId`,
+        );
+    }
+    return this.idempotency.run(ctx, 'recordKpiPoints', input.idempotencyKey, input, async (manager) => {
+      const inserted = (await manager.query(
+        `INSERT INTO kpi_point AS k (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
+         SELECT r.kpi_id, $1, r.time, r.value,
+                COALESCE(r.model_version_id, ${attributedVersion('$1::uuid', 'r.request_key')}),
+                r.request_key, r.dimensions, r.source_ref
+           FROM jsonb_to_recordset($2::jsonb) AS r(kpi_id uuid, time timestamptz, value double precision,
+                model_version_id uuid, request_key text, dimensions jsonb, source_ref text)
+         ON CONFLICT (kpi_id, source_ref) WHERE source_ref IS NOT NULL
+         DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value, model_version_id = EXCLUDED.model_version_id,
+                       request_key = EXCLUDED.request_key, dimensions = EXCLUDED.dimensions
+         RETURNING (k.model_version_id IS NOT NULL) AS attributed`,
+        [project.id, JSON.stringify(rows)],
+      )) as Array<{ attributed: boolean }>;
+      return { recorded: inserted.length, attributed: inserted.filter((r) => r.attributed).length };
+    });
+  }
+
+  /**
+   * A KPI over [from, to) in buckets, overall or one line per model version, with confidence
+   * intervals; with `byModelVersion`, each version is compared with the one before it.
+   */
+  async series(ctx: RequestContext, args: KpiSeriesArgs): Promise<KpiSeries> {
+    const project = await this.projects.resolve(ctx, args.project, 'Kpi');
+    const kpi = await this.db.getRepository(Kpi).findOneBy({ projectId: project.id, key: args.kpi });
+    if (!kpi) throw new NotFoundError('KPI', args.kpi, 'kpi');
+    if (!(args.from < args.to)) throw new BadInputError('to', 'must be after from');
+    if (!(args.confidence > 0 && args.confidence < 1))
+      throw new BadInputError('confidence', 'must be in (0, 1)');
+    const version = args.byModelVersion ? 'model_version_id' : 'NULL::uuid';
+    const params = [kpi.id, args.from, args.to];
+    const buckets = (await this.db.query(
+      `SELECT ${version} AS version,
+              date_trunc('${args.granularity}', time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket,
+              count(*)::int AS n, avg(value) AS mean, COALESCE(var_samp(value), 0) AS variance, sum(value) AS total
+         FROM kpi_point WHERE kpi_id = $1 AND time >= $2 AND time < $3
+        GROUP BY 1, 2 ORDER BY 2`,
+      params,
+    )) as BucketRow[];
+    const overall = (await this.db.query(
+      `SELECT ${version} AS version, count(*)::int AS n, avg(value) AS mean, COALESCE(var_samp(value), 0) AS variance
+         FROM kpi_point WHERE kpi_id = $1 AND time >= $2 AND time < $3 GROUP BY 1`,
+      params,
+    )) as Array<Omit<BucketRow, 'bucket' | 'total'>>;
+
+    const lines = new Map<string | null, { buckets: KpiBucket[]; sample: SampleSummary; points: number }>();
+    for (const row of overall) {
+      lines.set(row.version, { buckets: [], sample: this.sample(row), points: row.n });
+    }
+    for (const row of buckets) {
+      const s = this.sample(row);
+      const estimate =
+        kpi.aggregation === KpiAggregation.MEAN
+          ? this.estimate(s, args.confidence)
+          : // A bucket's sum of counts: Poisson, variance = sum, when points are counts of 1.
+            this.interval(s.n, Number(row.total), Number(row.total), args.confidence);
+      lines.get(row.version)!.buckets.push({ start: new Date(row.bucket), ...estimate });
+    }
+    const sampleOf = (line: { buckets: KpiBucket[]; sample: SampleSummary }): SampleSummary =>
+      kpi.aggregation === KpiAggregation.MEAN ? line.sample : summarize(line.buckets.map((b) => b.value));
+    const ids = [...lines.keys()].filter((v): v is string => v !== null);
+    const versions = ids.length
+      ? await this.db.getRepository(ModelVersion).createQueryBuilder('v').whereInIds(ids).getMany()
+      : [];
+    const byId = new Map(versions.map((v) => [v.id, v]));
+    const ordered = [...lines.entries()].sort(([a], [b]) => order(byId.get(a ?? ''), byId.get(b ?? '')));
+    const result: KpiSeriesLine[] = ordered.map(([id, line]) => {
+      const s = sampleOf(line);
+      return {
+        modelVersionId: id,
+        modelVersion: id ? (byId.get(id) ?? null) : null,
+        summary: { ...this.estimate(s, args.confidence), count: line.points },
+        buckets: line.buckets,
+      };
+    });
+    const comparisons: KpiComparison[] = [];
+    const attributed = ordered.filter(([id]) => id !== null);
+    for (let i = 1; i < attributed.length; i++) {
+      const [baseId, baseLine] = attributed[i - 1];
+      const [candId, candLine] = attributed[i];
+      const base = byId.get(baseId!)!;
+      const cand = byId.get(candId!)!;
+      if (base.modelId !== cand.modelId) continue;
+      const a = sampleOf(baseLine);
+      const b = sampleOf(candLine);
+      const interval = welchInterval(a, b, args.confidence);
+      const difference = b.mean - a.mean;
+      const excludesZero = interval !== null && (interval.low > 0 || interval.high < 0);
+      const improves = kpi.direction === KpiDirection.HIGHER_IS_BETTER ? difference > 0 : difference < 0;
+      comparisons.push({
+        baselineId: base.id,
+        candidateId: cand.id,
+        baseline: base,
+        candidate: cand,
+        baselineValue: a.mean,
+        candidateValue: b.mean,
+        difference,
+        low: interval?.low ?? null,
+        high: interval?.high ?? null,
+        relativeChange: a.mean !== 0 ? difference / Math.abs(a.mean) : null,
+        better: excludesZero && improves,
+        worse: excludesZero && !improves,
+      });
+    }
+    return { kpi, granularity: args.granularity, lines: result, comparisons };
+  }
+
+  async pointCount(kpi: Kpi): Promise<number> {
+    const [{ n }] = (await this.db.query('SELECT count(*)::int AS n FROM kpi_point WHERE kpi_id = $1', [
+      kpi.id,
+    ])) as Array<{
+      n: number;
+    }>;
+    return n;
+  }
+
+  private sample(row: { n: number; mean: number; variance: number }): SampleSummary {
+    return { n: Number(row.n), mean: Number(row.mean), variance: Number(row.variance) };
+  }
+
+  private estimate(s: SampleSummary, confidence: number): KpiEstimate {
+    const interval = meanInterval(s, confidence);
+    return { count: s.n, value: s.mean, low: interval?.low ?? null, high: interval?.high ?? null };
+  }
+
+  private interval(count: number, value: number, variance: number, confidence: number): KpiEstimate {
+    if (count < 2) return { count, value, low: null, high: null };
+    const z = meanInterval({ n: 2, mean: 0, variance: 2 }, confidence) ? zOf(confidence) : 1.96;
+    const half = z * Math.sqrt(variance);
+    return { count, value, low: Math.max(0, value - half), high: value + half };
+  }
+}
+
+function zOf(confidence: number): number {
+  // Two-sided normal critical value, from the t quantile at very many degrees of freedom.
+  const interval = meanInterval({ n: 1e9, mean: 0, variance: 1e9 }, confidence)!;
+  return interval.high;
+}
+
+function summarize(values: number[]): SampleSummary {
+  const n = values.length;
+  if (n === 0) return { n: 0, mean: 0, variance: 0 };
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const variance = n < 2 ? 0 : values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
+  return { n, mean, variance };
+}
+
+/** Unattributed last; versions by model, then number. */
+function order(a: ModelVersion | undefined, b: ModelVersion | undefined): number {
+  if (!a || !b) return a ? -1 : b ? 1 : 0;
+  return a.modelId === b.modelId ? a.version - b.version : a.modelId < b.modelId ? -1 : 1;
+}
