@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { FakeZendeskServer } from '../fakes/zendesk-server';
 import { startTestHub, unique, type TestHub } from '../harness';
 
 const dir = path.join(projectRoot, 'graphql', 'operations');
@@ -411,6 +412,86 @@ describe('graphql/operations', () => {
     expect(decided.errors).toBeUndefined();
     executed.add('DecideApproval');
     await run('Rollback', { id: again.id, reason: 'wrong version' });
+
+    // Connectors and KPIs, against a fake Zendesk.
+    const zendesk = new FakeZendeskServer({ tickets: 120, seed: 4 });
+    try {
+      const zendeskUrl = await zendesk.start();
+      await run('ConnectorKinds');
+      const connector = (
+        await run<{ createConnector: { id: string } }>('CreateConnector', {
+          input: {
+            project: slug,
+            name: 'support',
+            kind: 'zendesk',
+            config: {
+              baseUrl: zendeskUrl,
+              email: zendesk.email,
+              routingFieldId: zendesk.routingFieldId,
+              requestKeyFieldId: zendesk.requestKeyFieldId,
+            },
+            secrets: { apiToken: zendesk.token },
+            schedule: '*/15 * * * *',
+          },
+        })
+      ).createConnector;
+      await run('UpdateConnector', { id: connector.id, input: { schedule: '0 * * * *' } });
+      await run('CheckConnector', { id: connector.id });
+      const synced = await runSubscription<{ syncRunChanged: { status: string } }>(
+        'SyncRunChanged',
+        { project: slug, connector: connector.id },
+        () => run('SyncConnector', { id: connector.id, idempotencyKey: 'ops-sync' }),
+      );
+      expect(synced.syncRunChanged.status).toBe('RUNNING');
+      for (;;) {
+        const { connector: c } = await run<{ connector: { lastRun: { status: string } } }>('Connector', {
+          id: connector.id,
+        });
+        if (c.lastRun.status !== 'RUNNING') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await run('Connectors', { project: slug, first: 5 });
+      await run('SyncRuns', { connector: connector.id, first: 5 });
+      const tickets = await run<{ tickets: { edges: unknown[] } }>('Tickets', {
+        project: slug,
+        statuses: ['solved', 'closed'],
+        first: 10,
+      });
+      expect(tickets.tickets.edges.length).toBeGreaterThan(0);
+      await run('RunConnectorAction', {
+        input: {
+          connector: connector.id,
+          action: 'updateTicket',
+          input: { ticketId: 1, routing: 'billing' },
+        },
+      });
+      await run('RpaJobs', { project: slug, states: ['Successful'], first: 5 });
+      await run('QueueItems', { project: slug, first: 5 });
+      await run('CrmContacts', { project: slug, first: 5 });
+      await run('CrmDeals', { project: slug, won: true, first: 5 });
+    } finally {
+      await zendesk.close();
+    }
+    await run('DefineKpi', {
+      input: { project: slug, key: 'csat', name: 'Customer satisfaction', unit: 'score' },
+    });
+    await run('RecordKpiPoints', {
+      input: {
+        project: slug,
+        points: [
+          { kpi: 'csat', time: '2026-11-20T10:00:00Z', value: 4.5 },
+          { kpi: 'csat', time: '2026-11-21T10:00:00Z', value: 3.9, dimensions: { channel: 'email' } },
+        ],
+        idempotencyKey: 'survey-batch-1',
+      },
+    });
+    await run('Kpis', { project: slug });
+    await run('KpiSeries', {
+      project: slug,
+      kpi: 'ticket_handling_time',
+      from: '2023-01-01T00:00:00Z',
+      to: '2030-01-01T00:00:00Z',
+    });
 
     const notRun = examples.map((e) => e.name).filter((n) => !executed.has(n));
     expect(notRun).toEqual([]);
