@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { projectRoot } from '../../src/common/paths';
 import { mulberry32 } from '../../src/common/random';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import type { Fault } from '../fakes/faults';
 import { FakeZendeskServer, type FakeTicket } from '../fakes/zendesk-server';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { startHubProcess } from '../support/hub-process';
 import { startTestHub, TEST_SECRET_KEY, unique, type GqlResult, type TestHub } from '../harness';
 
 const CREATE = `mutation($i: CreateConnectorInput!) {
@@ -73,6 +70,14 @@ describe('connectors', () => {
     return { ...res.errors![0].extensions, message: res.errors![0].message };
   };
 
+  const newProject = async () =>
+    (
+      await gqlOk<{ createProject: { id: string; slug: string } }>(
+        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
+        { i: { slug: unique('crm'), name: 'Connectors' } },
+      )
+    ).createProject;
+
   async function fake(tickets: number, seed = 1): Promise<{ server: FakeZendeskServer; url: string }> {
     const server = new FakeZendeskServer({ tickets, seed });
     fakes.push(server);
@@ -134,13 +139,7 @@ describe('connectors', () => {
       {},
       { services: { connectorHttp: { timeoutMs: 300, backoffMs: 1, maxBackoffMs: 5, maxRetries: 12 } } },
     );
-    const slug = unique('crm');
-    project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
-        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
-        { i: { slug, name: 'Connectors' } },
-      )
-    ).createProject;
+    project = await newProject();
   });
   afterAll(async () => {
     await hub.close();
@@ -260,34 +259,9 @@ describe('connectors', () => {
     // Another hub process runs the sync and is killed (SIGKILL) after a random number of pages.
     const killAfter = 100 * (3 + Math.floor(random() * 20));
     crashing.faults.randomly(0.5, [{ kind: 'status', status: 503, headers: { 'retry-after': '0.1' } }], seed);
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nerve-crash-'));
-    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
-      cwd: projectRoot,
-      env: {
-        ...process.env,
-        NERVE_DATA_DIR: dataDir,
-        NERVE_SECRET_KEY: TEST_SECRET_KEY,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'error',
-        NERVE_SEED_DEMO: 'false',
-        NERVE_SCHEDULER: 'false',
-        REDIS_URL: '',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const other = await startHubProcess({ NERVE_SECRET_KEY: TEST_SECRET_KEY, REDIS_URL: '' });
     try {
-      let output = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        const read = (chunk: Buffer): void => {
-          output += chunk.toString('utf8');
-          const match = /Nerve is up: (http:\/\/\S+\/graphql)/.exec(output);
-          if (match) resolve(match[1]);
-        };
-        child.stdout!.on('data', read);
-        child.stderr!.on('data', read);
-        child.once('exit', (code) => reject(new Error(`the other hub exited ${code}:\n${output}`)));
-      });
+      const url = other.url;
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.adminKey}` },
@@ -302,11 +276,11 @@ describe('connectors', () => {
         if (row && Number(row.records_synced) >= killAfter) break;
         await new Promise((r) => setTimeout(r, 5));
       }
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      other.child.kill('SIGKILL');
+      await new Promise((r) => other.child.once('exit', r));
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (other.child.exitCode === null) other.child.kill('SIGKILL');
+      fs.rmSync(other.dataDir, { recursive: true, force: true });
     }
     const partial = (await hub.db.query('SELECT count(*)::int AS n FROM ticket WHERE connector_id = $1', [
       id,
@@ -419,6 +393,9 @@ describe('connectors', () => {
 
   it('attributes ticket KPIs to the model version whose prediction touched each ticket', async () => {
     const { server, url } = await fake(2_000, 31);
+    // A project of its own: the other tests' tickets would count among the unattributed ones.
+    const shared = project;
+    project = await newProject();
     // Two versions of a router; half the tickets with a request key were routed by each.
     const { createModel } = await gqlOk<{ createModel: { id: string; name: string } }>(
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id name } }',
@@ -512,5 +489,6 @@ describe('connectors', () => {
     );
     expect(cmp.low).toBeLessThan(cmp.difference);
     expect(cmp.high).toBeGreaterThan(cmp.difference);
+    project = shared;
   });
 });

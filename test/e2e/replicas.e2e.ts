@@ -1,54 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { CHANNEL_PREFIX, Topics } from '../../src/events';
-import { projectRoot } from '../../src/common/paths';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type TestHub } from '../harness';
+import { startHubProcess, type HubProcess } from '../support/hub-process';
 import { REDIS_URL, redisReachable } from '../support/redis';
 
 const reachable = redisReachable();
 if (!reachable) console.warn(`Skipping the replicas suite: no Redis answers at ${REDIS_URL}.`);
 const describeRedis = reachable ? describe : describe.skip;
 
-/** A second hub in its own process, sharing the test database and Redis, run from the sources. */
-async function startReplica(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nerve-replica-'));
-  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      DATABASE_URL: process.env.DATABASE_URL,
-      REDIS_URL,
-      NERVE_DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'error',
-      NERVE_SEED_DEMO: 'false',
-      NERVE_SCHEDULER: 'false',
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const read = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /Nerve is up: (http:\/\/\S+\/graphql)/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    child.once('exit', (code) => reject(new Error(`the replica exited ${code}:\n${output}`)));
-  });
-  return { url, child, dataDir };
-}
+/** A second hub in its own process, sharing the test database and Redis. */
+const startReplica = (): Promise<HubProcess> => startHubProcess({ REDIS_URL });
 
 function firstEvent(client: Client, query: string, variables: Record<string, unknown>) {
   return new Promise<Record<string, unknown>>((resolve, reject) => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mulberry32 } from '../../src/common/random';
 import { FaultInjector } from './faults';
+import { closeServer, listenOnLoopback } from './loopback';
 
 export type FakeObjectType = 'contacts' | 'deals';
 
@@ -133,15 +133,8 @@ export class FakeHubspotServer {
 
   /** Listens on an ephemeral port of 127.0.0.1; resolves the base URL. */
   async start(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.address = `http://127.0.0.1:${port}`;
+    const base = await listenOnLoopback(this.server);
+    this.address = base;
     return this.address;
   }
 
@@ -152,11 +145,7 @@ export class FakeHubspotServer {
 
   /** Stops listening and destroys every socket, hung responses included. */
   async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.hung.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server, this.hung);
   }
 
   /** Changes properties of one object, stamping it with a new, later last-modified time. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback';
 
 /** A model the fake serves: one dense layer, `softmax(x·W + b)` or `x·W + b`, FP32 in and out. */
 export interface FakeLinearModel {
@@ -82,15 +82,8 @@ export class FakeOipServer {
 
   /** Listens on an ephemeral port of 127.0.0.1. */
   async start(): Promise<{ url: string }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.address = `http://127.0.0.1:${port}`;
+    const base = await listenOnLoopback(this.server);
+    this.address = base;
     return { url: this.address };
   }
 

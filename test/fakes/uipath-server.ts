@@ -1,8 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mulberry32 } from '../../src/common/random';
 import { FaultInjector } from './faults';
+import { closeServer, listenOnLoopback } from './loopback';
 
 /** How the fake is seeded and who may call it. */
 export interface FakeUiPathOptions {
@@ -129,15 +129,8 @@ export class FakeUiPathServer {
 
   /** Listens on an ephemeral port of 127.0.0.1. */
   async start(): Promise<{ orchestratorUrl: string; identityUrl: string }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.address = `http://127.0.0.1:${port}`;
+    const base = await listenOnLoopback(this.server);
+    this.address = base;
     return {
       orchestratorUrl: `${this.address}/nerve/DefaultTenant/orchestrator_`,
       identityUrl: `${this.address}/nerve/identity_`,
@@ -146,11 +139,7 @@ export class FakeUiPathServer {
 
   /** Stops listening and destroys every socket, hung responses included. */
   async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.hung.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server, this.hung);
   }
 
   /** Every token issued so far answers 401 from now on, as after a key rotation or expiry. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mulberry32 } from '../../src/common/random';
 import { FaultInjector } from './faults';
+import { closeServer, listenOnLoopback } from './loopback';
 
 /** A ticket as the fake keeps it; served in Zendesk's JSON shape. Times are unix seconds. */
 export interface FakeTicket {
@@ -115,24 +115,12 @@ export class FakeZendeskServer {
 
   /** Listens on an ephemeral port of 127.0.0.1; resolves to the base URL. */
   async start(): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return listenOnLoopback(this.server);
   }
 
   /** Stops listening and destroys every socket, hanging requests included. */
   async close(): Promise<void> {
-    for (const res of this.hung) res.destroy();
-    this.hung.clear();
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    await closeServer(this.server, this.hung);
   }
 
   /** The API token stops working (401 from then on). */
