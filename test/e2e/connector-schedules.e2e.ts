@@ -73,13 +73,6 @@ class TrackingProxy {
   }
 }
 
-/**
- * On the embedded database every connection is one session, where advisory locks are re-entrant and
- * keep no one apart: there the syncs of two hubs in one process are not kept apart, so the second
- * worker runs on a real PostgreSQL only.
- */
-const TWO_WORKERS = process.env.NERVE_TEST_EMBEDDED !== '1';
-
 describe('connector schedules on two workers', () => {
   const HTTP: ServiceOptions = { connectorHttp: { timeoutMs: 300, backoffMs: 1, maxBackoffMs: 5 } };
   let a: TestHub;
@@ -208,7 +201,7 @@ describe('connector schedules on two workers', () => {
     await a.services.connectorSchedules.refresh();
     expect(a.services.connectorSchedules.scheduled()).toEqual(both);
     // Hub B reads the schedules when it starts.
-    if (TWO_WORKERS) b = await worker();
+    b = await worker();
     for (const hub of workers()) expect(hub.services.connectorSchedules.scheduled()).toEqual(both);
     const ticks = workers().map((hub) => jest.spyOn(hub.services.connectors, 'syncScheduled'));
     const bothUp = new Date();
@@ -255,7 +248,7 @@ describe('connector schedules on two workers', () => {
 
   it('stops scheduling a connector whose schedule is removed or that is disabled', async () => {
     const { good, bad } = await pair();
-    if (TWO_WORKERS) b ??= await worker();
+    b ??= await worker();
     await refreshBoth();
     const scheduledOn = (hub: TestHub, id: string): boolean =>
       hub.services.connectorSchedules.scheduled().has(id);

@@ -14,7 +14,13 @@ import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
-import { Connector, type ConnectorErrorKind, ConnectorStream, SyncRun, SyncTrigger } from './connector.entity';
+import {
+  Connector,
+  type ConnectorErrorKind,
+  ConnectorStream,
+  SyncRun,
+  SyncTrigger,
+} from './connector.entity';
 import type {
   ConnectorActionResult,
   ConnectorCheck,

@@ -40,7 +40,11 @@ export class SyncBusy extends Error {}
  */
 export class SyncRunner {
   private readonly running = new Set<Promise<unknown>>();
-  private readonly active = new Set<string>();
+  /**
+   * Connectors syncing in this process, shared by every hub in it: on the embedded database all
+   * connections are one session, where advisory locks are re-entrant and exclude nobody.
+   */
+  private static readonly active = new Set<string>();
 
   constructor(
     private readonly db: DataSource,
@@ -65,14 +69,13 @@ export class SyncRunner {
     /** A scheduled tick: busy if a scheduled run started at or after it (another replica took it). */
     tick?: Date,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
-    // The embedded database runs every connection in one session, where advisory locks are
-    // re-entrant: this process's own syncs are also kept apart here.
-    if (this.active.has(connector.id)) throw new SyncBusy(connector.id);
-    this.active.add(connector.id);
+    // Also kept apart in this process: see `active`.
+    if (SyncRunner.active.has(connector.id)) throw new SyncBusy(connector.id);
+    SyncRunner.active.add(connector.id);
     try {
       return await this.startLocked(connector, trigger, requestedBy, tick);
     } catch (error) {
-      this.active.delete(connector.id);
+      SyncRunner.active.delete(connector.id);
       throw error;
     }
   }
@@ -125,7 +128,7 @@ export class SyncRunner {
     }
     this.publish(run);
     const done = this.sync(connector, run).finally(async () => {
-      this.active.delete(connector.id);
+      SyncRunner.active.delete(connector.id);
       await this.unlock(lock, connector.id);
     });
     this.running.add(done);
