@@ -193,6 +193,25 @@ describe('connectors', () => {
     }
     const after = (await hub.db.query('SELECT count(*)::int AS n FROM connector')) as Array<{ n: number }>;
     expect(after[0].n).toBe(before[0].n);
+    // An update is held to the same spec, and a refused one changes nothing.
+    const id = await createConnector(zendeskInput(server, url));
+    const UPDATE = `mutation($id: ID!, $i: UpdateConnectorInput!) { updateConnector(id: $id, input: $i) { config } }`;
+    const refused = await hub.gql(UPDATE, {
+      id,
+      i: { config: { baseUrl: url, email: server.email, pageSize: 0 }, schedule: '*/5 * * * *' },
+    });
+    expect(failure(refused)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'config.pageSize' });
+    expect(failure(await hub.gql(UPDATE, { id, i: { secrets: { apiToken: 7 } } }))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'secrets.apiToken',
+    });
+    const [row] = (await hub.db.query('SELECT config, schedule FROM connector WHERE id = $1', [
+      id,
+    ])) as Array<{
+      config: { pageSize: number };
+      schedule: string | null;
+    }>;
+    expect(row).toMatchObject({ config: { pageSize: 100 }, schedule: null });
   });
 
   it('fails the check of bad credentials clearly, without blocking another connector', async () => {

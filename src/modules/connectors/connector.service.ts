@@ -123,7 +123,7 @@ export class ConnectorService {
     ctx.authorize('update', 'Connector', connector.projectId);
     const definition = this.definitionOf(connector);
     const patch: Partial<Connector> = { updatedAt: this.now() };
-    if (input.config != null) patch.config = validInput(definition.spec.config, input.config, 'input.config');
+    if (input.config != null) patch.config = validInput(definition.spec.config, input.config, 'config');
     if (input.secrets != null) {
       const given = this.validSecrets(definition, input.secrets, true);
       const merged = { ...this.box.open(connector.secretsCiphertext, connector.id), ...given };
@@ -377,7 +377,7 @@ export class ConnectorService {
     const fields = partial
       ? definition.spec.secrets.map((f) => ({ ...f, required: false }))
       : definition.spec.secrets;
-    const values = validInput(fields, input, partial ? 'input.secrets' : 'secrets');
+    const values = validInput(fields, input, 'secrets');
     const secrets: Record<string, string> = {};
     for (const [name, value] of Object.entries(values)) {
       if (value === undefined) continue;
