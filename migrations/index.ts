@@ -3,6 +3,7 @@ import { AddEndpointsAndPredictions1795516685971 } from './1795516685971-AddEndp
 import { AddMonitoring1795517831619 } from './1795517831619-AddMonitoring';
 import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
 import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
+import { AddGovernance1795527957839 } from './1795527957839-AddGovernance';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   AddMonitoring1795517831619,
   AddRollouts1795520736143,
   AddConnectorsAndKpis1795526188332,
+  AddGovernance1795527957839,
 ];

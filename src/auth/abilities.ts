@@ -64,7 +64,9 @@ export function defineAbility(principal: Principal): AppAbility {
       break;
     case Role.APPROVER:
       allow('approve', 'all');
-      allow('read', 'AuditEvent');
+      break;
+    case Role.AUDITOR:
+      allow('read', ['Connector', 'AuditEvent']);
       break;
     case Role.BOT:
       allow('predict', 'Endpoint');

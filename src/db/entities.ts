@@ -20,6 +20,8 @@ import {
   Ticket,
 } from '../modules/connectors/synced-record.entity';
 import { Kpi, KpiPoint } from '../modules/kpis/kpi.entity';
+import { AuditEvent } from '../modules/audit/audit-event.entity';
+import { ImpactAssessment } from '../modules/governance/impact-assessment.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -55,4 +57,6 @@ export const entities = [
   CrmDeal,
   Kpi,
   KpiPoint,
+  AuditEvent,
+  ImpactAssessment,
 ];

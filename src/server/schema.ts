@@ -15,6 +15,7 @@ import { EndpointStatsResolver, MonitoringResolver } from '../modules/monitoring
 import { RolloutResolver } from '../modules/rollouts/rollout.resolver';
 import { ConnectorResolver } from '../modules/connectors/connector.resolver';
 import { KpiResolver } from '../modules/kpis/kpi.resolver';
+import { AuditResolver } from '../modules/audit/audit.resolver';
 import { LocalEventBus } from '../events';
 import { bindServices } from './schema-services';
 import type { Services } from './services';
@@ -37,6 +38,7 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   RolloutResolver,
   ConnectorResolver,
   KpiResolver,
+  AuditResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

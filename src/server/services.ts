@@ -31,6 +31,7 @@ import { embeddedSecretKey, SecretBox } from '../modules/connectors/secret-box';
 import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
 import { ConnectorSchedules } from '../jobs/connector-schedules';
+import { AuditService } from '../modules/audit/audit.service';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
 export interface Services {
@@ -57,6 +58,7 @@ export interface Services {
   rollouts: RolloutService;
   replay: ReplayService;
   scheduler: Scheduler;
+  audit: AuditService;
   kpis: KpiService;
   syncRunner: SyncRunner;
   connectors: ConnectorService;
@@ -80,6 +82,7 @@ export function createServices(
   options: ServiceOptions = {},
 ): Services {
   const projects = new ProjectService(db);
+  const audit = new AuditService(db, projects, now);
   const artifacts = new ArtifactService(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
@@ -181,6 +184,7 @@ export function createServices(
     rollouts,
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
+    audit,
     kpis,
     syncRunner,
     connectors,

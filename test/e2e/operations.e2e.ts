@@ -486,6 +486,8 @@ describe('graphql/operations', () => {
       },
     });
     await run('Kpis', { project: slug });
+    await run('AuditLog', { project: slug, first: 20 });
+    await run('VerifyAuditChain', { project: slug });
     await run('KpiSeries', {
       project: slug,
       kpi: 'ticket_handling_time',

@@ -8,6 +8,8 @@ export enum Role {
   DATA_SCIENTIST = 'DATA_SCIENTIST',
   ML_ENGINEER = 'ML_ENGINEER',
   APPROVER = 'APPROVER',
+  /** Reads everything in its projects, the audit trail included, and changes nothing. */
+  AUDITOR = 'AUDITOR',
   ADMIN = 'ADMIN',
   BOT = 'BOT',
 }
