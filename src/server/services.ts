@@ -81,8 +81,8 @@ export function createServices(
   now: () => Date = () => new Date(),
   options: ServiceOptions = {},
 ): Services {
-  const projects = new ProjectService(db);
-  const audit = new AuditService(db, projects, now);
+  const audit = new AuditService(db, now);
+  const projects = new ProjectService(db, audit);
   const artifacts = new ArtifactService(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
@@ -99,7 +99,7 @@ export function createServices(
     ...DEFAULT_WRITER_OPTIONS,
     flushIntervalMs: config.predictionLogFlushMs,
   });
-  const models = new ModelService(db, projects, artifacts, runtime, now);
+  const models = new ModelService(db, projects, artifacts, runtime, now, audit);
   const endpoints = new EndpointService(db, projects, models, runtime, now);
   const predictions = new PredictionService(
     db,
@@ -140,6 +140,7 @@ export function createServices(
     idempotency,
     events,
     now,
+    audit,
   );
   const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts));
   const kpis = new KpiService(db, projects, idempotency, now);

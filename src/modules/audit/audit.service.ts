@@ -23,6 +23,7 @@ const GENESIS = '0'.repeat(64);
 /** Advisory-lock namespace of audit chains (held per transaction while an event is appended). */
 const AUDIT_LOCK_SPACE = 0x6e61;
 const HUB_CHAIN = 'hub';
+const SYSTEM_KEY_ID = '00000000-0000-0000-0000-000000000000';
 
 /** JSON with object keys sorted at every level: jsonb reorders keys, the hash must not care. */
 function canonical(value: unknown): string {
@@ -87,9 +88,11 @@ export function auditHash(e: Hashed): string {
  * events of one chain never race for a position.
  */
 export class AuditService {
+  /** Set once the project service exists (it records its own mutations here, so it is built after). */
+  projects!: ProjectService;
+
   constructor(
     private readonly db: DataSource,
-    private readonly projects: ProjectService,
     private readonly now: () => Date,
   ) {}
 
@@ -98,7 +101,43 @@ export class AuditService {
     ctx: RequestContext,
     entries: AuditEntry | AuditEntry[],
   ): Promise<void> {
-    const caller = ctx.caller;
+    const { keyId, name, role } = ctx.caller;
+    await this.append(manager, { keyId, name, role, requestId: ctx.requestId }, entries);
+  }
+
+  /**
+   * For changes made where only the acting key's id is at hand (a rollout's history, an alias moved
+   * by a rollout): the key's name and role are read from it; null is the hub itself (its jobs).
+   */
+  async recordAs(
+    manager: EntityManager,
+    actorKeyId: string | null,
+    requestId: string,
+    entries: AuditEntry | AuditEntry[],
+  ): Promise<void> {
+    const [key] = actorKeyId
+      ? ((await manager.query('SELECT name, role FROM api_key WHERE id = $1', [actorKeyId])) as Array<{
+          name: string;
+          role: string;
+        }>)
+      : [];
+    await this.append(
+      manager,
+      {
+        keyId: actorKeyId ?? SYSTEM_KEY_ID,
+        name: key?.name ?? 'hub',
+        role: key?.role ?? 'SYSTEM',
+        requestId,
+      },
+      entries,
+    );
+  }
+
+  private async append(
+    manager: EntityManager,
+    actor: { keyId: string; name: string; role: string; requestId: string },
+    entries: AuditEntry | AuditEntry[],
+  ): Promise<void> {
     for (const entry of Array.isArray(entries) ? entries : [entries]) {
       const chain = entry.projectId ?? HUB_CHAIN;
       await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [AUDIT_LOCK_SPACE, murmur3(chain) | 0]);
@@ -110,15 +149,15 @@ export class AuditService {
         chain,
         seq: (last?.seq ?? 0) + 1,
         projectId: entry.projectId,
-        actorKeyId: caller.keyId,
-        actorName: caller.name,
-        actorRole: caller.role,
+        actorKeyId: actor.keyId,
+        actorName: actor.name,
+        actorRole: actor.role,
         action: entry.action,
         subjectType: entry.subjectType,
         subjectId: entry.subjectId,
         before: asJson(entry.before),
         after: asJson(entry.after),
-        requestId: ctx.requestId,
+        requestId: actor.requestId,
         // Milliseconds, as the column gives them back.
         at: new Date(this.now().getTime()),
         prevHash: last?.hash ?? GENESIS,

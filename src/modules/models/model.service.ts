@@ -13,6 +13,7 @@ import type { RequestContext } from '../../context/context';
 import type { ArtifactService } from '../artifacts/artifact.service';
 import { DatasetVersion } from '../datasets/dataset.entity';
 import type { Project } from '../projects/project.entity';
+import type { AuditService } from '../audit/audit.service';
 import type { ProjectService } from '../projects/project.service';
 import { Run } from '../runs/run.entity';
 import {
@@ -58,6 +59,7 @@ export class ModelService {
     private readonly artifacts: ArtifactService,
     private readonly runtime: InferenceRuntime,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
   ) {
     this.loaders = new ModelLoaders(db);
   }
@@ -177,7 +179,9 @@ export class ModelService {
     const name = requireAliasName('alias', alias);
     const target = versionId == null ? null : requireId('versionId', versionId);
 
-    return this.db.transaction((manager) => this.moveAlias(manager, model, name, target, ctx.caller.keyId));
+    return this.db.transaction((manager) =>
+      this.moveAlias(manager, model, name, target, ctx.caller.keyId, ctx.requestId),
+    );
   }
 
   /**
@@ -190,6 +194,7 @@ export class ModelService {
     alias: string,
     versionId: string | null,
     keyId: string | null,
+    requestId: string,
   ): Promise<ModelAlias | null> {
     await this.lockModel(manager, model.id);
     if (versionId) {
@@ -200,6 +205,15 @@ export class ModelService {
     }
     const current = await manager.findOneBy(ModelAlias, { modelId: model.id, alias, validTo: IsNull() });
     if (current && current.versionId === versionId) return current;
+    if (!current && !versionId) return null;
+    await this.audit.recordAs(manager, keyId, requestId, {
+      action: 'setModelAlias',
+      subjectType: 'Model',
+      subjectId: model.id,
+      projectId: model.projectId,
+      before: { alias, versionId: current?.versionId ?? null },
+      after: { alias, versionId },
+    });
     const now = this.now();
     if (current) {
       await manager.update(ModelAlias, { id: current.id }, { validTo: now });

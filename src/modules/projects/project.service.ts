@@ -7,11 +7,17 @@ import { paginate, type ConnectionResult, type PageArgs } from '../../common/pag
 import { isUuid, requireSlug, requireText } from '../../common/validate';
 import type { Subject } from '../../auth/abilities';
 import type { RequestContext } from '../../context/context';
+import type { AuditService } from '../audit/audit.service';
 import { Project, RiskLevel } from './project.entity';
 import type { CreateProjectInput } from './project.types';
 
 export class ProjectService {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly audit: AuditService,
+  ) {
+    audit.projects = this;
+  }
 
   async create(ctx: RequestContext, input: CreateProjectInput): Promise<Project> {
     // Checked against the new project's own id: a project-scoped key's scope never contains it.
@@ -25,8 +31,19 @@ export class ProjectService {
       description: input.description?.trim() || null,
       riskLevel: input.riskLevel ?? RiskLevel.MINIMAL,
     });
-    await repo.insert(project);
-    return project;
+    return this.audit.transaction(ctx, async (manager) => {
+      await manager.getRepository(Project).insert(project);
+      return {
+        result: project,
+        audit: {
+          action: 'createProject',
+          subjectType: 'Project',
+          subjectId: project.id,
+          projectId: project.id,
+          after: { slug: project.slug, name: project.name, riskLevel: project.riskLevel },
+        },
+      };
+    });
   }
 
   async list(ctx: RequestContext, page: PageArgs): Promise<ConnectionResult<Project>> {

@@ -20,6 +20,7 @@ import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { Model, ModelVersion } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { Project, RiskLevel } from '../projects/project.entity';
+import type { AuditService } from '../audit/audit.service';
 import type { ProjectService } from '../projects/project.service';
 import { analyze, type Verdict } from './rollout-analysis';
 import type { RolloutSignals } from './rollout-signals';
@@ -87,6 +88,7 @@ export class RolloutService {
     private readonly idempotency: IdempotencyService,
     private readonly events: EventBus,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
   ) {}
 
   async deploy(ctx: RequestContext, input: DeployInput): Promise<Rollout> {
@@ -546,7 +548,14 @@ export class RolloutService {
       `rollout ${rollout.id}: promoted`,
     );
     const model = await this.modelOf(manager, rollout);
-    await this.models.moveAlias(manager, model, CHAMPION, rollout.toVersionId, keyId);
+    await this.models.moveAlias(
+      manager,
+      model,
+      CHAMPION,
+      rollout.toVersionId,
+      keyId,
+      `rollout:${rollout.id}`,
+    );
     rollout.status = RolloutStatus.SUCCEEDED;
     rollout.finishedAt = at;
     rollout.updatedAt = at;
@@ -583,7 +592,14 @@ export class RolloutService {
       [model.id, CHAMPION],
     )) as Array<{ version_id: string }>;
     if (champion?.version_id === rollout.toVersionId)
-      await this.models.moveAlias(manager, model, CHAMPION, rollout.fromVersionId, keyId);
+      await this.models.moveAlias(
+        manager,
+        model,
+        CHAMPION,
+        rollout.fromVersionId,
+        keyId,
+        `rollout:${rollout.id}`,
+      );
     rollout.status = RolloutStatus.ROLLED_BACK;
     rollout.finishedAt = at;
     rollout.updatedAt = at;
@@ -662,6 +678,21 @@ export class RolloutService {
       evidence,
     });
     await manager.save(event);
+    await this.audit.recordAs(manager, actorKeyId, `rollout:${rollout.id}`, {
+      action: `rollout.${type}`,
+      subjectType: 'Rollout',
+      subjectId: rollout.id,
+      projectId: rollout.projectId,
+      after: {
+        endpointId: rollout.endpointId,
+        fromVersionId: rollout.fromVersionId,
+        toVersionId: rollout.toVersionId,
+        status: rollout.status,
+        step: rollout.currentStep,
+        reason,
+        evidence,
+      },
+    });
     return { rollout: { ...rollout } as Rollout, event };
   }
 
