@@ -16,6 +16,7 @@ export type Subject =
   | 'Kpi'
   | 'Connector'
   | 'AuditEvent'
+  | 'ImpactAssessment'
   | 'all';
 
 /** Every subject is checked as `{ projectId }`: for a Project, its own id. */
@@ -44,7 +45,17 @@ export function defineAbility(principal: Principal): AppAbility {
     // A scoped key's rules carry the condition; `can('create', 'Project')` thus stays false for it.
     can(action, subjects, scope as never);
   };
-  allow('read', ['Project', 'Dataset', 'Model', 'Run', 'Artifact', 'Endpoint', 'Alert', 'Kpi']);
+  allow('read', [
+    'Project',
+    'Dataset',
+    'Model',
+    'Run',
+    'Artifact',
+    'Endpoint',
+    'Alert',
+    'Kpi',
+    'ImpactAssessment',
+  ]);
   switch (principal.role) {
     case Role.VIEWER:
       break;
@@ -54,10 +65,12 @@ export function defineAbility(principal: Principal): AppAbility {
       break;
     case Role.DATA_SCIENTIST:
       allow(['create', 'update'], authoring);
+      allow('create', 'ImpactAssessment');
       break;
     case Role.ML_ENGINEER:
       allow(['create', 'update'], [...authoring, 'Endpoint', 'Kpi', 'Connector']);
       allow('operate', 'Connector');
+      allow('create', 'ImpactAssessment');
       allow(['deploy', 'predict'], 'Endpoint');
       allow('update', 'Alert');
       allow('read', 'Connector');

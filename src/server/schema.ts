@@ -16,6 +16,7 @@ import { RolloutResolver } from '../modules/rollouts/rollout.resolver';
 import { ConnectorResolver } from '../modules/connectors/connector.resolver';
 import { KpiResolver } from '../modules/kpis/kpi.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
+import { ImpactAssessmentResolver } from '../modules/governance/impact-assessment.resolver';
 import { LocalEventBus } from '../events';
 import { bindServices } from './schema-services';
 import type { Services } from './services';
@@ -39,6 +40,7 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   ConnectorResolver,
   KpiResolver,
   AuditResolver,
+  ImpactAssessmentResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

@@ -32,6 +32,7 @@ import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
 import { ConnectorSchedules } from '../jobs/connector-schedules';
 import { AuditService } from '../modules/audit/audit.service';
+import { ImpactAssessmentService } from '../modules/governance/impact-assessment.service';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
 export interface Services {
@@ -59,6 +60,7 @@ export interface Services {
   replay: ReplayService;
   scheduler: Scheduler;
   audit: AuditService;
+  impactAssessments: ImpactAssessmentService;
   kpis: KpiService;
   syncRunner: SyncRunner;
   connectors: ConnectorService;
@@ -83,6 +85,7 @@ export function createServices(
 ): Services {
   const audit = new AuditService(db, now);
   const projects = new ProjectService(db, audit);
+  const impactAssessments = new ImpactAssessmentService(db, projects, audit, now);
   const artifacts = new ArtifactService(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
@@ -100,7 +103,7 @@ export function createServices(
     flushIntervalMs: config.predictionLogFlushMs,
   });
   const models = new ModelService(db, projects, artifacts, runtime, now, audit);
-  const endpoints = new EndpointService(db, projects, models, runtime, now);
+  const endpoints = new EndpointService(db, projects, models, runtime, now, audit, impactAssessments);
   const predictions = new PredictionService(
     db,
     endpoints,
@@ -141,6 +144,7 @@ export function createServices(
     events,
     now,
     audit,
+    impactAssessments,
   );
   const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts));
   const kpis = new KpiService(db, projects, idempotency, now);
@@ -186,6 +190,7 @@ export function createServices(
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
     audit,
+    impactAssessments,
     kpis,
     syncRunner,
     connectors,

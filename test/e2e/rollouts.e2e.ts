@@ -64,6 +64,17 @@ const v1Label = (input: { amount: number; errors: number }): string => {
   return LABELS[p.indexOf(Math.max(...p))];
 };
 
+/** A complete impact assessment (every template section). */
+const ASSESSMENT = {
+  purpose: 'Route support tickets to queues',
+  affectedPeople: 'Customers writing to support; support agents',
+  dataCategories: ['contact details', 'message text'],
+  lawfulBasis: 'LEGITIMATE_INTERESTS',
+  risksAndMitigations: [{ risk: 'Misrouted urgent tickets', mitigation: 'Urgent keywords bypass the model' }],
+  humanOversight: 'Agents can re-route any ticket; weekly review of misroutes',
+  accuracyAndRobustness: 'Held-out accuracy 91.6%; live accuracy monitored with alerts',
+};
+
 describe('rollouts', () => {
   let clock = new Date('2026-07-01T09:00:00.000Z');
   const advance = (minutes: number): void => {
@@ -499,9 +510,34 @@ describe('rollouts', () => {
   });
 
   it('waits for an approver on a HIGH-risk project and on manual gates; a requester cannot approve their own', async () => {
-    // The project is reclassified HIGH risk (there is no mutation for it yet: governance owns that).
-    await hub.db.query(`UPDATE project SET risk_level = 'HIGH' WHERE id = $1`, [project.id]);
+    const reclassify = (level: string) =>
+      gqlOk(
+        'mutation($p: String!, $l: RiskLevel!) { setProjectRiskLevel(project: $p, riskLevel: $l, reason: "credit decisions") { riskLevel } }',
+        { p: project.slug, l: level },
+      );
+    await reclassify('HIGH');
     try {
+      // A HIGH-risk project serves nothing new until an approver approves its impact assessment.
+      const refused = await hub.gql(
+        'mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }',
+        { i: { project: project.slug, name: unique('gated'), model, version: versions.same } },
+      );
+      expect(failure(refused)).toEqual({ code: 'CONFLICT', field: 'project' });
+      expect(refused.errors![0].message).toMatch(/HIGH risk and it has no impact assessment/);
+      const author = await hub.key(Role.ML_ENGINEER, [project.id]);
+      const submitted = await hub.gql<{ submitImpactAssessment: { id: string } }>(
+        `mutation($p: String!, $s: ImpactAssessmentInput!) { submitImpactAssessment(project: $p, sections: $s) { id version status } }`,
+        { p: project.slug, s: ASSESSMENT },
+        author,
+      );
+      expect(submitted.errors).toBeUndefined();
+      const assessor = await hub.key(Role.APPROVER, [project.id]);
+      const approved = await hub.gql(
+        'mutation($id: ID!) { decideImpactAssessment(id: $id, approve: true, comment: "DPIA reviewed") { status } }',
+        { id: submitted.data!.submitImpactAssessment.id },
+        assessor,
+      );
+      expect(approved.errors).toBeUndefined();
       const endpoint = await endpointOn();
       const requester = await hub.key(Role.ADMIN);
       expect(
@@ -556,7 +592,7 @@ describe('rollouts', () => {
       );
       expect(approvals.approvalRequests.edges.length).toBeGreaterThanOrEqual(2);
     } finally {
-      await hub.db.query(`UPDATE project SET risk_level = 'LIMITED' WHERE id = $1`, [project.id]);
+      await reclassify('LIMITED');
     }
   });
 

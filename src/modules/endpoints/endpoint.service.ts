@@ -8,6 +8,8 @@ import { murmur3 } from '../inference/murmur3';
 import { Model, ModelVersion, ModelVersionStatus, type ModelTask } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { OnnxLoadError } from '../models/onnx-signature';
+import type { AuditService } from '../audit/audit.service';
+import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import type { ProjectService } from '../projects/project.service';
 import { Endpoint, EndpointTraffic } from './endpoint.entity';
 import type {
@@ -28,6 +30,8 @@ export interface Route {
   endpoint: Endpoint;
   task: ModelTask;
   versions: Map<string, { runtime: RuntimeVersion; number: number }>;
+  /** Why the project may not serve now (risk policy), or null. */
+  servingBlock: string | null;
 }
 
 /** Traffic changes made on another replica reach this one's routing within this long. */
@@ -45,6 +49,8 @@ export class EndpointService {
     private readonly models: ModelService,
     private readonly runtime: InferenceRuntime,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
+    private readonly governance: ImpactAssessmentService,
   ) {}
 
   async create(ctx: RequestContext, input: CreateEndpointInput): Promise<Endpoint> {
@@ -56,6 +62,7 @@ export class EndpointService {
     const sla = checkSla(input.sla);
     const batching = checkBatching(input.batching);
     const logSampleRate = checkSampleRate(input.logSampleRate) ?? 1;
+    await this.governance.assertMayServe(project.id, 'project');
     try {
       return await this.db.transaction(async (manager) => {
         const endpoint = manager.create(Endpoint, {
@@ -75,7 +82,14 @@ export class EndpointService {
           logSampleRate,
         });
         await manager.save(endpoint);
-        await this.recordTraffic(manager, endpoint, ctx.caller.keyId, 'created');
+        await this.recordTraffic(
+          manager,
+          endpoint,
+          ctx.caller.keyId,
+          'created',
+          ctx.requestId,
+          'createEndpoint',
+        );
         return manager.findOneByOrFail(Endpoint, { id: endpoint.id });
       });
     } catch (error) {
@@ -114,8 +128,25 @@ export class EndpointService {
     }
     const rate = checkSampleRate(input.logSampleRate);
     if (rate !== undefined) changes.logSampleRate = rate;
-    if (Object.keys(changes).length)
-      await this.db.getRepository(Endpoint).update({ id: endpoint.id }, changes);
+    if (Object.keys(changes).length) {
+      await this.audit.transaction(ctx, async (manager) => {
+        await manager.update(Endpoint, { id: endpoint.id }, changes);
+        const before = Object.fromEntries(
+          Object.keys(changes).map((k) => [k, endpoint[k as keyof typeof changes]]),
+        );
+        return {
+          result: null,
+          audit: {
+            action: 'updateEndpoint',
+            subjectType: 'Endpoint',
+            subjectId: endpoint.id,
+            projectId: endpoint.projectId,
+            before,
+            after: changes,
+          },
+        };
+      });
+    }
     this.routes.delete(endpoint.name);
     return this.db.getRepository(Endpoint).findOneByOrFail({ id: endpoint.id });
   }
@@ -144,6 +175,7 @@ export class EndpointService {
         ? null
         : await this.servableVersion(model, input.shadowVersion, 'shadowVersion');
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
+    await this.governance.assertMayServe(endpoint.projectId, 'endpoint');
     const updated = await this.db.transaction(async (manager) => {
       const [active] = (await manager.query(
         `SELECT id FROM rollout WHERE endpoint_id = $1 AND status IN ('PENDING_APPROVAL', 'PROGRESSING', 'PAUSED')`,
@@ -165,6 +197,7 @@ export class EndpointService {
         },
         ctx.caller.keyId,
         reason,
+        ctx.requestId,
       );
     });
     return updated;
@@ -181,6 +214,7 @@ export class EndpointService {
     traffic: Pick<Endpoint, 'stableVersionId' | 'canaryVersionId' | 'canaryWeight' | 'shadowVersionId'>,
     keyId: string | null,
     reason: string | null,
+    requestId: string,
   ): Promise<Endpoint> {
     const locked = await manager.findOne(Endpoint, {
       where: { id: endpointId },
@@ -189,7 +223,7 @@ export class EndpointService {
     if (!locked) throw new NotFoundError('Endpoint', endpointId, 'endpoint');
     Object.assign(locked, traffic);
     await manager.save(locked);
-    await this.recordTraffic(manager, locked, keyId, reason);
+    await this.recordTraffic(manager, locked, keyId, reason, requestId, 'setEndpointTraffic');
     this.routes.delete(locked.name);
     return locked;
   }
@@ -265,7 +299,12 @@ export class EndpointService {
     const versions = new Map(
       rows.map((v) => [v.id, { runtime: this.models.runtimeVersion(v, model.task), number: v.version }]),
     );
-    return { endpoint, task: model.task, versions };
+    return {
+      endpoint,
+      task: model.task,
+      versions,
+      servingBlock: await this.governance.servingBlock(endpoint.projectId),
+    };
   }
 
   private async recordTraffic(
@@ -273,8 +312,37 @@ export class EndpointService {
     endpoint: Endpoint,
     keyId: string | null,
     reason: string | null,
+    requestId: string,
+    action: string,
   ): Promise<void> {
     const at = this.now();
+    const [previous] = (await manager.query(
+      `SELECT stable_version_id, canary_version_id, canary_weight, shadow_version_id
+         FROM endpoint_traffic WHERE endpoint_id = $1 AND valid_to IS NULL`,
+      [endpoint.id],
+    )) as Array<Record<string, unknown>>;
+    await this.audit.recordAs(manager, keyId, requestId, {
+      action,
+      subjectType: 'Endpoint',
+      subjectId: endpoint.id,
+      projectId: endpoint.projectId,
+      before: previous
+        ? {
+            stableVersionId: previous.stable_version_id,
+            canaryVersionId: previous.canary_version_id,
+            canaryWeight: previous.canary_weight,
+            shadowVersionId: previous.shadow_version_id,
+          }
+        : null,
+      after: {
+        name: endpoint.name,
+        stableVersionId: endpoint.stableVersionId,
+        canaryVersionId: endpoint.canaryVersionId,
+        canaryWeight: endpoint.canaryWeight,
+        shadowVersionId: endpoint.shadowVersionId,
+        reason,
+      },
+    });
     await manager.update(EndpointTraffic, { endpointId: endpoint.id, validTo: IsNull() }, { validTo: at });
     await manager.insert(EndpointTraffic, {
       endpointId: endpoint.id,

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadInputError, DomainError, InferenceFailedError, NotFoundError } from '../../common/errors';
+import {
+  BadInputError,
+  ConflictError,
+  DomainError,
+  InferenceFailedError,
+  NotFoundError,
+} from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
@@ -163,6 +169,7 @@ export class PredictionService {
     if (!route || !ctx.can('read', 'Endpoint', route.endpoint.projectId))
       throw new NotFoundError('Endpoint', name, 'endpoint');
     ctx.authorize('predict', 'Endpoint', route.endpoint.projectId);
+    if (route.servingBlock) throw new ConflictError(route.servingBlock, 'endpoint');
     return route;
   }
 

@@ -21,6 +21,7 @@ import { Model, ModelVersion } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { Project, RiskLevel } from '../projects/project.entity';
 import type { AuditService } from '../audit/audit.service';
+import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import type { ProjectService } from '../projects/project.service';
 import { analyze, type Verdict } from './rollout-analysis';
 import type { RolloutSignals } from './rollout-signals';
@@ -89,6 +90,7 @@ export class RolloutService {
     private readonly events: EventBus,
     private readonly now: () => Date,
     private readonly audit: AuditService,
+    private readonly governance: ImpactAssessmentService,
   ) {}
 
   async deploy(ctx: RequestContext, input: DeployInput): Promise<Rollout> {
@@ -104,6 +106,7 @@ export class RolloutService {
     const steps = checkSteps(input.strategy, input.steps);
     const analysis = checkAnalysis(input.strategy, input.analysis);
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
+    await this.governance.assertMayServe(endpoint.projectId, 'endpoint');
     const project = await this.db.getRepository(Project).findOneByOrFail({ id: endpoint.projectId });
     const highRisk = project.riskLevel === RiskLevel.HIGH;
     if (highRisk) {
@@ -490,6 +493,7 @@ export class RolloutService {
       },
       null,
       `rollout ${rollout.id}: step ${rollout.currentStep + 1} of ${rollout.steps.length}`,
+      `rollout:${rollout.id}`,
     );
     rollout.stepStartedAt = at;
     rollout.lastAnalysisAt = null;
@@ -546,6 +550,7 @@ export class RolloutService {
       { stableVersionId: rollout.toVersionId, canaryVersionId: null, canaryWeight: 0, shadowVersionId: null },
       keyId,
       `rollout ${rollout.id}: promoted`,
+      `rollout:${rollout.id}`,
     );
     const model = await this.modelOf(manager, rollout);
     await this.models.moveAlias(
@@ -585,6 +590,7 @@ export class RolloutService {
       },
       keyId,
       `rollout ${rollout.id}: rolled back`,
+      `rollout:${rollout.id}`,
     );
     const model = await this.modelOf(manager, rollout);
     const [champion] = (await manager.query(
