@@ -3,6 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
 import type { RequestContext } from '../context/context';
 import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
+import type { AuditEntry, AuditService } from '../modules/audit/audit.service';
 import { Project } from '../modules/projects/project.entity';
 import type { Principal } from './abilities';
 
@@ -33,7 +34,8 @@ export class ApiKeyService {
 
   constructor(
     private readonly db: DataSource,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number,
+    private readonly audit: AuditService,
   ) {}
 
   /** The principal behind a bearer token, or null when the token is unknown, revoked or expired. */
@@ -77,7 +79,31 @@ export class ApiKeyService {
     if (caller.projectIds && (!projectIds || projectIds.some((id) => !caller.projectIds!.includes(id)))) {
       throw new ForbiddenError('a project-scoped key can only create keys within its own projects');
     }
-    return this.insert({ ...input, name, projectIds }, caller.keyId);
+    return this.db.transaction(async (manager) => {
+      const created = await this.insert({ ...input, name, projectIds }, caller.keyId, manager);
+      await this.audit.record(manager, ctx, this.auditEntries('createApiKey', created.key, null));
+      return created;
+    });
+  }
+
+  /** A key change, in the chain of each project the key is scoped to (the hub's for an unscoped key). */
+  private auditEntries(action: string, key: ApiKey, before: object | null): AuditEntry[] {
+    const after = {
+      name: key.name,
+      prefix: key.prefix,
+      role: key.role,
+      projectIds: key.projectIds,
+      expiresAt: key.expiresAt,
+      revokedAt: key.revokedAt,
+    };
+    return (key.projectIds ?? [null]).map((projectId) => ({
+      action,
+      subjectType: 'ApiKey',
+      subjectId: key.id,
+      projectId,
+      before,
+      after,
+    }));
   }
 
   async revoke(ctx: RequestContext, id: string): Promise<ApiKey> {
@@ -94,7 +120,10 @@ export class ApiKeyService {
     }
     if (!key.revokedAt) {
       key.revokedAt = new Date(this.now());
-      await repo.update({ id }, { revokedAt: key.revokedAt });
+      await this.db.transaction(async (manager) => {
+        await manager.update(ApiKey, { id }, { revokedAt: key.revokedAt });
+        await this.audit.record(manager, ctx, this.auditEntries('revokeApiKey', key, { revokedAt: null }));
+      });
     }
     for (const [token, entry] of this.cache) {
       if (entry.principal?.keyId === key.id) this.cache.delete(token);

@@ -5,6 +5,7 @@ import { requireId, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
+import type { AuditService } from '../audit/audit.service';
 import type { ProjectService } from '../projects/project.service';
 import { Alert, type AlertKind, type AlertSeverity, AlertStatus } from './alert.entity';
 import { AlertChange, type AlertEvent, type AlertsArgs } from './alert.types';
@@ -35,6 +36,7 @@ export class AlertService {
     private readonly projects: ProjectService,
     private readonly events: EventBus,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
     private readonly clearAfter = 2,
   ) {}
 
@@ -140,15 +142,30 @@ export class AlertService {
             resolvedByKeyId: ctx.caller.keyId,
             resolution: text ?? 'resolved by hand',
           };
-    const result = await this.db
-      .createQueryBuilder()
-      .update(Alert)
-      .set(changes)
-      .where('id = :id AND status IN (:...allowed)', { id: alert.id, allowed })
-      .execute();
-    if (!result.affected)
-      throw new ConflictError(`the alert is ${alert.status}, so it cannot be ${status.toLowerCase()}`, 'id');
-    const updated = await this.db.getRepository(Alert).findOneByOrFail({ id: alert.id });
+    const updated = await this.audit.transaction(ctx, async (manager) => {
+      const result = await manager
+        .createQueryBuilder()
+        .update(Alert)
+        .set(changes)
+        .where('id = :id AND status IN (:...allowed)', { id: alert.id, allowed })
+        .execute();
+      if (!result.affected)
+        throw new ConflictError(
+          `the alert is ${alert.status}, so it cannot be ${status.toLowerCase()}`,
+          'id',
+        );
+      return {
+        result: await manager.findOneByOrFail(Alert, { id: alert.id }),
+        audit: {
+          action: status === AlertStatus.ACKNOWLEDGED ? 'acknowledgeAlert' : 'resolveAlert',
+          subjectType: 'Alert',
+          subjectId: alert.id,
+          projectId: alert.projectId,
+          before: { status: alert.status },
+          after: { status, note: text },
+        },
+      };
+    });
     this.publish(
       status === AlertStatus.ACKNOWLEDGED ? AlertChange.ACKNOWLEDGED : AlertChange.RESOLVED,
       updated,

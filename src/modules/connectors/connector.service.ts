@@ -12,6 +12,7 @@ import { BadInputError, ConflictError, DomainError, ErrorCode, NotFoundError } f
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
+import type { AuditEntry, AuditService } from '../audit/audit.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
 import {
@@ -61,6 +62,7 @@ export class ConnectorService {
     private readonly idempotency: IdempotencyService,
     private readonly env: ConnectorEnv,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
   ) {}
 
   kinds(): ConnectorKind[] {
@@ -104,16 +106,20 @@ export class ConnectorService {
       createdAt: at,
       updatedAt: at,
     };
-    const inserted = await this.db
-      .createQueryBuilder()
-      .insert()
-      .into(Connector)
-      .values(connector as never)
-      .orIgnore()
-      .returning(['id'])
-      .execute();
-    if (inserted.raw.length === 0)
-      throw new ConflictError(`a connector named ${connector.name} exists in this project`, 'name');
+    await this.audit.transaction(ctx, async (manager) => {
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Connector)
+        .values(connector as never)
+        .orIgnore()
+        .returning(['id'])
+        .execute();
+      if (inserted.raw.length === 0) {
+        throw new ConflictError(`a connector named ${connector.name} exists in this project`, 'name');
+      }
+      return { result: null, audit: connectorAudit('createConnector', connector, null) };
+    });
     this.notify();
     return this.db.getRepository(Connector).findOneByOrFail({ id });
   }
@@ -134,7 +140,19 @@ export class ConnectorService {
       patch.schedule = input.schedule === '' ? null : validSchedule(input.schedule);
     }
     if (input.enabled != null) patch.enabled = input.enabled;
-    await this.db.getRepository(Connector).update({ id: connector.id }, patch as never);
+    await this.audit.transaction(ctx, async (manager) => {
+      await manager.update(Connector, { id: connector.id }, patch as never);
+      const after = { ...connector, ...patch };
+      return {
+        result: null,
+        audit: connectorAudit(
+          'updateConnector',
+          after,
+          connector,
+          input.secrets ? Object.keys(input.secrets) : [],
+        ),
+      };
+    });
     this.notify();
     return this.db.getRepository(Connector).findOneByOrFail({ id: connector.id });
   }
@@ -197,6 +215,16 @@ export class ConnectorService {
         keyId: ctx.caller.keyId,
         idempotencyKey: idempotencyKey ?? null,
       });
+      await this.audit.transaction(ctx, async () => ({
+        result: null,
+        audit: {
+          action: 'syncConnector',
+          subjectType: 'Connector',
+          subjectId: connector.id,
+          projectId: connector.projectId,
+          after: { syncRunId: run.id },
+        },
+      }));
       return run;
     } catch (error) {
       if (!(error instanceof SyncBusy)) throw error;
@@ -285,12 +313,25 @@ export class ConnectorService {
         throw error;
       }
     };
-    if (input.idempotencyKey == null) return run();
+    const audited = (result: ConnectorActionResult): AuditEntry => ({
+      action: 'runConnectorAction',
+      subjectType: 'Connector',
+      subjectId: connector.id,
+      projectId: connector.projectId,
+      after: { action: action.name, input: values, externalId: result.externalId, stream: result.stream },
+    });
+    if (input.idempotencyKey == null) {
+      const result = await run();
+      return this.audit.transaction(ctx, async () => ({ result, audit: audited(result) }));
+    }
     const request = { connector: connector.id, action: action.name, input: values };
     const earlier = await this.idempotency.peek(ctx, 'runConnectorAction', input.idempotencyKey, request);
     if (earlier) return earlier as ConnectorActionResult;
     const result = await run();
-    return this.idempotency.run(ctx, 'runConnectorAction', input.idempotencyKey, request, async () => result);
+    return this.idempotency.run(ctx, 'runConnectorAction', input.idempotencyKey, request, async (manager) => {
+      await this.audit.record(manager, ctx, audited(result));
+      return result;
+    });
   }
 
   tickets(ctx: RequestContext, args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
@@ -419,5 +460,30 @@ function fieldInfo(f: FieldSpec): ConnectorField {
     required: Boolean(f.required),
     default: f.default === undefined ? null : { value: f.default },
     oneOf: f.oneOf ?? null,
+  };
+}
+
+/** A connector change for the audit trail: config, schedule and which secrets changed, never their values. */
+function connectorAudit(
+  action: string,
+  after: Connector,
+  before: Connector | null,
+  secretsSet: string[] = [],
+): AuditEntry {
+  const view = (c: Connector) => ({
+    name: c.name,
+    kind: c.kind,
+    config: c.config,
+    schedule: c.schedule,
+    enabled: c.enabled,
+    secretNames: c.secretNames,
+  });
+  return {
+    action,
+    subjectType: 'Connector',
+    subjectId: after.id,
+    projectId: after.projectId,
+    before: before ? view(before) : null,
+    after: { ...view(after), ...(secretsSet.length ? { secretsSet } : {}) },
   };
 }

@@ -8,6 +8,7 @@ import { requireId, requireSha256, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import { latestPerParent } from '../../db/batch';
 import type { ArtifactService } from '../artifacts/artifact.service';
+import type { AuditService } from '../audit/audit.service';
 import type { ProjectService } from '../projects/project.service';
 import { csvInputError, readCsv } from './dataset-csv';
 import type { ColumnSpec, ColumnType, FeatureProfile } from './dataset-profile';
@@ -37,6 +38,7 @@ export class DatasetService {
     private readonly db: DataSource,
     private readonly projects: ProjectService,
     private readonly artifacts: ArtifactService,
+    private readonly audit: AuditService,
   ) {}
 
   async create(ctx: RequestContext, input: CreateDatasetInput): Promise<Dataset> {
@@ -56,6 +58,13 @@ export class DatasetService {
         }
         throw error;
       }
+      await this.audit.record(manager, ctx, {
+        action: 'createDataset',
+        subjectType: 'Dataset',
+        subjectId: dataset.id,
+        projectId: project.id,
+        after: { name, description },
+      });
       return dataset;
     });
   }
@@ -161,6 +170,19 @@ export class DatasetService {
         profile: data.profile,
       });
       await manager.insert(DatasetVersion, version);
+      await this.audit.record(manager, ctx, {
+        action: 'registerDatasetVersion',
+        subjectType: 'DatasetVersion',
+        subjectId: version.id,
+        projectId: dataset.projectId,
+        after: {
+          datasetId: dataset.id,
+          version: version.version,
+          sha256: version.sha256,
+          rowCount: version.rowCount,
+          uri,
+        },
+      });
       return version;
     });
   }

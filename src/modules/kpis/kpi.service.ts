@@ -3,6 +3,7 @@ import { BadInputError, ConflictError, NotFoundError } from '../../common/errors
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
+import type { AuditService } from '../audit/audit.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
@@ -45,6 +46,7 @@ export class KpiService {
     private readonly projects: ProjectService,
     private readonly idempotency: IdempotencyService,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
   ) {}
 
   async define(ctx: RequestContext, input: DefineKpiInput): Promise<Kpi> {
@@ -66,14 +68,34 @@ export class KpiService {
       source: KpiSource.PUSHED,
       createdAt: this.now(),
     };
-    await this.db
-      .createQueryBuilder()
-      .insert()
-      .into(Kpi)
-      .values(values)
-      .orUpdate(['name', 'unit', 'aggregation', 'direction', 'description'], ['project_id', 'key'])
-      .execute();
-    return this.db.getRepository(Kpi).findOneByOrFail({ projectId: project.id, key: input.key });
+    return this.audit.transaction(ctx, async (manager) => {
+      const before = await manager.findOneBy(Kpi, { projectId: project.id, key: input.key });
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(Kpi)
+        .values(values)
+        .orUpdate(['name', 'unit', 'aggregation', 'direction', 'description'], ['project_id', 'key'])
+        .execute();
+      const kpi = await manager.findOneByOrFail(Kpi, { projectId: project.id, key: input.key });
+      const view = (k: Kpi) => ({
+        name: k.name,
+        unit: k.unit,
+        aggregation: k.aggregation,
+        direction: k.direction,
+      });
+      return {
+        result: kpi,
+        audit: {
+          action: 'defineKpi',
+          subjectType: 'Kpi',
+          subjectId: kpi.id,
+          projectId: project.id,
+          before: before ? view(before) : null,
+          after: { key: kpi.key, ...view(kpi) },
+        },
+      };
+    });
   }
 
   async list(ctx: RequestContext, args: KpisArgs): Promise<ConnectionResult<Kpi>> {
@@ -193,7 +215,16 @@ export class KpiService {
          RETURNING (k.model_version_id IS NOT NULL) AS attributed`,
         [project.id, JSON.stringify(rows)],
       )) as Array<{ attributed: boolean }>;
-      return { recorded: inserted.length, attributed: inserted.filter((r) => r.attributed).length };
+      const result = { recorded: inserted.length, attributed: inserted.filter((r) => r.attributed).length };
+      // One event per call: points are data, the push is the act.
+      await this.audit.record(manager, ctx, {
+        action: 'recordKpiPoints',
+        subjectType: 'Kpi',
+        subjectId: null,
+        projectId: project.id,
+        after: { ...result, kpis: [...new Set(input.points.map((p) => p.kpi))] },
+      });
+      return result;
     });
   }
 

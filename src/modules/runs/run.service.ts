@@ -4,6 +4,7 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { DatasetVersion } from '../datasets/dataset.entity';
+import type { AuditService } from '../audit/audit.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import type { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
@@ -34,6 +35,7 @@ export class RunService {
     private readonly projects: ProjectService,
     private readonly idempotency: IdempotencyService,
     private readonly now: () => Date,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -80,7 +82,15 @@ export class RunService {
           [id, inputIds],
         );
       }
-      return manager.findOneByOrFail(Run, { id });
+      const run = await manager.findOneByOrFail(Run, { id });
+      await this.audit.record(manager, ctx, {
+        action: 'startRun',
+        subjectType: 'Run',
+        subjectId: id,
+        projectId: project.id,
+        after: { name, kind: run.kind, status: run.status, params, tags, externalRef, inputs: inputIds },
+      });
+      return run;
     });
   }
 
@@ -100,6 +110,7 @@ export class RunService {
       if (!run || !ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', id);
       ctx.authorize('update', 'Run', run.projectId);
       assertTransition(run.status, args.status);
+      const before = { status: run.status };
       const at = this.now();
       run.status = args.status;
       if (args.status === RunStatus.RUNNING) run.startedAt = at;
@@ -117,6 +128,14 @@ export class RunService {
           error: run.error,
         },
       );
+      await this.audit.record(manager, ctx, {
+        action: 'finishRun',
+        subjectType: 'Run',
+        subjectId: id,
+        projectId: run.projectId,
+        before,
+        after: { status: run.status, error: run.error },
+      });
       return run;
     });
   }
@@ -149,6 +168,14 @@ export class RunService {
          SELECT $1, * FROM unnest($2::text[], $3::int[], $4::float8[], $5::timestamptz[])`,
         [runId, columns.keys, columns.steps, columns.values, fillTimestamps(columns, this.now())],
       );
+      // One event per call, not per point: metrics are data, the call is the act.
+      await this.audit.record(manager, ctx, {
+        action: 'logRunMetrics',
+        subjectType: 'Run',
+        subjectId: runId,
+        projectId: run.project_id,
+        after: { points: columns.keys.length, keys: [...new Set(columns.keys)].slice(0, 50) },
+      });
       return { runId, accepted: columns.keys.length };
     });
   }
