@@ -646,6 +646,9 @@ describe('models', () => {
         at: clock.toISOString(),
       });
       expect(history.aliasHistory.edges).toHaveLength(1);
+      await run('UpdateModelCard', { versionId: version.id, card: { intendedUse: 'Demand forecast' } });
+      const card = await run<{ modelCard: { missing: string[] } }>('ModelCard', { versionId: version.id });
+      expect(card.modelCard.missing).toContain('owners');
       expect([...ops.keys()]).toEqual([]);
     });
   });

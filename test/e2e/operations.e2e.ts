@@ -249,6 +249,19 @@ describe('graphql/operations', () => {
       first: 5,
     });
     await run('Lineage', { modelVersionId: version.id });
+    await run('UpdateModelCard', {
+      versionId: version.id,
+      card: {
+        intendedUse: 'Flag accounts likely to churn for a retention call',
+        outOfScopeUses: ['pricing decisions'],
+        trainingData: { description: 'Monthly churn snapshot' },
+        evaluation: { slices: [{ slice: 'plan=pro', metric: 'auc', value: 0.84, n: 17 }] },
+        ethicalConsiderations: 'Tenure is not a proxy for a protected attribute here',
+        limitations: ['Accounts younger than a month'],
+        owners: ['growth-ml@example.com'],
+      },
+    });
+    await run('ModelCard', { versionId: version.id });
 
     const endpoint = unique('churn');
     await run('CreateEndpoint', {

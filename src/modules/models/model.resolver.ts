@@ -16,6 +16,7 @@ import { DEFAULT_PAGE_SIZE, type ConnectionResult } from '../../common/paginatio
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
 import { Project } from '../projects/project.entity';
+import { ModelCardInput, ModelCardView } from './model-card.types';
 import { Model, ModelAlias, ModelVersion } from './model.entity';
 import {
   AliasHistoryArgs,
@@ -95,6 +96,17 @@ export class ModelResolver {
     return this.services.models.aliasHistory(ctx, args);
   }
 
+  @Authorized()
+  @Query(() => ModelCardView, {
+    description: "A version's model card: structured sections, completeness and a Markdown export",
+  })
+  modelCard(
+    @Ctx() ctx: RequestContext,
+    @Arg('versionId', () => ID) versionId: string,
+  ): Promise<ModelCardView> {
+    return this.services.models.modelCard(ctx, versionId);
+  }
+
   @Can('create', 'Model')
   @Mutation(() => Model)
   createModel(@Ctx() ctx: RequestContext, @Arg('input') input: CreateModelInput): Promise<Model> {
@@ -126,6 +138,20 @@ export class ModelResolver {
     @Arg('versionId', () => ID, { nullable: true }) versionId: string | null,
   ): Promise<ModelAlias | null> {
     return this.services.models.setAlias(ctx, modelId, alias, versionId);
+  }
+
+  @Can('update', 'Model')
+  @Mutation(() => ModelCardView, {
+    description:
+      "Replaces a version's model card with a structured one; omitted training datasets and evaluation " +
+      'metrics are filled from its lineage (dataset version, run)',
+  })
+  updateModelCard(
+    @Ctx() ctx: RequestContext,
+    @Arg('versionId', () => ID) versionId: string,
+    @Arg('card', () => ModelCardInput) card: ModelCardInput,
+  ): Promise<ModelCardView> {
+    return this.services.models.updateModelCard(ctx, versionId, card);
   }
 
   @Authorized()

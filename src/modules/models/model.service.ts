@@ -8,14 +8,14 @@ import {
   fromDatabaseError,
 } from '../../common/errors';
 import { paginate, type ConnectionResult, type PageArgs, MAX_PAGE_SIZE } from '../../common/pagination';
-import { requireId, requireJsonObject, requireText } from '../../common/validate';
+import { isUuid, requireId, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { ArtifactService } from '../artifacts/artifact.service';
-import { DatasetVersion } from '../datasets/dataset.entity';
+import { Dataset, DatasetVersion } from '../datasets/dataset.entity';
 import type { Project } from '../projects/project.entity';
 import type { AuditService } from '../audit/audit.service';
 import type { ProjectService } from '../projects/project.service';
-import { Run } from '../runs/run.entity';
+import { Run, RunMetric } from '../runs/run.entity';
 import {
   ModelFormat,
   Model,
@@ -35,6 +35,19 @@ import {
   requireMetrics,
   requireNames,
 } from './model-input';
+import {
+  carriedExtra,
+  MAX_MODEL_CARD_BYTES,
+  missingSections,
+  ModelCardMetricSource,
+  readModelCard,
+  renderModelCardMarkdown,
+  requireModelCard,
+  storedModelCard,
+  type CardDatasetLink,
+  type CardMetric,
+} from './model-card';
+import type { ModelCardInput, ModelCardView } from './model-card.types';
 import { ModelLoaders } from './model.loaders';
 import type {
   AliasHistoryArgs,
@@ -45,9 +58,10 @@ import type {
 } from './model.types';
 import { OnnxLoadError, readOnnxSignature, type ModelSignature } from './onnx-signature';
 
-const notFound = (what: string, id: string, field: string): DomainError => new NotFoundError(what, id, field);
+/** Most metrics a card takes from a run. */
+const MAX_CARD_METRICS = 1_000;
 
-const MAX_MODEL_CARD_BYTES = 256 * 1024;
+const notFound = (what: string, id: string, field: string): DomainError => new NotFoundError(what, id, field);
 
 /** Models, their numbered versions (ONNX artifact, signature, lineage) and aliases with full history. */
 export class ModelService {
@@ -67,15 +81,26 @@ export class ModelService {
   async create(ctx: RequestContext, input: CreateModelInput): Promise<Model> {
     const project = await this.projects.resolve(ctx, input.project);
     ctx.authorize('create', 'Model', project.id);
-    const repo = this.db.getRepository(Model);
-    const model = repo.create({
+    const model = this.db.getRepository(Model).create({
       projectId: project.id,
       name: requireText('name', input.name),
       task: input.task,
       description: input.description?.trim() || null,
     });
     try {
-      await repo.insert(model);
+      return await this.audit.transaction(ctx, async (manager) => {
+        await manager.insert(Model, model);
+        return {
+          result: model,
+          audit: {
+            action: 'createModel',
+            subjectType: 'Model',
+            subjectId: model.id,
+            projectId: model.projectId,
+            after: { name: model.name, task: model.task, description: model.description },
+          },
+        };
+      });
     } catch (error) {
       const mapped = fromDatabaseError(error);
       if (mapped instanceof ConflictError) {
@@ -86,7 +111,6 @@ export class ModelService {
       }
       throw error;
     }
-    return model;
   }
 
   /**
@@ -122,7 +146,7 @@ export class ModelService {
       status = validation.failed === 0 ? ModelVersionStatus.VALIDATED : ModelVersionStatus.REJECTED;
     }
 
-    return this.db.transaction(async (manager) => {
+    return this.audit.transaction(ctx, async (manager) => {
       await this.lockModel(manager, model.id);
       if (runId && !(await manager.existsBy(Run, { id: runId, projectId: model.projectId }))) {
         throw new BadInputError('runId', "names no run in the model's project");
@@ -159,7 +183,24 @@ export class ModelService {
         modelCard,
       });
       await manager.save(version);
-      return version;
+      return {
+        result: version,
+        audit: {
+          action: 'registerModelVersion',
+          subjectType: 'ModelVersion',
+          subjectId: version.id,
+          projectId: version.projectId,
+          after: {
+            modelId: model.id,
+            version: version.version,
+            artifactSha256: version.artifactSha256,
+            remote: version.remote,
+            status: version.status,
+            runId,
+            datasetVersionId,
+          },
+        },
+      };
     });
   }
 
@@ -238,11 +279,181 @@ export class ModelService {
   }
 
   async versionById(ctx: RequestContext, id: string): Promise<ModelVersion> {
-    const versionId = requireId('id', id);
-    const version = await this.loaders.versionById(ctx).load(versionId);
-    if (!version || !ctx.can('read', 'Model', version.projectId))
-      throw notFound('ModelVersion', versionId, 'id');
-    return version;
+    return this.readableVersion(ctx, requireId('id', id), 'id');
+  }
+
+  /** A version's model card as structured data, its completeness and its Markdown export. */
+  async modelCard(ctx: RequestContext, versionId: string): Promise<ModelCardView> {
+    const version = await this.readableVersion(ctx, requireId('versionId', versionId), 'versionId');
+    const model = await this.modelOf(ctx, version);
+    return this.cardView(this.db.manager, model, version);
+  }
+
+  /**
+   * Replaces a version's model card with a structured one. Omitted lineage is filled from the version:
+   * its dataset version for the training data, its run's latest metric values (else the metrics it
+   * was registered with) for the evaluation. The card it replaces is the audit event's `before`.
+   */
+  async updateModelCard(
+    ctx: RequestContext,
+    versionId: string,
+    input: ModelCardInput,
+  ): Promise<ModelCardView> {
+    const id = requireId('versionId', versionId);
+    const found = await this.readableVersion(ctx, id, 'versionId');
+    ctx.authorize('update', 'Model', found.projectId);
+    const model = await this.modelOf(ctx, found);
+    const { card, fillDatasets, fillMetrics, keepExtra } = requireModelCard(input, 'card');
+
+    return this.audit.transaction(ctx, async (manager) => {
+      const version = await manager
+        .createQueryBuilder(ModelVersion, 'v')
+        .setLock('pessimistic_write')
+        .where('v.id = :id', { id })
+        .getOne();
+      if (!version) throw notFound('ModelVersion', id, 'versionId');
+      const before = version.modelCard;
+      if (fillDatasets) {
+        card.trainingData.datasetVersionIds = version.datasetVersionId ? [version.datasetVersionId] : [];
+      } else {
+        const links = await this.datasetLinks(
+          manager,
+          version.projectId,
+          card.trainingData.datasetVersionIds,
+        );
+        const unknown = card.trainingData.datasetVersionIds.findIndex((dv) => !links.has(dv));
+        if (unknown >= 0)
+          throw new BadInputError(
+            `card.trainingData.datasetVersionIds.${unknown}`,
+            "names no dataset version in the model's project",
+          );
+      }
+      if (fillMetrics) Object.assign(card.evaluation, await this.lineageMetrics(manager, version));
+      if (keepExtra) card.extra = carriedExtra(readModelCard(before));
+      const after = storedModelCard(card);
+      if (JSON.stringify(after).length > MAX_MODEL_CARD_BYTES)
+        throw new BadInputError('card', `must be at most ${MAX_MODEL_CARD_BYTES} bytes`);
+      const unchanged = before !== null && canonicalJson(before) === canonicalJson(after);
+      if (!unchanged) {
+        version.modelCard = after;
+        await manager.save(version);
+      }
+      const view = await this.cardView(manager, model, version);
+      return {
+        result: view,
+        audit: unchanged
+          ? null
+          : {
+              action: 'updateModelCard',
+              subjectType: 'ModelVersion',
+              subjectId: version.id,
+              projectId: version.projectId,
+              before: { version: version.version, modelCard: before },
+              after: { version: version.version, modelCard: after, missing: view.missing },
+            },
+      };
+    });
+  }
+
+  private async cardView(
+    manager: EntityManager,
+    model: Model,
+    version: ModelVersion,
+  ): Promise<ModelCardView> {
+    const card = readModelCard(version.modelCard);
+    const datasets = await this.datasetLinks(manager, version.projectId, card.trainingData.datasetVersionIds);
+    const missing = missingSections(card);
+    const markdown = renderModelCardMarkdown({
+      modelName: model.name,
+      version: version.version,
+      versionId: version.id,
+      registeredAt: version.createdAt,
+      artifactSha256: version.artifactSha256,
+      runId: version.runId,
+      card,
+      datasets,
+      missing,
+    });
+    return {
+      versionId: version.id,
+      card: {
+        ...card,
+        trainingData: {
+          ...card.trainingData,
+          datasets: card.trainingData.datasetVersionIds.flatMap((dv) => datasets.get(dv) ?? []),
+        },
+      },
+      complete: missing.length === 0,
+      missing,
+      markdown,
+    };
+  }
+
+  /** The dataset versions among `ids` that exist in the project, with their dataset's name. */
+  private async datasetLinks(
+    manager: EntityManager,
+    projectId: string,
+    ids: readonly string[],
+  ): Promise<Map<string, CardDatasetLink>> {
+    const valid = ids.filter(isUuid);
+    if (!valid.length) return new Map();
+    const rows = await manager
+      .createQueryBuilder(DatasetVersion, 'dv')
+      .innerJoin(Dataset, 'd', 'd.id = dv.datasetId')
+      .select(['dv.id AS id', 'dv.datasetId AS "datasetId"', 'd.name AS name', 'dv.version AS version'])
+      .addSelect('dv.sha256', 'sha256')
+      .where('dv.id IN (:...ids) AND dv.projectId = :projectId', { ids: valid, projectId })
+      .getRawMany<{ id: string; datasetId: string; name: string; version: number; sha256: string }>();
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        {
+          datasetVersionId: r.id,
+          datasetId: r.datasetId,
+          name: r.name,
+          version: r.version,
+          sha256: r.sha256,
+        },
+      ]),
+    );
+  }
+
+  /**
+   * Evaluation metrics from a version's lineage: the latest value (highest step, then newest) of each
+   * metric its run logged; without any, the metrics it was registered with.
+   */
+  private async lineageMetrics(
+    manager: EntityManager,
+    version: ModelVersion,
+  ): Promise<{ metrics: CardMetric[]; source: ModelCardMetricSource | null; runId: string | null }> {
+    if (version.runId) {
+      const rows = await manager
+        .createQueryBuilder(RunMetric, 'm')
+        .select('m.key', 'key')
+        .addSelect('m.value', 'value')
+        .distinctOn(['m.key'])
+        .where('m.runId = :runId', { runId: version.runId })
+        .orderBy('m.key', 'ASC')
+        .addOrderBy('m.step', 'DESC')
+        .addOrderBy('m.timestamp', 'DESC')
+        .addOrderBy('m.id', 'DESC')
+        .limit(MAX_CARD_METRICS)
+        .getRawMany<{ key: string; value: number }>();
+      if (rows.length)
+        return {
+          metrics: rows.map((r) => ({ name: r.key, value: Number(r.value), dataset: null })),
+          source: ModelCardMetricSource.RUN,
+          runId: version.runId,
+        };
+    }
+    const registered = Object.entries(version.metrics ?? {});
+    if (registered.length)
+      return {
+        metrics: registered.map(([name, value]) => ({ name, value, dataset: null })),
+        source: ModelCardMetricSource.VERSION,
+        runId: null,
+      };
+    return { metrics: [], source: null, runId: null };
   }
 
   /** Models of a project (slug or id), newest first. */
@@ -309,6 +520,13 @@ export class ModelService {
     const model = await this.loaders.modelById(ctx).load(id);
     if (!model || !ctx.can('read', 'Model', model.projectId)) throw notFound('Model', id, field);
     return model;
+  }
+
+  /** A version the caller may read, or NOT_FOUND naming `field`. */
+  private async readableVersion(ctx: RequestContext, id: string, field: string): Promise<ModelVersion> {
+    const version = await this.loaders.versionById(ctx).load(id);
+    if (!version || !ctx.can('read', 'Model', version.projectId)) throw notFound('ModelVersion', id, field);
+    return version;
   }
 
   /** Serializes version numbering and alias moves per model. */

@@ -17,6 +17,7 @@ import type { AlertService } from '../alerts/alert.service';
 import { Endpoint, EndpointTraffic } from '../endpoints/endpoint.entity';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
+import { missingModelCardSections } from '../models/model-card';
 import { Model, ModelVersion } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { Project, RiskLevel } from '../projects/project.entity';
@@ -51,16 +52,8 @@ import type {
 /** The alias a successful rollout moves to the candidate (and a rollback leaves on the stable version). */
 export const CHAMPION = 'champion';
 
-/** What a HIGH-risk project's model card must hold before any version of it is deployed. */
-export const REQUIRED_MODEL_CARD_SECTIONS = [
-  'intendedUse',
-  'outOfScopeUses',
-  'trainingData',
-  'evaluation',
-  'ethicalConsiderations',
-  'limitations',
-  'owners',
-] as const;
+/** What a HIGH-risk project's model card must hold: the models module owns the one completeness check. */
+export { REQUIRED_MODEL_CARD_SECTIONS, missingModelCardSections } from '../models/model-card';
 
 const MAX_STEPS = 20;
 const MAX_PAUSE_MINUTES = 7 * 24 * 60;
@@ -725,18 +718,6 @@ function verdictEvidence(verdict: Verdict): Record<string, unknown> {
     stable: verdict.stable,
     checks: verdict.checks,
   };
-}
-
-/** The sections a HIGH-risk deployment needs in the version's model card, that are missing or empty. */
-export function missingModelCardSections(card: Record<string, unknown> | null): string[] {
-  return REQUIRED_MODEL_CARD_SECTIONS.filter((section) => {
-    const value = card?.[section];
-    if (value === null || value === undefined) return true;
-    if (typeof value === 'string') return value.trim() === '';
-    if (Array.isArray(value)) return value.length === 0;
-    if (typeof value === 'object') return Object.keys(value).length === 0;
-    return false;
-  });
 }
 
 function checkSteps(strategy: RolloutStrategy, input: RolloutStepInput[] | null | undefined): RolloutStep[] {
