@@ -1,9 +1,22 @@
 import { AbilityBuilder, createMongoAbility, subject as tagSubject, type MongoAbility } from '@casl/ability';
 import { Role } from '../modules/api-keys/api-key.entity';
 
-/** `operate`: run a connector (check, sync, actions) without changing its config or secrets. */
+/**
+ * `operate`: run a connector (check, sync, actions) without changing its config or secrets.
+ * `readPersonalData` (on a Project): see the fields its data policy marks personal in clear; only
+ * ADMIN has it (through `manage`), every other role reads them redacted or hashed.
+ */
 export type Action =
-  'read' | 'create' | 'update' | 'delete' | 'manage' | 'deploy' | 'approve' | 'predict' | 'operate';
+  | 'read'
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'manage'
+  | 'deploy'
+  | 'approve'
+  | 'predict'
+  | 'operate'
+  | 'readPersonalData';
 export type Subject =
   | 'Project'
   | 'Dataset'

@@ -32,6 +32,7 @@ import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
 import { ConnectorSchedules } from '../jobs/connector-schedules';
 import { AuditService } from '../modules/audit/audit.service';
+import { DataPolicyService } from '../modules/governance/data-policy.service';
 import { ImpactAssessmentService } from '../modules/governance/impact-assessment.service';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */
@@ -60,6 +61,8 @@ export interface Services {
   replay: ReplayService;
   scheduler: Scheduler;
   audit: AuditService;
+  /** Personal data: policies, masking (prediction logs, synced records) and retention. */
+  dataPolicy: DataPolicyService;
   impactAssessments: ImpactAssessmentService;
   kpis: KpiService;
   syncRunner: SyncRunner;
@@ -85,6 +88,9 @@ export function createServices(
 ): Services {
   const audit = new AuditService(db, now);
   const projects = new ProjectService(db, audit);
+  // The embedded hub makes its key on first need; a hub on DATABASE_URL has one only when it is given.
+  const secretKey = config.secretKey ?? (config.databaseUrl ? undefined : embeddedSecretKey(config.dataDir));
+  const dataPolicy = new DataPolicyService(db, projects, audit, logger, now, secretKey);
   const impactAssessments = new ImpactAssessmentService(db, projects, audit, now);
   const artifacts = new ArtifactService(
     db,
@@ -98,10 +104,12 @@ export function createServices(
     threads: config.inferenceThreads,
     logger,
   });
-  const predictionLog = new PredictionLogWriter(db, logger, {
-    ...DEFAULT_WRITER_OPTIONS,
-    flushIntervalMs: config.predictionLogFlushMs,
-  });
+  const predictionLog = new PredictionLogWriter(
+    db,
+    logger,
+    { ...DEFAULT_WRITER_OPTIONS, flushIntervalMs: config.predictionLogFlushMs },
+    dataPolicy,
+  );
   const models = new ModelService(db, projects, artifacts, runtime, now, audit);
   const endpoints = new EndpointService(db, projects, models, runtime, now, audit, impactAssessments);
   const predictions = new PredictionService(
@@ -115,7 +123,7 @@ export function createServices(
     config.maxPredictBatch,
   );
   const events = createEventBus({ redisUrl: config.redisUrl, logger });
-  const alerts = new AlertService(db, projects, events, now);
+  const alerts = new AlertService(db, projects, events, now, audit);
   const slaTracker = new SlaTracker(db, now);
   if (config.monitoringEnabled) {
     predictions.observers.push({
@@ -146,12 +154,10 @@ export function createServices(
     audit,
     impactAssessments,
   );
-  const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts));
-  const kpis = new KpiService(db, projects, idempotency, now);
+  const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts, dataPolicy));
+  const kpis = new KpiService(db, projects, idempotency, now, audit);
   const registry = options.connectorRegistry ?? connectorRegistry();
-  const box = new SecretBox(
-    config.secretKey ?? (config.databaseUrl ? undefined : embeddedSecretKey(config.dataDir)),
-  );
+  const box = new SecretBox(secretKey);
   const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };
   const syncRunner = new SyncRunner(db, registry, box, kpis, alerts, events, logger, now, connectorEnv);
   const connectors = new ConnectorService(
@@ -163,6 +169,7 @@ export function createServices(
     idempotency,
     connectorEnv,
     now,
+    audit,
   );
   const connectorSchedules = new ConnectorSchedules(connectors, logger);
   return {
@@ -170,13 +177,13 @@ export function createServices(
     config,
     logger,
     now,
-    apiKeys: new ApiKeyService(db, () => now().getTime()),
+    apiKeys: new ApiKeyService(db, () => now().getTime(), audit),
     projects,
     artifacts,
     idempotency,
-    datasets: new DatasetService(db, projects, artifacts),
+    datasets: new DatasetService(db, projects, artifacts, audit),
     models,
-    runs: new RunService(db, projects, idempotency, now),
+    runs: new RunService(db, projects, idempotency, now, audit),
     runtime,
     predictionLog,
     endpoints,
@@ -190,6 +197,7 @@ export function createServices(
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
     audit,
+    dataPolicy,
     impactAssessments,
     kpis,
     syncRunner,

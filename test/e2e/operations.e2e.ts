@@ -165,6 +165,16 @@ describe('graphql/operations', () => {
     ).createProject;
     await run('Projects', { first: 5 });
     await run('Project', { slug });
+    await run('SetDataPolicy', {
+      project: slug,
+      policy: {
+        personalFields: ['prediction.email', 'crm_contact.email', 'ticket.subject'],
+        treatment: 'HASH',
+        // Long enough that a retention run elsewhere on the shared database never touches this suite.
+        predictionRetentionDays: 3650,
+        syncedRecordRetentionDays: 3650,
+      },
+    });
     await run('Me');
     const key = (
       await run<{ createApiKey: { key: { id: string } } }>('CreateApiKey', {

@@ -117,19 +117,27 @@ export class ConnectorResolver {
     @Ctx() ctx: RequestContext,
     @Arg('input') input: RunConnectorActionInput,
   ): Promise<ConnectorActionResult> {
-    return this.services.connectors.act(ctx, input);
+    return this.services.dataPolicy.actionResult(ctx, input.connector, () =>
+      this.services.connectors.act(ctx, input),
+    );
   }
 
   @Can('read', 'Connector')
   @Query(() => TicketConnection, { description: 'Synced tickets, most recently changed first' })
   tickets(@Ctx() ctx: RequestContext, @Args() args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
-    return this.services.connectors.tickets(ctx, args);
+    const filters = { status: args.statuses, routing: args.routing, tags: args.tag };
+    return this.services.dataPolicy.records(ctx, 'ticket', args.project, filters, () =>
+      this.services.connectors.tickets(ctx, args),
+    );
   }
 
   @Can('read', 'Connector')
   @Query(() => RpaJobConnection, { description: 'Synced RPA jobs, most recently changed first' })
   rpaJobs(@Ctx() ctx: RequestContext, @Args() args: RpaJobsArgs): Promise<ConnectionResult<RpaJob>> {
-    return this.services.connectors.rpaJobs(ctx, args);
+    const filters = { state: args.states, release_name: args.releaseName };
+    return this.services.dataPolicy.records(ctx, 'rpa_job', args.project, filters, () =>
+      this.services.connectors.rpaJobs(ctx, args),
+    );
   }
 
   @Can('read', 'Connector')
@@ -138,7 +146,10 @@ export class ConnectorResolver {
     @Ctx() ctx: RequestContext,
     @Args() args: QueueItemsArgs,
   ): Promise<ConnectionResult<RpaQueueItem>> {
-    return this.services.connectors.queueItems(ctx, args);
+    const filters = { status: args.statuses, queue_name: args.queueName };
+    return this.services.dataPolicy.records(ctx, 'rpa_queue_item', args.project, filters, () =>
+      this.services.connectors.queueItems(ctx, args),
+    );
   }
 
   @Can('read', 'Connector')
@@ -147,13 +158,18 @@ export class ConnectorResolver {
     @Ctx() ctx: RequestContext,
     @Args() args: CrmContactsArgs,
   ): Promise<ConnectionResult<CrmContact>> {
-    return this.services.connectors.crmContacts(ctx, args);
+    const filters = { lifecycle_stage: args.lifecycleStage, email: args.email };
+    return this.services.dataPolicy.records(ctx, 'crm_contact', args.project, filters, () =>
+      this.services.connectors.crmContacts(ctx, args),
+    );
   }
 
   @Can('read', 'Connector')
   @Query(() => CrmDealConnection, { description: 'Synced CRM deals, most recently changed first' })
   crmDeals(@Ctx() ctx: RequestContext, @Args() args: CrmDealsArgs): Promise<ConnectionResult<CrmDeal>> {
-    return this.services.connectors.crmDeals(ctx, args);
+    return this.services.dataPolicy.records(ctx, 'crm_deal', args.project, { stage: args.stages }, () =>
+      this.services.connectors.crmDeals(ctx, args),
+    );
   }
 
   @Authorized()

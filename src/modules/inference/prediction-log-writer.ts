@@ -33,10 +33,20 @@ export const DEFAULT_WRITER_OPTIONS: WriterOptions = {
 const MAX_RETRY_DELAY_MS = 5_000;
 
 /**
+ * Masks a project's personal input features before they are written (the data policy): the log never
+ * holds them in clear. Answers from memory in the steady state; a failure fails the batch, which is
+ * retried like a failed INSERT, so rows are never written unmasked.
+ */
+export interface FeatureRedactor {
+  /** How `projectId`'s logged features are masked; null: written as given. */
+  featureMask(projectId: string): Promise<((features: unknown) => unknown) | null>;
+}
+
+/**
  * Buffers prediction rows and writes them with one multi-row INSERT per batch, off the response path.
  * A failed write keeps its rows and retries with backoff; `close()` writes everything acknowledged
  * before it returns. Rows repeating (endpoint, request key, shadow) are skipped, so a retried request
- * is logged once.
+ * is logged once. Personal features are masked here, a batch at a time (see {@link FeatureRedactor}).
  */
 export class PredictionLogWriter {
   private buffer: PredictionRecord[] = [];
@@ -52,6 +62,7 @@ export class PredictionLogWriter {
     private readonly db: DataSource,
     private readonly logger: Logger,
     private readonly options: WriterOptions = DEFAULT_WRITER_OPTIONS,
+    private readonly redactor?: FeatureRedactor,
   ) {}
 
   get buffered(): number {
@@ -136,15 +147,17 @@ export class PredictionLogWriter {
    */
   private async insert(rows: PredictionRecord[]): Promise<void> {
     const n = rows.length;
+    const masks = await this.masks(rows);
     const records = new Array<LogRow>(n);
     for (let i = 0; i < n; i++) {
       const r = rows[i];
+      const mask = masks?.get(r.projectId);
       records[i] = {
         project_id: r.projectId,
         endpoint_id: r.endpointId,
         model_version_id: r.modelVersionId,
         request_key: r.requestKey,
-        features: r.features,
+        features: mask ? mask(r.features) : r.features,
         outputs: r.outputs ?? null,
         latency_ms: r.latencyMs,
         error: r.error,
@@ -162,6 +175,21 @@ export class PredictionLogWriter {
        ON CONFLICT ON CONSTRAINT uq_prediction_log__request_key DO NOTHING`,
       [JSON.stringify(records)],
     );
+  }
+
+  /** The feature masks of the batch's projects; undefined when none masks anything. */
+  private async masks(
+    rows: PredictionRecord[],
+  ): Promise<Map<string, (features: unknown) => unknown> | undefined> {
+    if (!this.redactor) return undefined;
+    const projects = new Set<string>();
+    for (const row of rows) projects.add(row.projectId);
+    let masks: Map<string, (features: unknown) => unknown> | undefined;
+    for (const projectId of projects) {
+      const mask = await this.redactor.featureMask(projectId);
+      if (mask) (masks ??= new Map()).set(projectId, mask);
+    }
+    return masks;
   }
 }
 

@@ -1,0 +1,296 @@
+import type { DataSource } from 'typeorm';
+import { ConflictError, ForbiddenError } from '../../common/errors';
+import type { Logger } from '../../common/logger';
+import type { ConnectionResult } from '../../common/pagination';
+import type { RequestContext } from '../../context/context';
+import type { AuditService } from '../audit/audit.service';
+import type { FeatureRedactor } from '../inference/prediction-log-writer';
+import { Project } from '../projects/project.entity';
+import type { ProjectService } from '../projects/project.service';
+import {
+  compilePolicy,
+  featureMasker,
+  PERSONAL_RECORD_FIELDS,
+  PersonalDataTreatment,
+  projectHasher,
+  recordMasker,
+  REDACTED_RAW,
+  validDataPolicy,
+  valueMask,
+  type CompiledPolicy,
+  type DataPolicyInputValue,
+  type Hasher,
+} from './data-policy';
+import type { DataPolicy } from './data-policy.types';
+
+/** How long a replica serves a project's policy from memory: a change reaches every replica within it. */
+const POLICY_TTL_MS = 1_000;
+/** Rows per DELETE of the retention purge: each statement is its own short transaction. */
+export const PURGE_BATCH_ROWS = 10_000;
+const DAY_MS = 86_400_000;
+
+/** What one retention run purged. */
+export interface RetentionReport {
+  /** Projects with a retention period. */
+  projects: number;
+  predictionLogs: number;
+  /** Rows purged per synced table. */
+  records: Record<string, number>;
+}
+
+/**
+ * Personal data: a project's policy (which prediction features and synced columns are personal, how
+ * they are masked, how long logs and records are kept); masking in prediction logs (every row) and in
+ * API responses (for callers without `readPersonalData`); and the retention purge.
+ */
+export class DataPolicyService implements FeatureRedactor {
+  private readonly cache = new Map<string, { at: number; policy: Promise<CompiledPolicy> }>();
+  private readonly hashers = new Map<string, Hasher>();
+  private readonly secret: Buffer | undefined;
+  private warnedNoKey = false;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly projects: ProjectService,
+    private readonly audit: AuditService,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    /** NERVE_SECRET_KEY (base64, 32 bytes): the root of the hashing keys; undefined: HASH is refused. */
+    secretKey: string | undefined,
+  ) {
+    this.secret = secretKey ? Buffer.from(secretKey, 'base64') : undefined;
+  }
+
+  /** The project's policy as the API shows it. */
+  view(project: Project): DataPolicy {
+    const stored = project.dataPolicy ?? {};
+    return {
+      personalFields: stored.personalFields ?? [],
+      treatment: stored.treatment === 'HASH' ? PersonalDataTreatment.HASH : PersonalDataTreatment.REDACT,
+      predictionRetentionDays: stored.predictionRetentionDays ?? null,
+      syncedRecordRetentionDays: stored.syncedRecordRetentionDays ?? null,
+    };
+  }
+
+  /**
+   * Replaces a project's policy (admins), audited with before and after in the same transaction. It
+   * applies to predictions logged and records read from then on; rows already logged keep what they
+   * hold until the retention purge removes them.
+   */
+  async set(ctx: RequestContext, ref: string, input: DataPolicyInputValue): Promise<Project> {
+    const project = await this.projects.resolve(ctx, ref);
+    ctx.authorize('update', 'Project', project.id);
+    const policy = validDataPolicy(input, 'policy');
+    if (policy.treatment === 'HASH' && !this.secret)
+      throw new ConflictError(
+        'HASH needs NERVE_SECRET_KEY (the hashing key is derived from it); set it or use REDACT',
+        'policy.treatment',
+      );
+    const updated = await this.audit.transaction(ctx, async (manager) => {
+      const [row] = (await manager.query('SELECT data_policy FROM project WHERE id = $1 FOR UPDATE', [
+        project.id,
+      ])) as Array<{ data_policy: object }>;
+      await manager.getRepository(Project).update({ id: project.id }, { dataPolicy: policy });
+      return {
+        result: await manager.getRepository(Project).findOneByOrFail({ id: project.id }),
+        audit: {
+          action: 'setDataPolicy',
+          subjectType: 'Project',
+          subjectId: project.id,
+          projectId: project.id,
+          before: row.data_policy,
+          after: policy,
+        },
+      };
+    });
+    this.cache.delete(project.id);
+    return updated;
+  }
+
+  /** The project's policy, from memory for up to a second: no query per prediction. */
+  policy(projectId: string): Promise<CompiledPolicy> {
+    const cached = this.cache.get(projectId);
+    const at = Date.now();
+    if (cached && at - cached.at < POLICY_TTL_MS) return cached.policy;
+    const policy = (
+      this.db.query('SELECT data_policy FROM project WHERE id = $1', [projectId]) as Promise<
+        Array<{ data_policy: Project['dataPolicy'] }>
+      >
+    ).then(([row]) => compilePolicy(row?.data_policy));
+    this.cache.set(projectId, { at, policy });
+    policy.catch(() => this.cache.delete(projectId));
+    return policy;
+  }
+
+  /** For the prediction log writer: how a project's logged inputs are masked, or null to log them as given. */
+  async featureMask(projectId: string): Promise<((features: unknown) => unknown) | null> {
+    const policy = await this.policy(projectId);
+    return featureMasker(policy, this.mask(projectId, policy));
+  }
+
+  /**
+   * A page of a synced table, its personal columns masked for a caller without `readPersonalData`.
+   * `filters` (column → the value asked for) must not name a personal column for such a caller: a
+   * filter by value would tell whether a person is there (`crmContacts(email:)`), so it is refused.
+   */
+  async records<T extends { projectId: string }>(
+    ctx: RequestContext,
+    table: string,
+    projectRef: string,
+    filters: Record<string, unknown>,
+    read: () => Promise<ConnectionResult<T>>,
+  ): Promise<ConnectionResult<T>> {
+    const asked = Object.entries(filters).filter(([, v]) => v != null && !(Array.isArray(v) && !v.length));
+    if (asked.length) {
+      const project = await this.projects.resolve(ctx, projectRef, 'Connector');
+      if (!ctx.can('readPersonalData', 'Project', project.id)) {
+        const marked = (await this.policy(project.id)).tables.get(table);
+        const personal = asked.find(([column]) => marked?.has(column));
+        if (personal)
+          throw new ForbiddenError(
+            `${table}.${personal[0]} is personal data in this project: filtering on it needs the right to read personal data`,
+          );
+      }
+    }
+    const page = await read();
+    if (!page.edges.length) return page;
+    const maskers = new Map<string, (<R extends object>(record: R) => R) | null>();
+    for (const projectId of new Set(page.edges.map((e) => e.node.projectId))) {
+      if (ctx.can('readPersonalData', 'Project', projectId)) maskers.set(projectId, null);
+      else {
+        const policy = await this.policy(projectId);
+        maskers.set(projectId, recordMasker(table, policy, this.mask(projectId, policy)));
+      }
+    }
+    if ([...maskers.values()].every((m) => m === null)) return page;
+    return {
+      ...page,
+      edges: page.edges.map((e) => {
+        const masker = maskers.get(e.node.projectId);
+        return masker ? { ...e, node: masker(e.node) } : e;
+      }),
+    };
+  }
+
+  /**
+   * A connector action's answer (the vendor's object): its `raw` redacted for a caller without
+   * `readPersonalData` when the project marks any synced field personal.
+   */
+  async actionResult<T extends { raw: Record<string, unknown> }>(
+    ctx: RequestContext,
+    connectorId: string,
+    act: () => Promise<T>,
+  ): Promise<T> {
+    const result = await act();
+    const [connector] = (await this.db.query('SELECT project_id FROM connector WHERE id = $1', [
+      connectorId,
+    ])) as Array<{ project_id: string }>;
+    if (!connector || ctx.can('readPersonalData', 'Project', connector.project_id)) return result;
+    const policy = await this.policy(connector.project_id);
+    return policy.tables.size ? { ...result, raw: REDACTED_RAW as Record<string, unknown> } : result;
+  }
+
+  /**
+   * Purges, per project with a retention period, prediction logs created before `now` minus
+   * predictionRetentionDays and synced records last modified in the vendor before `now` minus
+   * syncedRecordRetentionDays, {@link PURGE_BATCH_ROWS} rows per statement. KPI points derived from
+   * purged records stay: they hold a value, a time and a model version, no personal data. Each project
+   * that lost rows gets an audit event saying how many; a project that fails is logged and skipped.
+   */
+  async runRetention(now: Date = this.now()): Promise<RetentionReport> {
+    const projects = (await this.db.query(
+      `SELECT id, data_policy FROM project
+        WHERE jsonb_typeof(data_policy->'predictionRetentionDays') = 'number'
+           OR jsonb_typeof(data_policy->'syncedRecordRetentionDays') = 'number'`,
+    )) as Array<{ id: string; data_policy: Project['dataPolicy'] }>;
+    const report: RetentionReport = { projects: projects.length, predictionLogs: 0, records: {} };
+    for (const { id, data_policy } of projects) {
+      try {
+        const purged = await this.purgeProject(id, compilePolicy(data_policy), now);
+        report.predictionLogs += purged.predictionLogs;
+        for (const [table, n] of Object.entries(purged.records))
+          report.records[table] = (report.records[table] ?? 0) + n;
+      } catch (error) {
+        this.logger.error('retention purge failed', { project: id, error });
+      }
+    }
+    return report;
+  }
+
+  private async purgeProject(
+    projectId: string,
+    policy: CompiledPolicy,
+    now: Date,
+  ): Promise<{ predictionLogs: number; records: Record<string, number> }> {
+    const cutoff = (days: number | null): Date | null =>
+      days === null ? null : new Date(now.getTime() - days * DAY_MS);
+    const logsBefore = cutoff(policy.predictionRetentionDays);
+    const recordsBefore = cutoff(policy.syncedRecordRetentionDays);
+    let predictionLogs = 0;
+    const records: Record<string, number> = {};
+    if (logsBefore) {
+      // By endpoint, so the (endpoint_id, created_at) index finds the rows.
+      predictionLogs = await this.purge(
+        `DELETE FROM prediction_log WHERE id IN (
+           SELECT id FROM prediction_log
+            WHERE endpoint_id IN (SELECT id FROM endpoint WHERE project_id = $1)
+              AND project_id = $1 AND created_at < $2
+            LIMIT $3)`,
+        [projectId, logsBefore],
+      );
+    }
+    if (recordsBefore) {
+      for (const table of PERSONAL_RECORD_FIELDS.keys()) {
+        const n = await this.purge(
+          `DELETE FROM ${table} WHERE id IN (
+             SELECT id FROM ${table} WHERE project_id = $1 AND updated_at < $2 LIMIT $3)`,
+          [projectId, recordsBefore],
+        );
+        if (n) records[table] = n;
+      }
+    }
+    if (predictionLogs || Object.keys(records).length) {
+      await this.db.transaction((manager) =>
+        this.audit.recordAs(manager, null, `retention:${now.toISOString()}`, {
+          action: 'purgeExpiredData',
+          subjectType: 'Project',
+          subjectId: projectId,
+          projectId,
+          after: {
+            predictionLogs,
+            predictionLogsBefore: logsBefore,
+            records,
+            recordsBefore,
+          },
+        }),
+      );
+    }
+    return { predictionLogs, records };
+  }
+
+  /** Runs a `DELETE … LIMIT $n` statement until it deletes less than a batch; the rows deleted. */
+  private async purge(deleteBatch: string, params: unknown[]): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [{ n }] = (await this.db.query(
+        `WITH deleted AS (${deleteBatch} RETURNING 1) SELECT count(*)::int AS n FROM deleted`,
+        [...params, PURGE_BATCH_ROWS],
+      )) as Array<{ n: number }>;
+      total += n;
+      if (n < PURGE_BATCH_ROWS) return total;
+    }
+  }
+
+  /** The value mask of a project's policy. HASH without a key (it was since unset) redacts: never clear. */
+  private mask(projectId: string, policy: CompiledPolicy): (value: unknown) => unknown {
+    if (policy.treatment !== PersonalDataTreatment.HASH) return valueMask(PersonalDataTreatment.REDACT, null);
+    if (!this.secret) {
+      if (!this.warnedNoKey) this.logger.warn('NERVE_SECRET_KEY is not set: HASH policies redact instead');
+      this.warnedNoKey = true;
+      return valueMask(PersonalDataTreatment.REDACT, null);
+    }
+    let hasher = this.hashers.get(projectId);
+    if (!hasher) this.hashers.set(projectId, (hasher = projectHasher(this.secret, projectId)));
+    return valueMask(PersonalDataTreatment.HASH, hasher);
+  }
+}
