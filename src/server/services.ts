@@ -140,6 +140,7 @@ export function createServices(
     events,
     slaTracker,
     now,
+    dataPolicy,
   );
   const rollouts = new RolloutService(
     db,

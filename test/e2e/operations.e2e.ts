@@ -509,6 +509,37 @@ describe('graphql/operations', () => {
       },
     });
     await run('Kpis', { project: slug });
+    // Governance: a HIGH-risk reclassification, and the impact assessment an approver must approve.
+    await run('SetProjectRiskLevel', {
+      project: slug,
+      riskLevel: 'HIGH',
+      reason: 'routes credit complaints',
+    });
+    const assessment = (
+      await run<{ submitImpactAssessment: { id: string } }>('SubmitImpactAssessment', {
+        project: slug,
+        sections: {
+          purpose: 'Route support tickets to the right queue',
+          affectedPeople: 'Customers writing to support; agents',
+          dataCategories: ['contact details', 'message text'],
+          lawfulBasis: 'LEGITIMATE_INTERESTS',
+          risksAndMitigations: [
+            { risk: 'Urgent tickets misrouted', mitigation: 'Urgent keywords bypass the model' },
+          ],
+          humanOversight: 'Agents re-route any ticket; weekly review',
+          accuracyAndRobustness: 'Held-out accuracy 91.6%; live accuracy alerts',
+        },
+      })
+    ).submitImpactAssessment;
+    const assessor = await hub.key(Role.APPROVER, [project.id]);
+    const decidedAssessment = await hub.gql(
+      byName.get('DecideImpactAssessment')!.text,
+      { id: assessment.id, approve: true, comment: 'DPIA reviewed' },
+      assessor,
+    );
+    expect(decidedAssessment.errors).toBeUndefined();
+    executed.add('DecideImpactAssessment');
+    await run('ImpactAssessments', { project: slug });
     await run('AuditLog', { project: slug, first: 20 });
     await run('VerifyAuditChain', { project: slug });
     await run('KpiSeries', {

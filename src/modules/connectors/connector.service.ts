@@ -318,7 +318,14 @@ export class ConnectorService {
       subjectType: 'Connector',
       subjectId: connector.id,
       projectId: connector.projectId,
-      after: { action: action.name, input: values, externalId: result.externalId, stream: result.stream },
+      // Field names only: the values (ticket text, contact details) are vendor data, not the act, and
+      // this table is never purged.
+      after: {
+        action: action.name,
+        inputFields: Object.keys(values).filter((k) => values[k] !== undefined),
+        externalId: result.externalId,
+        stream: result.stream,
+      },
     });
     if (input.idempotencyKey == null) {
       const result = await run();

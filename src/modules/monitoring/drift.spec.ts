@@ -32,6 +32,12 @@ describe('drift', () => {
     expect(skipped).toEqual(['subject: not a column of the training dataset']);
   });
 
+  it('never compares a feature the project marks personal (the log holds it masked)', () => {
+    const { probes, skipped } = planDrift(spec, profile, ['billing', 'technical'], new Set(['channel']));
+    expect(probes.map((p) => p.name)).toEqual(['amount', OUTPUT]);
+    expect(skipped).toContain('channel: personal data, masked in the prediction log');
+  });
+
   it('reads the window once, through a fenced subquery, with every value as a parameter', () => {
     const { probes } = planDrift(spec, profile, ['billing', 'technical']);
     const { text, params } = driftQuery(probes, { endpointId: 'e', from: new Date(0), to: new Date(1) });

@@ -42,10 +42,16 @@ export function planDrift(
   spec: PreprocessingSpec,
   profile: FeatureProfile,
   labels: readonly string[],
+  /** Features the project's policy marks personal: the log holds them masked, never comparable. */
+  personal: ReadonlySet<string> = new Set(),
 ): { probes: Probe[]; skipped: string[] } {
   const probes: Probe[] = [];
   const skipped: string[] = [];
   for (const feature of spec.features) {
+    if (personal.has(feature.name)) {
+      skipped.push(`${feature.name}: personal data, masked in the prediction log`);
+      continue;
+    }
     const reference = profile[feature.name];
     if (!reference) {
       skipped.push(`${feature.name}: not a column of the training dataset`);

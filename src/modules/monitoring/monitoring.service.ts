@@ -12,6 +12,7 @@ import type { EndpointService } from '../endpoints/endpoint.service';
 import { compilePreprocessing, numericSpec } from '../inference/preprocessing';
 import type { PredictionService } from '../inference/prediction.service';
 import { ModelVersion } from '../models/model.entity';
+import type { DataPolicyService } from '../governance/data-policy.service';
 import type { ProjectService } from '../projects/project.service';
 import { DDSketch } from './ddsketch';
 import { DriftReport } from './drift-report.entity';
@@ -60,6 +61,7 @@ export class MonitoringService {
     private readonly events: EventBus,
     private readonly tracker: SlaTracker,
     private readonly now: () => Date,
+    private readonly dataPolicy: DataPolicyService,
   ) {}
 
   /**
@@ -150,7 +152,8 @@ export class MonitoringService {
     const spec = version.preprocessing
       ? compilePreprocessing(version.preprocessing).spec
       : numericSpec(version.featureNames);
-    const { probes, skipped } = planDrift(spec, dataset.profile, version.labels);
+    const { features: personal } = await this.dataPolicy.policy(endpoint.projectId);
+    const { probes, skipped } = planDrift(spec, dataset.profile, version.labels, personal);
     const to = this.now();
     const from = new Date(to.getTime() - minutes * MINUTE_MS);
     const { text, params } = driftQuery(probes, { endpointId: endpoint.id, from, to });
