@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Role } from '../modules/api-keys/api-key.entity';
 
 export type NerveRole = 'all' | 'api' | 'worker';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -29,6 +30,8 @@ export interface Config {
   maxArtifactBytes: number;
   maxRequestBytes: number;
   limits: QueryLimits;
+  /** Requests per minute per API key, by the key's role; 0 is unlimited. Counted per process. */
+  rateLimits: RateLimits;
   /** Record SLA windows from served predictions (`NERVE_MONITORING=false` turns it off, e.g. to measure its cost). */
   monitoringEnabled: boolean;
   /** Run scheduled jobs (SLA flushes; on the worker role, evaluations and drift checks). */
@@ -41,6 +44,80 @@ export interface QueryLimits {
   maxDepth: number;
   maxAliases: number;
   maxCost: number;
+}
+
+/** Requests per minute allowed to one API key of each role (0: unlimited). */
+export type RateLimits = Readonly<Record<Role, number>>;
+
+/**
+ * Default per-key limits, per process. A hub process answers a few thousand trivial operations and
+ * about 2,000 predictions a second (see the README's benchmarks), so one key at these rates takes a
+ * percent or less of it: dozens of keys must run away together before the hub starves.
+ * - Machine callers get 1200/min (20/s sustained, bursts of 1200): BOT (RPA robots and business
+ *   systems calling `predict`, `recordKpiPoints`), and DATA_SCIENTIST and ML_ENGINEER, whose keys
+ *   drive pipelines logging runs and metrics. A caller with more rows batches them (`predictBatch`,
+ *   `logRunMetrics` and `recordKpiPoints` count once) or gets a higher limit in NERVE_RATE_LIMITS.
+ * - People and their dashboards (VIEWER, ANALYST, APPROVER, AUDITOR) get 600/min: a page firing
+ *   dozens of queries at once fits in the burst, and ten queries refreshed every second stay within it.
+ * - ADMIN is unlimited: the operator's key must still work mid-incident, to revoke the runaway key.
+ */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  BOT: 1200,
+  DATA_SCIENTIST: 1200,
+  ML_ENGINEER: 1200,
+  VIEWER: 600,
+  ANALYST: 600,
+  APPROVER: 600,
+  AUDITOR: 600,
+  ADMIN: 0,
+};
+
+/** No limit for any role: for benchmarks that measure the hub flat out with one key. */
+export const UNLIMITED_RATE_LIMITS: RateLimits = Object.fromEntries(
+  Object.keys(DEFAULT_RATE_LIMITS).map((role) => [role, 0]),
+) as Record<Role, number>;
+
+/** The most requests per minute a role may be given: beyond it, a limit means nothing on one process. */
+const MAX_RATE_LIMIT = 1_000_000;
+
+/**
+ * `NERVE_RATE_LIMITS`, e.g. `BOT=600,VIEWER=300,ADMIN=0`: the roles named override the defaults.
+ * Every bad entry is reported, with the default kept for its role.
+ */
+function rateLimits(env: Env, problems: string[]): RateLimits {
+  const name = 'NERVE_RATE_LIMITS';
+  const limits: Record<string, number> = { ...DEFAULT_RATE_LIMITS };
+  const raw = env[name];
+  if (!raw) return limits as RateLimits;
+  const roles = Object.keys(DEFAULT_RATE_LIMITS);
+  const seen = new Set<string>();
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    if (!entry) continue;
+    const match = /^([A-Za-z_]+)\s*=\s*(\S+)$/.exec(entry);
+    if (!match) {
+      problems.push(`${name}: "${entry}" is not ROLE=requests-per-minute`);
+      continue;
+    }
+    const [, role, value] = match;
+    if (!roles.includes(role)) {
+      problems.push(`${name}: unknown role "${role}" (${roles.join(', ')})`);
+      continue;
+    }
+    if (seen.has(role)) {
+      problems.push(`${name}: ${role} is given twice`);
+      continue;
+    }
+    seen.add(role);
+    const limit = Number(value);
+    if (!/^\d+$/.test(value) || limit > MAX_RATE_LIMIT) {
+      problems.push(
+        `${name}: ${role} must be an integer between 0 (unlimited) and ${MAX_RATE_LIMIT}, got "${value}"`,
+      );
+      continue;
+    }
+    limits[role] = limit;
+  }
+  return limits as RateLimits;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxAliases: int(env, 'NERVE_MAX_QUERY_ALIASES', 30, 1, 1000, problems),
       maxCost: int(env, 'NERVE_MAX_QUERY_COST', 200_000, 10, 10_000_000, problems),
     },
+    rateLimits: rateLimits(env, problems),
     seedDemo: env.NERVE_SEED_DEMO !== 'false',
     schedulerEnabled: env.NERVE_SCHEDULER !== 'false',
     monitoringEnabled: env.NERVE_MONITORING !== 'false',

@@ -13,6 +13,7 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
+import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {
   DomainError,
@@ -92,6 +93,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     });
   }
   const rules = [queryLimitsRule(config.limits)];
+  const limiter = new RateLimiter(config.rateLimits, {
+    now: options.now ? () => options.now!().getTime() : undefined,
+  });
+  // Every role's series from the start, so a rate over it reads 0 rather than nothing.
+  for (const role of Object.keys(config.rateLimits)) metrics.rateLimited.inc({ role }, 0);
   /**
    * Formats an error for a client and logs it, with its request id, when it is the server's fault.
    * An error made by `internalError()` was logged where it was raised.
@@ -159,6 +165,28 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       });
     }
     return new RequestContext(id, principal, logger);
+  };
+
+  /**
+   * Counts one request of the caller's key against its role's per-minute limit (anonymous callers are
+   * refused further on). Over it: RATE_LIMITED, thrown as a GraphQLError whose `http` extension gives
+   * Apollo the status and Retry-After header; formatError shows the domain error behind it (message,
+   * code, `retryAfterSeconds`), over HTTP and WebSocket alike.
+   */
+  const admit = (ctx: RequestContext): RequestContext => {
+    const refusal = ctx.principal && limiter.check(ctx.principal);
+    if (!refusal) return ctx;
+    metrics.rateLimited.inc({ role: refusal.role });
+    throw new GraphQLError(refusal.message, {
+      originalError: refusal,
+      extensions: {
+        code: refusal.code,
+        http: {
+          status: statusFor(refusal.code),
+          headers: new HeaderMap([['retry-after', String(refusal.retryAfterSeconds)]]),
+        },
+      },
+    });
   };
 
   const send = (
@@ -229,7 +257,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: () => contextFor(header(req, 'authorization'), requestId),
+      context: async () => admit(await contextFor(header(req, 'authorization'), requestId)),
     });
     res.statusCode = response.status ?? 200;
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -247,7 +275,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     sha256: string,
     requestId: string,
   ): Promise<void> => {
-    const ctx = await principalContext(req, requestId);
+    const ctx = admit(await principalContext(req, requestId));
     if (req.method === 'PUT') {
       const length = header(req, 'content-length');
       const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
@@ -307,6 +335,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       } else {
         if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE)
           res.setHeader('connection', 'close');
+        const original = originalOf(error);
+        if (original instanceof RateLimitedError) {
+          res.setHeader('retry-after', String(original.retryAfterSeconds));
+          // A refused upload's body is still coming: closing beats reading it only to throw it away.
+          if (req.method === 'PUT') res.setHeader('connection', 'close');
+        }
         sendError(res, error, requestId);
       }
     } finally {
@@ -325,7 +359,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     httpServer,
     schema,
     rules,
-    context: contextFor,
+    // Each subscribe message is one operation and counts once; the connection itself does not.
+    context: async (authorization, requestId) => admit(await contextFor(authorization, requestId)),
     formatError: (error, ctx, requestId) => report(error.toJSON(), error, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
   });

@@ -33,6 +33,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'nerve_rate_limited_requests_total',
+    help: 'Requests refused with RATE_LIMITED (per-key limits of this process), by the role of the key',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
+
   /** Label-bound series per (operation, type, outcome): prom-client re-validates labels on every call otherwise. */
   private readonly series = new Map<
     string,
