@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { loadConfig, type Config } from '../src/config/config';
+import { loadConfig, UNLIMITED_RATE_LIMITS, type Config } from '../src/config/config';
 import { Logger } from '../src/common/logger';
 import { RequestContext } from '../src/context/context';
 import { EmbeddedPostgres } from '../src/db/embedded-postgres';
@@ -76,6 +76,8 @@ export async function startBenchHub(
       LOG_LEVEL: 'error',
       NERVE_SEED_DEMO: 'false',
     }),
+    // The benches measure throughput on one key: a per-key limit would measure the limiter instead.
+    rateLimits: UNLIMITED_RATE_LIMITS,
     ...overrides,
   };
   const logger = new Logger(config.logLevel);
