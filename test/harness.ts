@@ -2,11 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config } from '../src/config/config';
-import { Logger } from '../src/common/logger';
+import { loadConfig, type Config, type LogLevel } from '../src/config/config';
+import { Logger, logLevelEnabled } from '../src/common/logger';
 import { RequestContext } from '../src/context/context';
 import { Role } from '../src/modules/api-keys/api-key.entity';
 import { startHub, type Hub, type HubOptions } from '../src/server/hub';
+import { installRecorders, recordLog, recordResponsesFrom, recordSecret, runDir } from './support/run-record';
+
+installRecorders();
 
 export interface TestHub extends Hub {
   /** An unscoped admin key. */
@@ -29,8 +32,11 @@ export interface GqlResult<T> {
   errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; field?: string } }>;
 }
 
-/** The suite's NERVE_SECRET_KEY: random per test process, so a leak check can look for it. */
-export const TEST_SECRET_KEY = randomBytes(32).toString('base64');
+/**
+ * The suite's NERVE_SECRET_KEY: chosen by global-setup for every worker and hub process of the run,
+ * so the secret scan knows it (random per process outside jest).
+ */
+export const TEST_SECRET_KEY = process.env.NERVE_SECRET_KEY || randomBytes(32).toString('base64');
 
 /** A fresh random suffix, so tests sharing a database never collide. */
 export const unique = (prefix = 't'): string => `${prefix}-${randomBytes(5).toString('hex')}`;
@@ -58,8 +64,18 @@ export async function startTestHub(
     }),
     ...overrides,
   };
-  const logger = new Logger(config.logLevel);
+  const logger = testLogger(config.logLevel);
   const hub = await startHub(config, { logger, ...options });
+  recordResponsesFrom(hub.url);
+  recordSecret('API key', hub.seeded.adminKey);
+  // Every key this hub issues, by the harness, a test or createApiKey: the scan looks for them all.
+  const apiKeys = hub.services.apiKeys;
+  const create = apiKeys.create.bind(apiKeys);
+  apiKeys.create = async (ctx, input) => {
+    const created = await create(ctx, input);
+    recordSecret('API key', created.secret);
+    return created;
+  };
   const system = RequestContext.system(logger, 'test');
   const { secret: adminKey } = await hub.services.apiKeys.create(system, {
     name: unique('admin'),
@@ -86,4 +102,16 @@ export async function startTestHub(
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The hubs' logger. While the run keeps records, every line down to debug goes to the run's log files
+ * (the secret scan reads them); stderr shows what TEST_LOG_LEVEL asks for (nothing by default).
+ */
+function testLogger(stderrLevel: LogLevel): Logger {
+  if (!runDir()) return new Logger(stderrLevel);
+  return new Logger('debug', {}, (line, level) => {
+    recordLog(line);
+    if (logLevelEnabled(level, stderrLevel)) process.stderr.write(`${line}\n`);
+  });
 }

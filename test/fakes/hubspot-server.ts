@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mulberry32 } from '../../src/common/random';
+import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
 
@@ -116,6 +117,8 @@ export class FakeHubspotServer {
 
   constructor(options: FakeHubspotOptions = {}) {
     this.token = options.token ?? 'pat-na1-fake-token';
+    // The hub holds it as a connector credential: the suite's secret scan looks for it.
+    recordSecret('HubSpot private app token', this.token);
     const random = mulberry32(options.seed ?? 7);
     const tieGroup = options.tieGroup ?? 3;
     let latest = FAKE_EPOCH_MS;
@@ -183,6 +186,7 @@ export class FakeHubspotServer {
   /** A new token replaces the old one. */
   rotateToken(next: string): void {
     this.token = next;
+    recordSecret('HubSpot private app token', next);
   }
 
   /** The object as the API would send it now (schema change included), with all its properties. */

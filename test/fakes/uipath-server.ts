@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mulberry32 } from '../../src/common/random';
+import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
 
@@ -107,6 +108,9 @@ export class FakeUiPathServer {
     this.otherFolderId = options.otherFolderId ?? 8;
     this.clientId = options.clientId ?? 'nerve-app';
     this.clientSecret = options.clientSecret ?? 'fake-client-secret-1234';
+    // The hub holds it as a connector credential, and the access tokens issued for it: the suite's
+    // secret scan looks for them.
+    recordSecret('UiPath client secret', this.clientSecret);
     this.grantedScopes = options.grantedScopes ?? ['OR.Jobs', 'OR.Queues'];
     this.tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
     this.random = mulberry32(options.seed ?? 1);
@@ -374,6 +378,7 @@ export class FakeUiPathServer {
     const token = randomBytes(24).toString('hex');
     this.tokens.set(token, { expiresAt: Date.now() + this.tokenTtlSeconds * 1000, scopes: asked });
     this.tokensIssued++;
+    recordSecret('UiPath access token', token);
     send(res, 200, {
       access_token: token,
       expires_in: this.tokenTtlSeconds,

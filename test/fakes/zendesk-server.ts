@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { mulberry32 } from '../../src/common/random';
+import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
 
@@ -103,6 +104,12 @@ export class FakeZendeskServer {
   constructor(options: FakeZendeskOptions = {}) {
     this.email = options.email ?? 'admin@example.com';
     this.token = options.token ?? 'fake-zendesk-token-0123456789';
+    // The hub holds these as connector credentials: the suite's secret scan looks for them.
+    recordSecret('Zendesk API token', this.token);
+    recordSecret(
+      'Zendesk basic credentials',
+      Buffer.from(`${this.email}/token:${this.token}`).toString('base64'),
+    );
     this.routingFieldId = options.routingFieldId ?? 360001;
     this.requestKeyFieldId = options.requestKeyFieldId ?? 360002;
     const count = options.tickets ?? 100;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/common/paths';
+import { recordProcessOutput, recordResponsesFrom, runDir } from './run-record';
 
 /** Another hub in its own process. */
 export interface HubProcess {
@@ -25,7 +26,8 @@ export async function startHubProcess(env: Record<string, string | undefined>): 
       NERVE_DATA_DIR: dataDir,
       PORT: '0',
       HOST: '127.0.0.1',
-      LOG_LEVEL: 'error',
+      // Logged down to debug while the run keeps records: the secret scan reads every line.
+      LOG_LEVEL: runDir() ? 'debug' : 'error',
       NERVE_SEED_DEMO: 'false',
       NERVE_SCHEDULER: 'false',
       NODE_ENV: 'production',
@@ -36,7 +38,9 @@ export async function startHubProcess(env: Record<string, string | undefined>): 
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const read = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
+      const text = chunk.toString('utf8');
+      output += text;
+      recordProcessOutput(child.pid, text);
       const match = /Nerve is up: (http:\/\/\S+\/graphql)/.exec(output);
       if (match) resolve(match[1]);
     };
@@ -44,5 +48,6 @@ export async function startHubProcess(env: Record<string, string | undefined>): 
     child.stderr!.on('data', read);
     child.once('exit', (code) => reject(new Error(`the hub process exited ${code}:\n${output}`)));
   });
+  recordResponsesFrom(url);
   return { url, child, dataDir };
 }
