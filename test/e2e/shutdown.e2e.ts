@@ -47,9 +47,12 @@ describe('graceful shutdown', () => {
   it('waits for an in-flight request, closes WebSockets with 1001, then refuses connections', async () => {
     let insertSeen: () => void = () => undefined;
     const insertStarted = new Promise<void>((resolve) => (insertSeen = resolve));
+    let armed = false;
+    // The mutation's transaction (it writes the project and its audit event together) is what waits:
+    // on PGlite its BEGIN already waits for the single backend, on PostgreSQL its INSERT for the row.
     const hub = await startTestHub(
       {},
-      { onQuery: (sql) => /^INSERT INTO "project"/.test(sql) && insertSeen() },
+      { onQuery: (sql) => armed && /^(START TRANSACTION|INSERT INTO "project")/.test(sql) && insertSeen() },
     );
     const locker = new Client({ connectionString: process.env.DATABASE_URL });
     await locker.connect();
@@ -64,6 +67,7 @@ describe('graceful shutdown', () => {
       const slug = unique('p');
       await locker.query('BEGIN');
       await locker.query('INSERT INTO project (slug, name) VALUES ($1, $1)', [slug]);
+      armed = true;
       const inFlight = hub.gql<{ createProject: { slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { slug } }',
         { i: { slug, name: slug } },
