@@ -96,7 +96,9 @@ export function defineAbility(principal: Principal): AppAbility {
       break;
     case Role.BOT:
       allow('predict', 'Endpoint');
-      allow(['create', 'update'], ['Kpi', 'Run', 'Artifact']);
+      // Pushes KPI points (create) but does not define or redefine KPIs (update).
+      allow('create', 'Kpi');
+      allow(['create', 'update'], ['Run', 'Artifact']);
       allow(['read', 'operate'], 'Connector');
       break;
     case Role.ADMIN:

@@ -31,6 +31,8 @@ const deployers: Rule = { roles: [ML_ENGINEER, ADMIN] };
 const predictors: Rule = { roles: [ML_ENGINEER, ADMIN, BOT] };
 const approvers: Rule = { roles: [APPROVER, ADMIN] };
 const kpiWriters: Rule = { roles: [ANALYST, ML_ENGINEER, ADMIN, BOT] };
+/** Defining a KPI is a business decision; a bot only pushes points. */
+const kpiDefiners: Rule = { roles: [ANALYST, ML_ENGINEER, ADMIN] };
 const alertHandlers: Rule = { roles: [ML_ENGINEER, ADMIN] };
 const connectorEditors: Rule = { roles: [ML_ENGINEER, ADMIN] };
 const connectorOperators: Rule = { roles: [ML_ENGINEER, ADMIN, BOT] };
@@ -111,7 +113,7 @@ export const POLICY: Record<string, Rule> = {
   // Business KPIs.
   'query.kpis': readers,
   'query.kpiSeries': readers,
-  'mutation.defineKpi': kpiWriters,
+  'mutation.defineKpi': kpiDefiners,
   'mutation.recordKpiPoints': kpiWriters,
 
   // Connectors and synced records.
@@ -137,7 +139,7 @@ export const POLICY: Record<string, Rule> = {
   'mutation.submitImpactAssessment': authors,
   // By an approver other than the author.
   'mutation.decideImpactAssessment': approvers,
-  'mutation.setProjectRiskLevel': admins,
+  'mutation.setProjectRiskLevel': { roles: [ADMIN], unscopedOnly: true },
   'mutation.setDataPolicy': admins,
 };
 

@@ -118,6 +118,10 @@ export class ImpactAssessmentService {
   ): Promise<Project> {
     const project = await this.projects.resolve(ctx, projectRef);
     ctx.authorize('update', 'Project', project.id);
+    // A project's own admin could otherwise lower its class past the assessment it must have.
+    if (ctx.caller.projectIds) {
+      throw new ForbiddenError('only a key for every project may reclassify a project');
+    }
     const why = requireText('reason', reason, TEXT_MAX);
     return this.audit.transaction(ctx, async (manager) => {
       await manager.update(Project, { id: project.id }, { riskLevel: level });

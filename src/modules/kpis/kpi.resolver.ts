@@ -44,7 +44,7 @@ export class KpiResolver {
     return this.services.kpis.series(ctx, args);
   }
 
-  @Can('create', 'Kpi')
+  @Can('update', 'Kpi')
   @Mutation(() => Kpi, { description: 'Defines (or redefines) a KPI that systems push points to' })
   defineKpi(@Ctx() ctx: RequestContext, @Arg('input') input: DefineKpiInput): Promise<Kpi> {
     return this.services.kpis.define(ctx, input);

@@ -51,7 +51,7 @@ export class KpiService {
 
   async define(ctx: RequestContext, input: DefineKpiInput): Promise<Kpi> {
     const project = await this.projects.resolve(ctx, input.project, 'Kpi');
-    ctx.authorize('create', 'Kpi', project.id);
+    ctx.authorize('update', 'Kpi', project.id);
     if (!KEY.test(input.key))
       throw new BadInputError('key', 'must be lower case letters, digits and underscores');
     if (DERIVED_KPIS.some((k) => k.key === input.key)) {
