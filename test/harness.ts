@@ -20,6 +20,12 @@ export interface TestHub extends Hub {
     variables?: Record<string, unknown>,
     key?: string | null,
   ): Promise<GqlResult<T>>;
+  /** Like `gql`, for operations that must succeed: returns `data`, and throws with the errors if any. */
+  gqlOk<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    key?: string | null,
+  ): Promise<T>;
   /** Creates a key with the given role and scope, returning its secret. */
   key(role: Role, projectIds?: string[] | null): Promise<string>;
   /** A system context for arranging data through services. */
@@ -89,10 +95,20 @@ export async function startTestHub(
     });
     return { status: res.status, ...((await res.json()) as object) };
   };
+  const gqlOk: TestHub['gqlOk'] = async <T>(
+    query: string,
+    variables?: Record<string, unknown>,
+    key?: string | null,
+  ): Promise<T> => {
+    const res = await gql<T>(query, variables, key);
+    if (res.errors) throw new Error(`the operation failed: ${JSON.stringify(res.errors)}`);
+    return res.data!;
+  };
   return {
     ...hub,
     adminKey,
     gql,
+    gqlOk,
     system,
     key: async (role, projectIds = null) =>
       (await hub.services.apiKeys.create(system, { name: unique(role.toLowerCase()), role, projectIds }))

@@ -30,26 +30,21 @@ describe('audit trail', () => {
   let hub: TestHub;
   let project: { id: string; slug: string };
 
-  const gqlOk = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    key?: string,
-  ): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const failure = (res: GqlResult<unknown>) => {
     expect(res.errors).toHaveLength(1);
     return res.errors![0].extensions?.code;
   };
   const events = async (p = project.slug, variables: Record<string, unknown> = {}, key?: string) =>
     (
-      await gqlOk<{ auditLog: { edges: Array<{ node: Event }> } }>(LOG, { p, first: 100, ...variables }, key)
+      await hub.gqlOk<{ auditLog: { edges: Array<{ node: Event }> } }>(
+        LOG,
+        { p, first: 100, ...variables },
+        key,
+      )
     ).auditLog.edges.map((e) => e.node);
   const verify = async (p = project.slug) =>
     (
-      await gqlOk<{
+      await hub.gqlOk<{
         verifyAuditChain: {
           ok: boolean;
           events: number;
@@ -65,7 +60,7 @@ describe('audit trail', () => {
 
   beforeEach(async () => {
     project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('audited'), name: 'Audited' } },
       )
@@ -74,22 +69,22 @@ describe('audit trail', () => {
 
   it('records who did what, with before and after, in a chain that verifies', async () => {
     const engineer = await hub.key(Role.ML_ENGINEER, [project.id]);
-    const dataset = await gqlOk<{ createDataset: { id: string } }>(
+    const dataset = await hub.gqlOk<{ createDataset: { id: string } }>(
       'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
       { i: { project: project.slug, name: 'tickets' } },
       engineer,
     );
-    const key = await gqlOk<{ createApiKey: { key: { id: string } } }>(
+    const key = await hub.gqlOk<{ createApiKey: { key: { id: string } } }>(
       'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { key { id } } }',
       { i: { name: 'bot', role: 'BOT', projectIds: [project.id] } },
     );
-    await gqlOk('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: key.createApiKey.key.id });
-    await gqlOk(
+    await hub.gqlOk('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: key.createApiKey.key.id });
+    await hub.gqlOk(
       'mutation($i: DefineKpiInput!) { defineKpi(input: $i) { id } }',
       { i: { project: project.slug, key: 'csat', name: 'CSAT', unit: 'score' } },
       engineer,
     );
-    await gqlOk(
+    await hub.gqlOk(
       'mutation($i: DefineKpiInput!) { defineKpi(input: $i) { id } }',
       { i: { project: project.slug, key: 'csat', name: 'CSAT', unit: 'points' } },
       engineer,
@@ -133,7 +128,7 @@ describe('audit trail', () => {
   });
 
   it('writes nothing for a refused mutation, and keeps one gap-free chain under concurrency', async () => {
-    await gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
       i: { project: project.slug, name: 'dup' },
     });
     const dup = await hub.gql('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
@@ -142,7 +137,7 @@ describe('audit trail', () => {
     expect(failure(dup)).toBe('CONFLICT');
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
+        hub.gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
           i: { project: project.slug, name: `parallel-${i}` },
         }),
       ),
@@ -177,7 +172,7 @@ describe('audit trail', () => {
       });
     }
     const elsewhere = (
-      await gqlOk<{ createProject: { id: string } }>(
+      await hub.gqlOk<{ createProject: { id: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
         { i: { slug: unique('other'), name: 'Other' } },
       )
@@ -199,7 +194,7 @@ describe('audit trail', () => {
 
   it('detects an event edited or removed behind the trigger, naming the first broken link', async () => {
     for (let i = 0; i < 4; i++) {
-      await gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
+      await hub.gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
         i: { project: project.slug, name: `d${i}` },
       });
     }

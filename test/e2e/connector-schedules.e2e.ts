@@ -90,12 +90,6 @@ describe('connector schedules on two workers', () => {
     return hub;
   }
 
-  const gqlOk = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
-    const res = await a.gql<T>(query, variables);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
-
   const scheduleRuns = async (connectorId: string): Promise<RunRow[]> =>
     (await a.db.query(
       `SELECT id, status, error, error_kind, started_at, finished_at FROM sync_run
@@ -152,7 +146,7 @@ describe('connector schedules on two workers', () => {
     proxyUrl = await proxy.start();
     a = await worker();
     project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await a.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('sched'), name: 'Schedules' } },
       )
@@ -187,7 +181,7 @@ describe('connector schedules on two workers', () => {
       schedule: EVERY_SECOND,
     });
     const create = async (token: string): Promise<string> =>
-      (await gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input(token) })).createConnector.id;
+      (await a.gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input(token) })).createConnector.id;
     return { good: await create(fake.token), bad: await create(BAD_TOKEN) };
   }
 
@@ -245,7 +239,7 @@ describe('connector schedules on two workers', () => {
     expect(proxy.maxInFlight.size).toBe(2);
     for (const most of proxy.maxInFlight.values()) expect(most).toBe(1);
 
-    for (const id of [good, bad]) await gqlOk(UPDATE, { id, i: { schedule: '' } });
+    for (const id of [good, bad]) await a.gqlOk(UPDATE, { id, i: { schedule: '' } });
     await refreshBoth();
   });
 
@@ -261,10 +255,13 @@ describe('connector schedules on two workers', () => {
     await until(good, (runs) => runs.some((r) => r.status === 'SUCCEEDED'));
 
     // Removing the good one's schedule: the bad one goes on ticking, the good one stops.
-    const removed = await gqlOk<{ updateConnector: { schedule: string | null; enabled: boolean } }>(UPDATE, {
-      id: good,
-      i: { schedule: '' },
-    });
+    const removed = await a.gqlOk<{ updateConnector: { schedule: string | null; enabled: boolean } }>(
+      UPDATE,
+      {
+        id: good,
+        i: { schedule: '' },
+      },
+    );
     expect(removed.updateConnector).toEqual({ id: good, schedule: null, enabled: true });
     await refreshBoth();
     for (const hub of workers())
@@ -278,12 +275,15 @@ describe('connector schedules on two workers', () => {
     expect(await latest(good)).toEqual(goodCutoff);
 
     // Disabling the bad one and scheduling the good one again: now only the good one ticks.
-    const disabled = await gqlOk<{ updateConnector: { schedule: string | null; enabled: boolean } }>(UPDATE, {
-      id: bad,
-      i: { enabled: false },
-    });
+    const disabled = await a.gqlOk<{ updateConnector: { schedule: string | null; enabled: boolean } }>(
+      UPDATE,
+      {
+        id: bad,
+        i: { enabled: false },
+      },
+    );
     expect(disabled.updateConnector).toEqual({ id: bad, schedule: EVERY_SECOND, enabled: false });
-    await gqlOk(UPDATE, { id: good, i: { schedule: EVERY_SECOND } });
+    await a.gqlOk(UPDATE, { id: good, i: { schedule: EVERY_SECOND } });
     await refreshBoth();
     for (const hub of workers())
       expect([scheduledOn(hub, good), scheduledOn(hub, bad)]).toEqual([true, false]);
@@ -294,7 +294,7 @@ describe('connector schedules on two workers', () => {
     await until(good, (runs) => runs.filter((r) => r.started_at > goodAgain).length >= 3);
     expect(await latest(bad)).toEqual(badStopped);
 
-    await gqlOk(UPDATE, { id: good, i: { schedule: '' } });
+    await a.gqlOk(UPDATE, { id: good, i: { schedule: '' } });
     await refreshBoth();
     for (const id of [good, bad]) {
       const runs = await until(id, (all) => all.every((r) => r.finished_at !== null));

@@ -130,11 +130,6 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
   let hub: TestHub;
   const closers: Array<{ close(): Promise<void> }> = [];
 
-  const gqlOk = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
-    const res = await hub.gql<T>(query, variables);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const failure = (res: GqlResult<unknown>) => {
     expect(res.errors).toHaveLength(1);
     return { ...res.errors![0].extensions, message: res.errors![0].message };
@@ -142,7 +137,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
 
   async function newProject(): Promise<string> {
     const slug = unique('vendors');
-    await gqlOk('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
       i: { slug, name: 'Vendor connectors' },
     });
     return slug;
@@ -182,13 +177,13 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
   });
 
   async function createConnector(input: Record<string, unknown>): Promise<string> {
-    return (await gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input })).createConnector.id;
+    return (await hub.gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input })).createConnector.id;
   }
 
   async function sync(id: string): Promise<Run> {
-    await gqlOk(SYNC, { id });
+    await hub.gqlOk(SYNC, { id });
     for (;;) {
-      const { connector } = await gqlOk<{ connector: { lastRun: Run | null } }>(RUN, { id });
+      const { connector } = await hub.gqlOk<{ connector: { lastRun: Run | null } }>(RUN, { id });
       if (connector.lastRun && connector.lastRun.status !== 'RUNNING') return connector.lastRun;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -238,7 +233,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
     let after: string | null = null;
     for (let pages = 1; ; pages++) {
       const data: Record<string, { edges: Array<{ cursor: string; node: N }>; pageInfo: PageInfo }> =
-        await gqlOk(query, { ...variables, first, after });
+        await hub.gqlOk(query, { ...variables, first, after });
       const { edges, pageInfo } = data[field];
       expect(pageInfo.hasPreviousPage).toBe(after !== null);
       expect(pageInfo.startCursor).toBe(edges[0]?.cursor ?? null);
@@ -251,7 +246,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
   }
 
   async function series(project: string, kpi: string) {
-    const { kpiSeries } = await gqlOk<{
+    const { kpiSeries } = await hub.gqlOk<{
       kpiSeries: {
         lines: Array<{
           modelVersion: unknown;
@@ -266,7 +261,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
   }
 
   async function kpis(project: string) {
-    const { kpis } = await gqlOk<{
+    const { kpis } = await hub.gqlOk<{
       kpis: { edges: Array<{ node: { key: string; aggregation: string; source: string; points: number } }> };
     }>(KPIS, { p: project });
     return kpis.edges.map((e) => e.node);
@@ -649,9 +644,9 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
       // The first reply is lost after Orchestrator stored the item (a queue without unique references).
       server.loseAddQueueItemReplies = 1;
       const first = (
-        await gqlOk<{ runConnectorAction: { externalId: string; stream: string } }>(ACT, { i: input })
+        await hub.gqlOk<{ runConnectorAction: { externalId: string; stream: string } }>(ACT, { i: input })
       ).runConnectorAction;
-      const again = (await gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input }))
+      const again = (await hub.gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input }))
         .runConnectorAction;
       expect(server.loseAddQueueItemReplies).toBe(0);
       expect(first.stream).toBe('queueItems');
@@ -678,7 +673,9 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
         status: 'New',
         request_key: 'req-decision-77',
       });
-      const { queueItems } = await gqlOk<{ queueItems: { edges: Array<{ node: { externalId: string } }> } }>(
+      const { queueItems } = await hub.gqlOk<{
+        queueItems: { edges: Array<{ node: { externalId: string } }> };
+      }>(
         'query($p: String!, $k: String) { queueItems(project: $p, requestKey: $k) { edges { node { externalId } } } }',
         { p: project, k: 'req-decision-77' },
       );
@@ -756,7 +753,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
       expect(run).toMatchObject({ status: 'FAILED', errorKind: 'PERMANENT' });
       expect(JSON.stringify(run)).not.toContain(wrong);
 
-      expect((await gqlOk<{ checkConnector: unknown }>(CHECK, { id: good })).checkConnector).toEqual({
+      expect((await hub.gqlOk<{ checkConnector: unknown }>(CHECK, { id: good })).checkConnector).toEqual({
         ok: true,
         message: 'ok',
         errorKind: null,
@@ -767,7 +764,7 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
         config: { ...urls, folderId: 99 },
       });
       const folder = (
-        await gqlOk<{ checkConnector: { ok: boolean; message: string; errorKind: string } }>(CHECK, {
+        await hub.gqlOk<{ checkConnector: { ok: boolean; message: string; errorKind: string } }>(CHECK, {
           id: elsewhere,
         })
       ).checkConnector;

@@ -56,15 +56,6 @@ describe('connectors', () => {
   let project: { id: string; slug: string };
   const fakes: FakeZendeskServer[] = [];
 
-  const gqlOk = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    key?: string,
-  ): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const failure = (res: GqlResult<unknown>) => {
     expect(res.errors).toHaveLength(1);
     return { ...res.errors![0].extensions, message: res.errors![0].message };
@@ -72,7 +63,7 @@ describe('connectors', () => {
 
   const newProject = async () =>
     (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('crm'), name: 'Connectors' } },
       )
@@ -100,19 +91,19 @@ describe('connectors', () => {
   });
 
   async function createConnector(input: Record<string, unknown>): Promise<string> {
-    return (await gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input })).createConnector.id;
+    return (await hub.gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input })).createConnector.id;
   }
 
   async function finished(id: string): Promise<Run> {
     for (;;) {
-      const { connector } = await gqlOk<{ connector: { lastRun: Run | null } }>(RUN, { id });
+      const { connector } = await hub.gqlOk<{ connector: { lastRun: Run | null } }>(RUN, { id });
       if (connector.lastRun && connector.lastRun.status !== 'RUNNING') return connector.lastRun;
       await new Promise((r) => setTimeout(r, 25));
     }
   }
 
   async function sync(id: string): Promise<Run> {
-    await gqlOk(SYNC, { id });
+    await hub.gqlOk(SYNC, { id });
     return finished(id);
   }
 
@@ -221,21 +212,21 @@ describe('connectors', () => {
       secrets: { apiToken: 'wrong-token-123456' },
     });
     const good = await createConnector(zendeskInput(server, url));
-    const { checkConnector } = await gqlOk<{
+    const { checkConnector } = await hub.gqlOk<{
       checkConnector: { ok: boolean; message: string; errorKind: string };
     }>('mutation($id: ID!) { checkConnector(id: $id) { ok message errorKind } }', { id: bad });
     expect(checkConnector).toMatchObject({ ok: false, errorKind: 'PERMANENT' });
     expect(checkConnector.message).toMatch(/401/);
     expect(checkConnector.message).not.toContain('wrong-token-123456');
     // Both start at once: the bad one fails fast, the good one is not held up by it.
-    await gqlOk(SYNC, { id: bad });
-    await gqlOk(SYNC, { id: good });
+    await hub.gqlOk(SYNC, { id: bad });
+    await hub.gqlOk(SYNC, { id: good });
     const [badRun, goodRun] = await Promise.all([finished(bad), finished(good)]);
     expect(badRun).toMatchObject({ status: 'FAILED', errorKind: 'PERMANENT' });
     expect(badRun.error).toMatch(/401/);
     expect(goodRun.status).toBe('SUCCEEDED');
     expect(normalized(await table(good))).toEqual(fakeTable(server));
-    const { alerts } = await gqlOk<{
+    const { alerts } = await hub.gqlOk<{
       alerts: { edges: Array<{ node: { kind: string; evidence: { connectorId: string } } }> };
     }>(
       'query($p: String!) { alerts(project: $p, kinds: [CONNECTOR]) { edges { node { kind evidence } } } }',
@@ -277,7 +268,7 @@ describe('connectors', () => {
     const id = await createConnector(zendeskInput(crashing, crashingUrl));
     // Another hub process runs the sync and is killed (SIGKILL) after a random number of pages.
     const killAfter = 100 * (3 + Math.floor(random() * 20));
-    crashing.faults.randomly(0.5, [{ kind: 'status', status: 503, headers: { 'retry-after': '0.1' } }], seed);
+    crashing.faults.randomly(0.5, [{ kind: 'status', status: 503, headers: { 'retry-after': '0.2' } }], seed);
     const other = await startHubProcess({ NERVE_SECRET_KEY: TEST_SECRET_KEY, REDIS_URL: '' });
     try {
       const url = other.url;
@@ -315,7 +306,7 @@ describe('connectors', () => {
     // Only what the killed sync had not written was read again (a page at most twice).
     expect(resumed.streams[0].records).toBeLessThanOrEqual(3_000 - partial[0].n + 100);
     expect(normalized(await table(id))).toEqual(normalized(await table(uninterrupted)));
-    const { syncRuns } = await gqlOk<{
+    const { syncRuns } = await hub.gqlOk<{
       syncRuns: { edges: Array<{ node: { status: string; error: string | null } }> };
     }>('query($c: ID!) { syncRuns(connector: $c) { edges { node { status error } } } }', { c: id });
     expect(syncRuns.edges.map((e) => e.node.status)).toEqual(['SUCCEEDED', 'FAILED']);
@@ -325,6 +316,7 @@ describe('connectors', () => {
   it('streams sync progress to subscribers and never overlaps two syncs of one connector', async () => {
     const { server, url } = await fake(1_000, 8);
     const id = await createConnector(zendeskInput(server, url));
+    const subscribersBefore = hub.services.events.subscribers;
     const client = createClient({
       url: hub.url.replace('http://', 'ws://'),
       webSocketImpl: WebSocket,
@@ -350,10 +342,11 @@ describe('connectors', () => {
         },
       );
     });
-    await new Promise((r) => setTimeout(r, 100));
-    const first = (await gqlOk<{ syncConnector: { id: string } }>(SYNC, { id, k: 'sync-once' }))
+    // The subscription is live once the bus counts it: events published before would be missed.
+    while (hub.services.events.subscribers === subscribersBefore) await new Promise((r) => setTimeout(r, 10));
+    const first = (await hub.gqlOk<{ syncConnector: { id: string } }>(SYNC, { id, k: 'sync-once' }))
       .syncConnector;
-    const again = (await gqlOk<{ syncConnector: { id: string } }>(SYNC, { id })).syncConnector;
+    const again = (await hub.gqlOk<{ syncConnector: { id: string } }>(SYNC, { id })).syncConnector;
     expect(again.id).toBe(first.id);
     await done;
     await client.dispose();
@@ -364,7 +357,7 @@ describe('connectors', () => {
     expect([...pages].sort((a, b) => a - b)).toEqual(pages);
     // The same idempotency key, after it finished, returns that run rather than syncing again.
     const replay = (
-      await gqlOk<{ syncConnector: { id: string; status: string } }>(SYNC, { id, k: 'sync-once' })
+      await hub.gqlOk<{ syncConnector: { id: string; status: string } }>(SYNC, { id, k: 'sync-once' })
     ).syncConnector;
     expect(replay).toMatchObject({ id: first.id, status: 'SUCCEEDED' });
   });
@@ -384,14 +377,14 @@ describe('connectors', () => {
       },
       idempotencyKey: 'alert-42',
     };
-    const first = await gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input });
-    const second = await gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input });
+    const first = await hub.gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input });
+    const second = await hub.gqlOk<{ runConnectorAction: { externalId: string } }>(ACT, { i: input });
     expect(second.runConnectorAction.externalId).toBe(first.runConnectorAction.externalId);
     expect(server.tickets()).toHaveLength(4);
     const created = server.ticket(Number(first.runConnectorAction.externalId))!;
     expect(created.customFields[server.routingFieldId]).toBe('ml-ops');
 
-    await gqlOk(ACT, {
+    await hub.gqlOk(ACT, {
       i: {
         connector: id,
         action: 'updateTicket',
@@ -416,7 +409,7 @@ describe('connectors', () => {
     const shared = project;
     project = await newProject();
     // Two versions of a router; half the tickets with a request key were routed by each.
-    const { createModel } = await gqlOk<{ createModel: { id: string; name: string } }>(
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string; name: string } }>(
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id name } }',
       { i: { project: project.slug, name: unique('router'), task: 'CLASSIFICATION' } },
     );
@@ -432,7 +425,7 @@ describe('connectors', () => {
       );
       versions.push(
         (
-          await gqlOk<{ registerModelVersion: { id: string; version: number } }>(
+          await hub.gqlOk<{ registerModelVersion: { id: string; version: number } }>(
             'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id version } }',
             { i: { modelId: createModel.id, artifactSha256: sha, labels: ['a', 'b'], preprocessing: spec } },
           )
@@ -440,18 +433,18 @@ describe('connectors', () => {
       );
     }
     const endpoint = unique('router');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, name: endpoint, model: createModel.id, version: 1 },
     });
     const keyed = server.tickets().filter((t) => t.customFields[server.requestKeyFieldId]);
     const groups = [keyed.filter((t) => t.id % 2 === 0), keyed.filter((t) => t.id % 2 === 1)];
     for (const [i, group] of groups.entries()) {
       if (i === 1) {
-        await gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
+        await hub.gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
           i: { endpoint, stableVersion: 2 },
         });
       }
-      await gqlOk(
+      await hub.gqlOk(
         'mutation($e: String!, $i: [JSONObject!]!, $k: [String!]) { predictBatch(endpoint: $e, inputs: $i, requestKeys: $k) { predictions { modelVersion } } }',
         {
           e: endpoint,
@@ -467,7 +460,7 @@ describe('connectors', () => {
     const hours = (t: FakeTicket) => (t.metrics!.solvedAt! - t.createdAt) / 3600;
     const solved = (g: FakeTicket[]) => g.filter((t) => t.status !== 'deleted' && t.metrics?.solvedAt);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const { kpiSeries } = await gqlOk<{
+    const { kpiSeries } = await hub.gqlOk<{
       kpiSeries: {
         lines: Array<{
           modelVersion: { version: number } | null;

@@ -60,15 +60,6 @@ describe('data policy: personal data and retention', () => {
   let artifact: string;
   const closers: Array<{ close(): Promise<void> }> = [];
 
-  const gqlOk = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    key?: string,
-  ): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const failure = (res: GqlResult<unknown>) => {
     expect(res.errors).toHaveLength(1);
     return { ...res.errors![0].extensions, message: res.errors![0].message };
@@ -76,7 +67,7 @@ describe('data policy: personal data and retention', () => {
 
   async function newProject(): Promise<{ id: string; slug: string }> {
     const slug = unique('pii');
-    const { createProject } = await gqlOk<{ createProject: { id: string } }>(
+    const { createProject } = await hub.gqlOk<{ createProject: { id: string } }>(
       'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
       { i: { slug, name: 'Personal data' } },
     );
@@ -86,11 +77,11 @@ describe('data policy: personal data and retention', () => {
   /** An endpoint serving the SPEC model in `project`; its name and id. */
   async function newEndpoint(project: string): Promise<{ name: string; id: string }> {
     const model = unique('churn');
-    const { createModel } = await gqlOk<{ createModel: { id: string } }>(
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string } }>(
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project, name: model, task: 'CLASSIFICATION' } },
     );
-    const { registerModelVersion } = await gqlOk<{ registerModelVersion: { version: number } }>(
+    const { registerModelVersion } = await hub.gqlOk<{ registerModelVersion: { version: number } }>(
       'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { version } }',
       {
         i: {
@@ -102,7 +93,7 @@ describe('data policy: personal data and retention', () => {
       },
     );
     const name = unique('ep');
-    const { createEndpoint } = await gqlOk<{ createEndpoint: { id: string } }>(
+    const { createEndpoint } = await hub.gqlOk<{ createEndpoint: { id: string } }>(
       'mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }',
       { i: { project, model, name, version: registerModelVersion.version } },
     );
@@ -121,7 +112,7 @@ describe('data policy: personal data and retention', () => {
 
   /** A HubSpot connector of `project` on a fake, synced once. */
   async function syncedHubspot(project: string, server: FakeHubspotServer, url: string): Promise<string> {
-    const { createConnector } = await gqlOk<{ createConnector: { id: string } }>(
+    const { createConnector } = await hub.gqlOk<{ createConnector: { id: string } }>(
       'mutation($i: CreateConnectorInput!) { createConnector(input: $i) { id } }',
       {
         i: {
@@ -133,12 +124,11 @@ describe('data policy: personal data and retention', () => {
         },
       },
     );
-    await gqlOk(SYNC, { id: createConnector.id });
+    await hub.gqlOk(SYNC, { id: createConnector.id });
     for (;;) {
-      const { connector } = await gqlOk<{ connector: { lastRun: { status: string; error: string | null } } }>(
-        LAST_RUN,
-        { id: createConnector.id },
-      );
+      const { connector } = await hub.gqlOk<{
+        connector: { lastRun: { status: string; error: string | null } };
+      }>(LAST_RUN, { id: createConnector.id });
       if (connector.lastRun.status !== 'RUNNING') {
         expect(connector.lastRun).toMatchObject({ status: 'SUCCEEDED', error: null });
         return createConnector.id;
@@ -209,12 +199,12 @@ describe('data policy: personal data and retention', () => {
     // Nothing was written: neither the policy nor an audit event.
     const [row] = await hub.db.query('SELECT data_policy FROM project WHERE id = $1', [project.id]);
     expect(row.data_policy).toEqual({});
-    const none = await gqlOk<{ auditLog: { edges: unknown[] } }>(AUDIT, {
+    const none = await hub.gqlOk<{ auditLog: { edges: unknown[] } }>(AUDIT, {
       p: project.slug,
       actions: ['setDataPolicy'],
     });
     expect(none.auditLog.edges).toEqual([]);
-    const fresh = await gqlOk<{ project: { dataPolicy: unknown } }>(POLICY, { slug: project.slug });
+    const fresh = await hub.gqlOk<{ project: { dataPolicy: unknown } }>(POLICY, { slug: project.slug });
     expect(fresh.project.dataPolicy).toEqual({
       personalFields: [],
       treatment: 'REDACT',
@@ -227,7 +217,7 @@ describe('data policy: personal data and retention', () => {
       treatment: 'HASH',
       predictionRetentionDays: 30,
     };
-    const set = await gqlOk<{ setDataPolicy: { dataPolicy: unknown } }>(SET_POLICY, {
+    const set = await hub.gqlOk<{ setDataPolicy: { dataPolicy: unknown } }>(SET_POLICY, {
       p: project.slug,
       policy: first,
     });
@@ -241,18 +231,18 @@ describe('data policy: personal data and retention', () => {
     // Anyone who reads the project reads its policy: names of fields, never values.
     const viewer = await hub.key(Role.VIEWER, [project.id]);
     expect(
-      (await gqlOk<{ project: { dataPolicy: unknown } }>(POLICY, { slug: project.slug }, viewer)).project
+      (await hub.gqlOk<{ project: { dataPolicy: unknown } }>(POLICY, { slug: project.slug }, viewer)).project
         .dataPolicy,
     ).toEqual(stored);
     // A project-scoped admin sets its own project's policy.
     const scopedAdmin = await hub.key(Role.ADMIN, [project.id]);
-    await gqlOk(
+    await hub.gqlOk(
       SET_POLICY,
       { p: project.id, policy: { personalFields: ['crm_contact.first_name'] } },
       scopedAdmin,
     );
 
-    const { auditLog } = await gqlOk<{
+    const { auditLog } = await hub.gqlOk<{
       auditLog: {
         edges: Array<{
           node: { action: string; actorRole: string; subjectId: string; before: unknown; after: unknown };
@@ -275,7 +265,7 @@ describe('data policy: personal data and retention', () => {
       { action: 'setDataPolicy', actorRole: 'ADMIN', subjectId: project.id, before: {}, after: stored },
     ]);
     expect(
-      await gqlOk(`query($p: String!) { verifyAuditChain(project: $p) { ok } }`, { p: project.slug }),
+      await hub.gqlOk(`query($p: String!) { verifyAuditChain(project: $p) { ok } }`, { p: project.slug }),
     ).toEqual({
       verifyAuditChain: { ok: true },
     });
@@ -284,14 +274,14 @@ describe('data policy: personal data and retention', () => {
   it('prediction logs: personal features are redacted or hashed before they are written, the others kept', async () => {
     const project = await newProject();
     const endpoint = await newEndpoint(project.slug);
-    await gqlOk(SET_POLICY, { p: project.slug, policy: { personalFields: ['prediction.email'] } });
+    await hub.gqlOk(SET_POLICY, { p: project.slug, policy: { personalFields: ['prediction.email'] } });
     const input = { amount: 12.5, email: 'ann@example.com', plan: 'pro' };
-    await gqlOk(PREDICT, { e: endpoint.name, i: input, k: 'redacted-1' });
+    await hub.gqlOk(PREDICT, { e: endpoint.name, i: input, k: 'redacted-1' });
     expect(await logged(endpoint.id)).toEqual([
       { request_key: 'redacted-1', features: { amount: 12.5, email: '[redacted]', plan: 'pro' } },
     ]);
 
-    await gqlOk(SET_POLICY, {
+    await hub.gqlOk(SET_POLICY, {
       p: project.slug,
       policy: { personalFields: ['prediction.email', 'prediction.plan'], treatment: 'HASH' },
     });
@@ -304,8 +294,13 @@ describe('data policy: personal data and retention', () => {
     const answers = [];
     for (const [i, row] of rows.entries()) {
       answers.push(
-        (await gqlOk<{ predict: { label: string } }>(PREDICT, { e: endpoint.name, i: row, k: `hashed-${i}` }))
-          .predict,
+        (
+          await hub.gqlOk<{ predict: { label: string } }>(PREDICT, {
+            e: endpoint.name,
+            i: row,
+            k: `hashed-${i}`,
+          })
+        ).predict,
       );
     }
     const hashed = (await logged(endpoint.id)).slice(1).map((r) => r.features);
@@ -334,7 +329,7 @@ describe('data policy: personal data and retention', () => {
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          gqlOk(PREDICT, {
+          hub.gqlOk(PREDICT, {
             e: endpoint.name,
             i: { amount: i, email: 'bob@example.com', plan: 'pro' },
             k: `burst-${batch}-${i}`,
@@ -353,7 +348,7 @@ describe('data policy: personal data and retention', () => {
     const project = await newProject();
     const { server, url } = await hubspotFake(30, 6);
     await syncedHubspot(project.slug, server, url);
-    await gqlOk(SET_POLICY, {
+    await hub.gqlOk(SET_POLICY, {
       p: project.slug,
       policy: {
         personalFields: ['crm_contact.email', 'crm_contact.first_name', 'crm_contact.last_name'],
@@ -362,7 +357,7 @@ describe('data policy: personal data and retention', () => {
     });
     const contacts = async (key: string, variables: Record<string, unknown> = {}): Promise<Contact[]> =>
       (
-        await gqlOk<{ crmContacts: { edges: Array<{ node: Contact }> } }>(
+        await hub.gqlOk<{ crmContacts: { edges: Array<{ node: Contact }> } }>(
           CONTACTS,
           { p: project.slug, ...variables },
           key,
@@ -421,21 +416,21 @@ describe('data policy: personal data and retention', () => {
     );
 
     // Deals hold no marked field: raw and all intact.
-    const { crmDeals } = await gqlOk<{
+    const { crmDeals } = await hub.gqlOk<{
       crmDeals: { edges: Array<{ node: { name: string; raw: Record<string, unknown> } }> };
     }>(DEALS, { p: project.slug }, analyst);
     expect(crmDeals.edges).toHaveLength(6);
     for (const { node } of crmDeals.edges) expect(node.raw.properties).toMatchObject({ dealname: node.name });
 
     // REDACT: the same columns read "[redacted]".
-    await gqlOk(SET_POLICY, {
+    await hub.gqlOk(SET_POLICY, {
       p: project.slug,
       policy: { personalFields: ['crm_contact.email', 'crm_deal.raw'] },
     });
     const redacted = await contacts(analyst);
     expect(new Set(redacted.map((c) => c.email))).toEqual(new Set(['[redacted]']));
     expect(redacted.map((c) => c.firstName)).toEqual(fake.map((o) => o.properties.firstname));
-    const deals = await gqlOk<{ crmDeals: { edges: Array<{ node: { name: string; raw: unknown } }> } }>(
+    const deals = await hub.gqlOk<{ crmDeals: { edges: Array<{ node: { name: string; raw: unknown } }> } }>(
       DEALS,
       { p: project.slug },
       analyst,
@@ -462,7 +457,7 @@ describe('data policy: personal data and retention', () => {
     const ages = { old: 8 * DAY_MS, boundary: 7 * DAY_MS, recent: 6 * DAY_MS, fresh: 3_600_000 };
     for (const [name, age] of Object.entries(ages)) {
       clock = new Date(now.getTime() - age);
-      await gqlOk(PREDICT, {
+      await hub.gqlOk(PREDICT, {
         e: endpoint.name,
         i: { amount: 1, email: 'ann@example.com', plan: 'pro' },
         k: name,
@@ -514,7 +509,7 @@ describe('data policy: personal data and retention', () => {
       logs: await count('prediction_log', other.id),
     };
 
-    await gqlOk(SET_POLICY, {
+    await hub.gqlOk(SET_POLICY, {
       p: project.slug,
       policy: { predictionRetentionDays: 7, syncedRecordRetentionDays: 30 },
     });
@@ -547,7 +542,7 @@ describe('data policy: personal data and retention', () => {
       logs: await count('prediction_log', other.id),
     }).toEqual(otherBefore);
 
-    const { auditLog } = await gqlOk<{ auditLog: { edges: Array<{ node: Record<string, unknown> }> } }>(
+    const { auditLog } = await hub.gqlOk<{ auditLog: { edges: Array<{ node: Record<string, unknown> }> } }>(
       AUDIT,
       {
         p: project.slug,
@@ -576,7 +571,7 @@ describe('data policy: personal data and retention', () => {
     expect(await hub.services.scheduler.runNow('data-retention')).toBe(true);
     expect(await count('prediction_log', project.id)).toBe(3);
     expect(await count('crm_contact', project.id)).toBe(contactsKept);
-    const again = await gqlOk<{ auditLog: { edges: unknown[] } }>(AUDIT, {
+    const again = await hub.gqlOk<{ auditLog: { edges: unknown[] } }>(AUDIT, {
       p: project.slug,
       actions: ['purgeExpiredData'],
     });

@@ -101,11 +101,6 @@ describe('KPIs', () => {
   let project: { id: string; slug: string };
   let other: { id: string; slug: string };
 
-  const gqlOk = async <T>(query: string, variables: Record<string, unknown>, key?: string): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const failure = (res: GqlResult<unknown>) => {
     expect(res.errors).toHaveLength(1);
     expect(res.data ?? null).toBeNull();
@@ -114,7 +109,7 @@ describe('KPIs', () => {
 
   async function createProject(name: string): Promise<{ id: string; slug: string }> {
     return (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('kpi'), name } },
       )
@@ -126,7 +121,7 @@ describe('KPIs', () => {
     extra: Record<string, unknown> = {},
   ): Promise<{ id: string; key: string; source: string }> {
     return (
-      await gqlOk<{ defineKpi: { id: string; key: string; source: string } }>(DEFINE, {
+      await hub.gqlOk<{ defineKpi: { id: string; key: string; source: string } }>(DEFINE, {
         i: { project: project.slug, key, name: key, unit: 'minutes', ...extra },
       })
     ).defineKpi;
@@ -161,7 +156,7 @@ describe('KPIs', () => {
     byModelVersion = false,
   ): Promise<Series> {
     return (
-      await gqlOk<{ kpiSeries: Series }>(SERIES, {
+      await hub.gqlOk<{ kpiSeries: Series }>(SERIES, {
         p: project.slug,
         k: kpi,
         from,
@@ -174,7 +169,7 @@ describe('KPIs', () => {
 
   /** A classification model with `count` versions in a project. */
   async function model(projectSlug: string, count: number): Promise<{ id: string; versions: string[] }> {
-    const { createModel } = await gqlOk<{ createModel: { id: string } }>(
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string } }>(
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project: projectSlug, name: unique('router'), task: 'CLASSIFICATION' } },
     );
@@ -184,7 +179,7 @@ describe('KPIs', () => {
         hub,
         linearClassifierOnnx({ features: 1, classes: 2, weights: [[1, -1]], bias: [0, 0.1 * (i + 1)] }),
       );
-      const { registerModelVersion } = await gqlOk<{ registerModelVersion: { id: string } }>(
+      const { registerModelVersion } = await hub.gqlOk<{ registerModelVersion: { id: string } }>(
         'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }',
         {
           i: {
@@ -220,7 +215,7 @@ describe('KPIs', () => {
       points: 0,
     });
     // Defining it again redefines it, in place.
-    const again = await gqlOk<{ defineKpi: { id: string; name: string; aggregation: string } }>(DEFINE, {
+    const again = await hub.gqlOk<{ defineKpi: { id: string; name: string; aggregation: string } }>(DEFINE, {
       i: { project: project.slug, key: 'first_reply_minutes', name: 'First reply', unit: 'minutes' },
     });
     expect(again.defineKpi).toMatchObject({ id: kpi.id, name: 'First reply' });
@@ -400,7 +395,7 @@ describe('KPIs', () => {
   it('attributes points through request keys and tells a clear improvement from noise', async () => {
     const router = await model(project.slug, 2);
     const endpoint = unique('router');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, name: endpoint, model: router.id, version: 1 },
     });
     const keys = [
@@ -409,11 +404,11 @@ describe('KPIs', () => {
     ];
     for (const [i, group] of keys.entries()) {
       if (i === 1) {
-        await gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
+        await hub.gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
           i: { endpoint, stableVersion: 2 },
         });
       }
-      const { predictBatch } = await gqlOk<{
+      const { predictBatch } = await hub.gqlOk<{
         predictBatch: { predictions: Array<{ modelVersion: number }> };
       }>(
         'mutation($e: String!, $i: [JSONObject!]!, $k: [String!]) { predictBatch(endpoint: $e, inputs: $i, requestKeys: $k) { predictions { modelVersion } } }',

@@ -72,40 +72,30 @@ describe('model cards', () => {
   let hub: TestHub;
   let sha: string;
 
-  const gqlOk = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    key?: string,
-  ): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
-
   /** A project with a dataset version, a finished run that logged metrics, and a model. */
   async function arrange(riskLevel = 'LIMITED') {
     const slug = unique('cards');
     const project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug, name: 'Model cards', riskLevel } },
       )
     ).createProject;
     const dataset = (
-      await gqlOk<{ createDataset: { id: string; name: string } }>(
+      await hub.gqlOk<{ createDataset: { id: string; name: string } }>(
         'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id name } }',
         { i: { project: slug, name: unique('accounts') } },
       )
     ).createDataset;
     const rows = Array.from({ length: 30 }, (_, i) => ({ tenure: i % 12, spend: 10 + (i % 5) * 2 }));
     const datasetVersion = (
-      await gqlOk<{ registerDatasetVersion: { id: string; version: number; sha256: string } }>(
+      await hub.gqlOk<{ registerDatasetVersion: { id: string; version: number; sha256: string } }>(
         'mutation($i: RegisterDatasetVersionInput!) { registerDatasetVersion(input: $i) { id version sha256 } }',
         { i: { datasetId: dataset.id, rows } },
       )
     ).registerDatasetVersion;
     const run = (
-      await gqlOk<{ startRun: { id: string } }>(
+      await hub.gqlOk<{ startRun: { id: string } }>(
         'mutation($i: StartRunInput!) { startRun(input: $i) { id } }',
         { i: { project: slug, name: 'train', kind: 'TRAINING', inputs: [datasetVersion.id] } },
       )
@@ -119,20 +109,20 @@ describe('model cards', () => {
       { key: 'val_accuracy', step: 1, value: 0.8 },
       { key: 'loss', step: 1, value: 0.4 },
     ];
-    await gqlOk(
+    await hub.gqlOk(
       'mutation($r: ID!, $p: [MetricPointInput!]!) { logRunMetrics(runId: $r, points: $p) { accepted } }',
       { r: run.id, p: points },
     );
-    await gqlOk('mutation($id: ID!) { finishRun(id: $id, status: SUCCEEDED) { id } }', { id: run.id });
+    await hub.gqlOk('mutation($id: ID!) { finishRun(id: $id, status: SUCCEEDED) { id } }', { id: run.id });
     const model = (
-      await gqlOk<{ createModel: { id: string; name: string } }>(
+      await hub.gqlOk<{ createModel: { id: string; name: string } }>(
         'mutation($i: CreateModelInput!) { createModel(input: $i) { id name } }',
         { i: { project: slug, name: unique('churn'), task: 'CLASSIFICATION' } },
       )
     ).createModel;
     const register = async (input: Record<string, unknown> = {}) =>
       (
-        await gqlOk<{ registerModelVersion: { id: string; version: number; createdAt: string } }>(
+        await hub.gqlOk<{ registerModelVersion: { id: string; version: number; createdAt: string } }>(
           'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id version createdAt } }',
           {
             i: {
@@ -151,12 +141,12 @@ describe('model cards', () => {
   }
 
   const cardOf = async (versionId: string): Promise<CardView> =>
-    (await gqlOk<{ modelCard: CardView }>(MODEL_CARD, { v: versionId })).modelCard;
+    (await hub.gqlOk<{ modelCard: CardView }>(MODEL_CARD, { v: versionId })).modelCard;
   const update = (versionId: string, card: Record<string, unknown>, key?: string) =>
     hub.gql<{ updateModelCard: CardView }>(UPDATE, { v: versionId, c: card }, key);
   const auditLog = async (slug: string, actions: string[]): Promise<AuditRow[]> =>
     (
-      await gqlOk<{ auditLog: { edges: Array<{ node: AuditRow }> } }>(AUDIT_LOG, { p: slug, a: actions })
+      await hub.gqlOk<{ auditLog: { edges: Array<{ node: AuditRow }> } }>(AUDIT_LOG, { p: slug, a: actions })
     ).auditLog.edges.map((e) => e.node);
 
   beforeAll(async () => {
@@ -263,7 +253,7 @@ describe('model cards', () => {
     expect(markdown).toContain('- Completeness: complete');
     // Read again later: byte for byte the same.
     expect((await cardOf(version.id)).markdown).toBe(markdown);
-    const stored = await gqlOk<{ modelVersion: { modelCard: Record<string, unknown> } }>(
+    const stored = await hub.gqlOk<{ modelVersion: { modelCard: Record<string, unknown> } }>(
       'query($id: ID!) { modelVersion(id: $id) { modelCard } }',
       { id: version.id },
     );
@@ -304,7 +294,7 @@ describe('model cards', () => {
       modelCard: { outOfScopeUses: COMPLETE.outOfScopeUses },
       missing: [],
     });
-    const chain = await gqlOk<{ verifyAuditChain: { ok: boolean; events: number } }>(
+    const chain = await hub.gqlOk<{ verifyAuditChain: { ok: boolean; events: number } }>(
       'query($p: String!) { verifyAuditChain(project: $p) { ok events } }',
       { p: project.slug },
     );
@@ -357,16 +347,16 @@ describe('model cards', () => {
     await register();
     const candidate = await register();
     const endpoint = unique('cards');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, name: endpoint, model: model.name, version: 1 },
     });
-    await gqlOk(
+    await hub.gqlOk(
       'mutation($p: String!) { setProjectRiskLevel(project: $p, riskLevel: HIGH, reason: "scores customers") { riskLevel } }',
       { p: project.slug },
     );
     // A HIGH-risk project serves only under an approved impact assessment.
     const author = await hub.key(Role.ML_ENGINEER, [project.id]);
-    const submitted = await gqlOk<{ submitImpactAssessment: { id: string } }>(
+    const submitted = await hub.gqlOk<{ submitImpactAssessment: { id: string } }>(
       'mutation($p: String!, $s: ImpactAssessmentInput!) { submitImpactAssessment(project: $p, sections: $s) { id } }',
       {
         p: project.slug,
@@ -382,7 +372,7 @@ describe('model cards', () => {
       },
       author,
     );
-    await gqlOk(
+    await hub.gqlOk(
       'mutation($id: ID!) { decideImpactAssessment(id: $id, approve: true, comment: "ok") { status } }',
       { id: submitted.submitImpactAssessment.id },
       await hub.key(Role.APPROVER, [project.id]),
@@ -392,12 +382,12 @@ describe('model cards', () => {
         i: { endpoint, version: candidate.version, strategy: 'CANARY' },
       });
 
-    await gqlOk(UPDATE, { v: candidate.id, c: { ...COMPLETE, limitations: [] } });
+    await hub.gqlOk(UPDATE, { v: candidate.id, c: { ...COMPLETE, limitations: [] } });
     const refused = await deploy();
     expect(failure(refused)).toEqual({ code: 'BAD_USER_INPUT', field: 'version' });
     expect(refused.errors![0].message).toContain('missing limitations');
 
-    await gqlOk(UPDATE, { v: candidate.id, c: COMPLETE });
+    await hub.gqlOk(UPDATE, { v: candidate.id, c: COMPLETE });
     const accepted = await deploy();
     expect(accepted.errors).toBeUndefined();
     expect(accepted.data!.deploy.status).toBe('PENDING_APPROVAL');

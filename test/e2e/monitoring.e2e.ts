@@ -118,14 +118,9 @@ describe('monitoring', () => {
     clients.push(client);
     return client;
   };
-  const gqlOk = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
-    const res = await hub.gql<T>(query, variables);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const createModel = async (name: string): Promise<string> =>
     (
-      await gqlOk<{ createModel: { id: string } }>(
+      await hub.gqlOk<{ createModel: { id: string } }>(
         'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
         {
           i: { project: project.slug, name, task: 'CLASSIFICATION' },
@@ -134,7 +129,7 @@ describe('monitoring', () => {
     ).createModel.id;
   const register = async (input: Record<string, unknown>): Promise<number> =>
     (
-      await gqlOk<{ registerModelVersion: { version: number } }>(
+      await hub.gqlOk<{ registerModelVersion: { version: number } }>(
         'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { version } }',
         { i: { labels: LABELS, preprocessing: SPEC, ...input } },
       )
@@ -145,7 +140,7 @@ describe('monitoring', () => {
     sla: Record<string, unknown> = {},
   ): Promise<string> => {
     const name = unique('ep');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, name, model, version, sla },
     });
     return name;
@@ -156,51 +151,55 @@ describe('monitoring', () => {
       { e: endpoint, i: rows },
     );
   const drift = (endpoint: string, window: number) =>
-    gqlOk<{
-      runDriftCheck: {
-        sampleSize: number;
-        insufficient: boolean;
-        drifted: boolean;
-        driftedFeatures: string[];
-        features: Array<{
-          feature: string;
-          test: string;
-          pValue: number;
-          psi: number;
-          psiThreshold: number;
+    hub
+      .gqlOk<{
+        runDriftCheck: {
+          sampleSize: number;
+          insufficient: boolean;
           drifted: boolean;
-        }>;
-        skipped: string[];
-      };
-    }>(
-      `mutation($e: String!, $w: Int!) { runDriftCheck(endpoint: $e, window: $w) {
+          driftedFeatures: string[];
+          features: Array<{
+            feature: string;
+            test: string;
+            pValue: number;
+            psi: number;
+            psiThreshold: number;
+            drifted: boolean;
+          }>;
+          skipped: string[];
+        };
+      }>(
+        `mutation($e: String!, $w: Int!) { runDriftCheck(endpoint: $e, window: $w) {
         sampleSize insufficient drifted driftedFeatures skipped
         features { feature test pValue psi psiThreshold drifted sampleSize } } }`,
-      { e: endpoint, w: window },
-    ).then((d) => d.runDriftCheck);
+        { e: endpoint, w: window },
+      )
+      .then((d) => d.runDriftCheck);
   const alertsOf = (kinds: AlertKind[], statuses?: string[]) =>
-    gqlOk<{
-      alerts: {
-        edges: Array<{
-          node: {
-            id: string;
-            status: string;
-            title: string;
-            severity: string;
-            occurrences: number;
-            evidence: Record<string, unknown>;
-          };
-        }>;
-      };
-    }>(
-      'query($p: String!, $k: [AlertKind!], $s: [AlertStatus!]) { alerts(project: $p, kinds: $k, statuses: $s, first: 50) { edges { node { id status title severity occurrences evidence } } } }',
-      { p: project.slug, k: kinds, s: statuses },
-    ).then((d) => d.alerts.edges.map((e) => e.node));
+    hub
+      .gqlOk<{
+        alerts: {
+          edges: Array<{
+            node: {
+              id: string;
+              status: string;
+              title: string;
+              severity: string;
+              occurrences: number;
+              evidence: Record<string, unknown>;
+            };
+          }>;
+        };
+      }>(
+        'query($p: String!, $k: [AlertKind!], $s: [AlertStatus!]) { alerts(project: $p, kinds: $k, statuses: $s, first: 50) { edges { node { id status title severity occurrences evidence } } } }',
+        { p: project.slug, k: kinds, s: statuses },
+      )
+      .then((d) => d.alerts.edges.map((e) => e.node));
 
   beforeAll(async () => {
     hub = await startTestHub({}, { now: () => clock });
     project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('mon'), name: 'Monitoring' } },
       )
@@ -217,11 +216,11 @@ describe('monitoring', () => {
     beforeAll(async () => {
       // The training data: the reference tickets, labelled with what the model answers for them.
       const reference = tickets(1, 4_000).map((t) => ({ ...t, queue: labelOf(t) }));
-      const dataset = await gqlOk<{ createDataset: { id: string } }>(
+      const dataset = await hub.gqlOk<{ createDataset: { id: string } }>(
         'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
         { i: { project: project.slug, name: unique('tickets') } },
       );
-      const version = await gqlOk<{ registerDatasetVersion: { id: string } }>(
+      const version = await hub.gqlOk<{ registerDatasetVersion: { id: string } }>(
         'mutation($i: RegisterDatasetVersionInput!) { registerDatasetVersion(input: $i) { id } }',
         { i: { datasetId: dataset.createDataset.id, rows: reference } },
       );
@@ -365,7 +364,7 @@ describe('monitoring', () => {
       const v = await register({ modelId, remote: { url, model: 'router', version: '1', timeoutMs: 5_000 } });
       endpoint = await endpointOf(model, v, { p95LatencyMs: 500, maxErrorRate: 0.05 });
       endpointId = (
-        await gqlOk<{ endpoint: { id: string } }>('query($n: String!) { endpoint(name: $n) { id } }', {
+        await hub.gqlOk<{ endpoint: { id: string } }>('query($n: String!) { endpoint(name: $n) { id } }', {
           n: endpoint,
         })
       ).endpoint.id;
@@ -382,12 +381,16 @@ describe('monitoring', () => {
         ),
       );
     const stats = () =>
-      gqlOk<{
-        endpoint: { stats: { requests: number; errors: number; p95Ms: number | null; byVersion: unknown[] } };
-      }>(
-        'query($n: String!) { endpoint(name: $n) { stats(window: 5) { requests errors errorRate p50Ms p95Ms p99Ms throughputPerMinute byVersion { modelVersionId requests p95Ms } } } }',
-        { n: endpoint },
-      ).then((d) => d.endpoint.stats);
+      hub
+        .gqlOk<{
+          endpoint: {
+            stats: { requests: number; errors: number; p95Ms: number | null; byVersion: unknown[] };
+          };
+        }>(
+          'query($n: String!) { endpoint(name: $n) { stats(window: 5) { requests errors errorRate p50Ms p95Ms p99Ms throughputPerMinute byVersion { modelVersionId requests p95Ms } } } }',
+          { n: endpoint },
+        )
+        .then((d) => d.endpoint.stats);
 
     it('raises an SLA latency alert on a latency regression, and resolves it after recovery', async () => {
       const sub = subscribe(ws(), ALERTS, { p: project.slug, k: ['SLA_LATENCY'], s: 'WARNING' });
@@ -400,7 +403,7 @@ describe('monitoring', () => {
       // Healthy traffic is generated at the tracker with known latencies: what a loaded test machine does
       // to wall-clock latency must not decide this test. The regression below is real traffic.
       const versionId = (
-        await gqlOk<{ endpoint: { stableVersion: { id: string } } }>(
+        await hub.gqlOk<{ endpoint: { stableVersion: { id: string } } }>(
           'query($n: String!) { endpoint(name: $n) { stableVersion { id } } }',
           { n: endpoint },
         )
@@ -495,7 +498,7 @@ describe('monitoring', () => {
 
     it("never gives a subscriber another project's events", async () => {
       const other = (
-        await gqlOk<{ createProject: { id: string; slug: string } }>(
+        await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
           'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
           { i: { slug: unique('other'), name: 'Other' } },
         )
@@ -539,7 +542,7 @@ describe('monitoring', () => {
         title: 'by hand',
         evidence: {},
       });
-      const ack = await gqlOk<{ acknowledgeAlert: { status: string; acknowledgedByKeyId: string } }>(
+      const ack = await hub.gqlOk<{ acknowledgeAlert: { status: string; acknowledgedByKeyId: string } }>(
         'mutation($id: ID!) { acknowledgeAlert(id: $id, note: "on it") { status acknowledgedByKeyId } }',
         { id: alert.id },
       );
@@ -548,7 +551,7 @@ describe('monitoring', () => {
         id: alert.id,
       });
       expect(failure(again)).toEqual({ code: 'CONFLICT', field: 'id' });
-      const done = await gqlOk<{ resolveAlert: { status: string; resolution: string } }>(
+      const done = await hub.gqlOk<{ resolveAlert: { status: string; resolution: string } }>(
         'mutation($id: ID!) { resolveAlert(id: $id, note: "fixed the feed") { status resolution } }',
         { id: alert.id },
       );

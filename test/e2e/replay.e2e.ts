@@ -112,14 +112,9 @@ describe('replayPredictions', () => {
   let v1Sha: string;
   let v2Sha: string;
 
-  async function gqlOk<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-    const res = await hub.gql<T>(query, variables);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  }
   async function createModel(task = 'CLASSIFICATION'): Promise<{ id: string; name: string }> {
     const name = unique('router');
-    const { createModel } = await gqlOk<{ createModel: { id: string } }>(
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string } }>(
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project: project.slug, name, task } },
     );
@@ -136,7 +131,7 @@ describe('replayPredictions', () => {
   }
   async function createEndpoint(model: string, version: number): Promise<string> {
     const name = unique('tickets');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, model, name, version },
     });
     return name;
@@ -150,7 +145,7 @@ describe('replayPredictions', () => {
     return res.data!.predictBatch.predictions;
   }
   const recordOutcome = (endpoint: string, requestKey: string, label: string) =>
-    gqlOk(
+    hub.gqlOk(
       'mutation($e: String!, $k: String!, $l: String) { recordPredictionOutcome(endpoint: $e, requestKey: $k, label: $l) { id } }',
       { e: endpoint, k: requestKey, l: label },
     );
@@ -181,7 +176,7 @@ describe('replayPredictions', () => {
   beforeAll(async () => {
     hub = await startTestHub({ predictionLogFlushMs: 5 }, { now: () => clock });
     project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('replay'), name: 'Replay' } },
       )
@@ -261,7 +256,7 @@ describe('replayPredictions', () => {
       expect(report.accuracyDelta).toBeCloseTo((replayRight - originalRight) / 100, 10);
       expect(report.latencyMs).toBeGreaterThan(0);
       // The same figures liveAccuracy gives for what was served.
-      const live = await gqlOk<{ endpoint: { liveAccuracy: Array<{ accuracy: number }> } }>(
+      const live = await hub.gqlOk<{ endpoint: { liveAccuracy: Array<{ accuracy: number }> } }>(
         'query($n: String!) { endpoint(name: $n) { liveAccuracy { accuracy } } }',
         { n: endpoint },
       );
@@ -362,7 +357,7 @@ describe('replayPredictions', () => {
       const ok = await replay(endpoint, from, to, v2.version, { key: engineer });
       expect(ok.errors).toBeUndefined();
       expect(ok.data!.replayPredictions.rows).toBe(300);
-      const other = await gqlOk<{ createProject: { id: string } }>(
+      const other = await hub.gqlOk<{ createProject: { id: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
         { i: { slug: unique('other'), name: 'Other' } },
       );
@@ -382,7 +377,7 @@ describe('replayPredictions', () => {
     const v1 = await registered({ modelId: model.id, artifactSha256: v1Sha });
     const v2 = await registered({ modelId: model.id, artifactSha256: v2Sha });
     const endpoint = await createEndpoint(model.name, v1.version);
-    await gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: SetEndpointTrafficInput!) { setEndpointTraffic(input: $i) { id } }', {
       i: {
         endpoint,
         stableVersion: v1.version,
@@ -490,7 +485,7 @@ describe('replayPredictions', () => {
     await hub.services.predictionLog.flush();
     const truth = (i: number): number => i / 2;
     for (let i = 0; i < 10; i++)
-      await gqlOk(
+      await hub.gqlOk(
         'mutation($e: String!, $k: String!, $v: Float) { recordPredictionOutcome(endpoint: $e, requestKey: $k, value: $v) { id } }',
         { e: endpoint, k: `r-${i}`, v: truth(i) },
       );

@@ -90,18 +90,9 @@ describe('rollouts', () => {
   let served = 0;
   let servedErrors: unknown[] = [];
 
-  const gqlOk = async <T>(
-    query: string,
-    variables: Record<string, unknown> = {},
-    key?: string,
-  ): Promise<T> => {
-    const res = await hub.gql<T>(query, variables, key);
-    expect(res.errors).toBeUndefined();
-    return res.data!;
-  };
   const register = async (input: Record<string, unknown>): Promise<number> =>
     (
-      await gqlOk<{ registerModelVersion: { version: number } }>(
+      await hub.gqlOk<{ registerModelVersion: { version: number } }>(
         'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { version } }',
         { i: { modelId: await modelId(), labels: LABELS, featureNames: FEATURES, ...input } },
       )
@@ -109,7 +100,7 @@ describe('rollouts', () => {
   let cachedModelId: string | undefined;
   const modelId = async (): Promise<string> => {
     cachedModelId ??= (
-      await gqlOk<{ createModel: { id: string } }>(
+      await hub.gqlOk<{ createModel: { id: string } }>(
         'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
         {
           i: { project: project.slug, name: model, task: 'CLASSIFICATION' },
@@ -120,7 +111,7 @@ describe('rollouts', () => {
   };
   const endpointOn = async (version = versions.stable): Promise<string> => {
     const name = unique('ep');
-    await gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
       i: { project: project.slug, name, model, version },
     });
     return name;
@@ -132,20 +123,22 @@ describe('rollouts', () => {
       key,
     );
   const rollout = async (id: string): Promise<RolloutRow> =>
-    (await gqlOk<{ rollout: RolloutRow }>(`query($id: ID!) { rollout(id: $id) { ${ROLLOUT} } }`, { id }))
+    (await hub.gqlOk<{ rollout: RolloutRow }>(`query($id: ID!) { rollout(id: $id) { ${ROLLOUT} } }`, { id }))
       .rollout;
   const endpointState = (name: string) =>
-    gqlOk<{
-      endpoint: {
-        stableVersion: { version: number };
-        canaryVersion: { version: number } | null;
-        canaryWeight: number;
-        shadowVersion: { version: number } | null;
-      };
-    }>(
-      'query($n: String!) { endpoint(name: $n) { stableVersion { version } canaryVersion { version } canaryWeight shadowVersion { version } } }',
-      { n: name },
-    ).then((d) => d.endpoint);
+    hub
+      .gqlOk<{
+        endpoint: {
+          stableVersion: { version: number };
+          canaryVersion: { version: number } | null;
+          canaryWeight: number;
+          shadowVersion: { version: number } | null;
+        };
+      }>(
+        'query($n: String!) { endpoint(name: $n) { stableVersion { version } canaryVersion { version } canaryWeight shadowVersion { version } } }',
+        { n: name },
+      )
+      .then((d) => d.endpoint);
   /** Real traffic: every prediction must be served, whatever the rollout is doing. */
   const traffic = async (
     endpoint: string,
@@ -183,7 +176,7 @@ describe('rollouts', () => {
   beforeAll(async () => {
     hub = await startTestHub({ predictionLogFlushMs: 5 }, { now: () => clock });
     project = (
-      await gqlOk<{ createProject: { id: string; slug: string } }>(
+      await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
         { i: { slug: unique('ro'), name: 'Rollouts' } },
       )
@@ -275,11 +268,11 @@ describe('rollouts', () => {
       canaryWeight: 0,
       shadowVersion: null,
     });
-    const alias = await gqlOk<{ model: { aliases: Array<{ alias: string; versionId: string }> } }>(
+    const alias = await hub.gqlOk<{ model: { aliases: Array<{ alias: string; versionId: string }> } }>(
       'query($id: ID!) { model(id: $id) { aliases { alias versionId } } }',
       { id: await modelId() },
     );
-    const rolledOut = await gqlOk<{ endpoint: { stableVersion: { id: string } } }>(
+    const rolledOut = await hub.gqlOk<{ endpoint: { stableVersion: { id: string } } }>(
       'query($n: String!) { endpoint(name: $n) { stableVersion { id } } }',
       { n: endpoint },
     );
@@ -291,7 +284,7 @@ describe('rollouts', () => {
     // servedVersion answers for any past instant.
     const at = async (instant: Date) =>
       (
-        await gqlOk<{
+        await hub.gqlOk<{
           servedVersion: { stableVersion: number; canaryVersion: number | null; canaryWeight: number };
         }>(
           'query($e: String!, $at: DateTimeISO!) { servedVersion(endpoint: $e, at: $at) { stableVersion canaryVersion canaryWeight } }',
@@ -356,7 +349,7 @@ describe('rollouts', () => {
       stableVersion: { version: versions.stable },
       canaryVersion: null,
     });
-    const alerts = await gqlOk<{
+    const alerts = await hub.gqlOk<{
       alerts: { edges: Array<{ node: { kind: string; title: string; evidence: Record<string, unknown> } }> };
     }>(
       'query($p: String!) { alerts(project: $p, kinds: [ROLLOUT]) { edges { node { kind title evidence } } } }',
@@ -437,7 +430,7 @@ describe('rollouts', () => {
       const again = await deploy(input);
       expect(again.data!.deploy.id).toBe(x.data!.deploy.id);
       expect(again.data!.deploy.events).toHaveLength(x.data!.deploy.events.length);
-      const list = await gqlOk<{ rollouts: { edges: unknown[] } }>(
+      const list = await hub.gqlOk<{ rollouts: { edges: unknown[] } }>(
         'query($p: String!, $e: String) { rollouts(project: $p, endpoint: $e) { edges { node { id } } } }',
         { p: project.slug, e: endpoint },
       );
@@ -450,17 +443,17 @@ describe('rollouts', () => {
     );
     expect(failure(byHand)).toEqual({ code: 'CONFLICT', field: 'endpoint' });
     const active = (
-      await gqlOk<{ rollouts: { edges: Array<{ node: { id: string } }> } }>(
+      await hub.gqlOk<{ rollouts: { edges: Array<{ node: { id: string } }> } }>(
         'query($p: String!, $e: String) { rollouts(project: $p, endpoint: $e, statuses: [PROGRESSING]) { edges { node { id } } } }',
         { p: project.slug, e: endpoint },
       )
     ).rollouts.edges[0].node.id;
-    const paused = await gqlOk<{ pauseRollout: { status: string } }>(
+    const paused = await hub.gqlOk<{ pauseRollout: { status: string } }>(
       'mutation($id: ID!) { pauseRollout(id: $id, reason: "holiday freeze") { status } }',
       { id: active },
     );
     expect(paused.pauseRollout.status).toBe('PAUSED');
-    const back = await gqlOk<{ rollback: RolloutRow }>(
+    const back = await hub.gqlOk<{ rollback: RolloutRow }>(
       `mutation($id: ID!) { rollback(id: $id, reason: "not this week") { ${ROLLOUT} } }`,
       { id: active },
     );
@@ -511,7 +504,7 @@ describe('rollouts', () => {
 
   it('waits for an approver on a HIGH-risk project and on manual gates; a requester cannot approve their own', async () => {
     const reclassify = (level: string) =>
-      gqlOk(
+      hub.gqlOk(
         'mutation($p: String!, $l: RiskLevel!) { setProjectRiskLevel(project: $p, riskLevel: $l, reason: "credit decisions") { riskLevel } }',
         { p: project.slug, l: level },
       );
@@ -586,7 +579,7 @@ describe('rollouts', () => {
       expect(gate.step).toBe(1);
       expect((await decide(gate.id, true, approver)).errors).toBeUndefined();
       expect(await endpointState(endpoint)).toMatchObject({ canaryWeight: 100 });
-      const approvals = await gqlOk<{ approvalRequests: { edges: unknown[] } }>(
+      const approvals = await hub.gqlOk<{ approvalRequests: { edges: unknown[] } }>(
         'query($p: String!) { approvalRequests(project: $p, statuses: [APPROVED]) { edges { node { id } } } }',
         { p: project.slug },
       );
@@ -626,7 +619,7 @@ describe('rollouts', () => {
     expect(state.events.find((e) => e.type === 'ANALYSIS_PASSED')!.evidence).toMatchObject({
       outcome: 'PASSED',
     });
-    const promoted = await gqlOk<{ promoteRollout: { status: string } }>(
+    const promoted = await hub.gqlOk<{ promoteRollout: { status: string } }>(
       'mutation($id: ID!) { promoteRollout(id: $id, reason: "agreement 100%") { status } }',
       { id },
     );
