@@ -1,4 +1,5 @@
 import type { DataPolicyService } from '../modules/governance/data-policy.service';
+import type { KpiService } from '../modules/kpis/kpi.service';
 import type { MonitoringService } from '../modules/monitoring/monitoring.service';
 import type { SlaTracker } from '../modules/monitoring/sla-tracker';
 import type { RolloutService } from '../modules/rollouts/rollout.service';
@@ -6,19 +7,28 @@ import type { Job } from './scheduler';
 
 /**
  * The scheduled jobs: each replica flushes its SLA minutes; one replica per tick evaluates SLAs,
- * checks drift, drives rollouts and (hourly) purges data past its project's retention period.
+ * checks drift, drives rollouts, attributes KPI points to predictions logged after their records
+ * synced, and (hourly) purges data past its project's retention period.
  */
 export function scheduledJobs(
   monitoring: MonitoringService,
   tracker: SlaTracker,
   rollouts: RolloutService,
   dataPolicy: DataPolicyService,
+  kpis: KpiService,
 ): Job[] {
   return [
     { id: 'rollouts-drive', schedule: '*/10 * * * * *', run: () => rollouts.driveAll() },
     { id: 'sla-flush', schedule: '*/5 * * * * *', everyReplica: true, run: () => tracker.flush() },
     { id: 'monitoring-evaluate', schedule: '*/30 * * * * *', run: () => monitoring.evaluate() },
     { id: 'drift-check', schedule: '0 */5 * * * *', run: () => monitoring.checkAllDrift() },
+    {
+      id: 'kpi-attribution',
+      schedule: '0 */10 * * * *',
+      run: async () => {
+        await kpis.reattribute();
+      },
+    },
     {
       id: 'data-retention',
       schedule: '0 17 * * * *',

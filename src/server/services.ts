@@ -155,8 +155,12 @@ export function createServices(
     audit,
     impactAssessments,
   );
-  const scheduler = new Scheduler(db, logger, scheduledJobs(monitoring, slaTracker, rollouts, dataPolicy));
   const kpis = new KpiService(db, projects, idempotency, now, audit);
+  const scheduler = new Scheduler(
+    db,
+    logger,
+    scheduledJobs(monitoring, slaTracker, rollouts, dataPolicy, kpis),
+  );
   const registry = options.connectorRegistry ?? connectorRegistry();
   const box = new SecretBox(secretKey);
   const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };

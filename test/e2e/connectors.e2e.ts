@@ -94,6 +94,32 @@ describe('connectors', () => {
     return (await hub.gqlOk<{ createConnector: { id: string } }>(CREATE, { i: input })).createConnector.id;
   }
 
+  /** A one-feature router model with a version per bias, served (version 1) on a new endpoint of the project. */
+  async function router(biases: number[][]): Promise<string> {
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string } }>(
+      'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
+      { i: { project: project.slug, name: unique('router'), task: 'CLASSIFICATION' } },
+    );
+    const spec = { version: 1, features: [{ name: 'x', kind: 'numeric' }] };
+    for (const bias of biases) {
+      const sha = await uploadArtifact(
+        hub,
+        linearClassifierOnnx({ features: 1, classes: 2, weights: [[1, -1]], bias }),
+      );
+      await hub.gqlOk('mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }', {
+        i: { modelId: createModel.id, artifactSha256: sha, labels: ['a', 'b'], preprocessing: spec },
+      });
+    }
+    const endpoint = unique('router');
+    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
+      i: { project: project.slug, name: endpoint, model: createModel.id, version: 1 },
+    });
+    return endpoint;
+  }
+
+  const PREDICT_BATCH =
+    'mutation($e: String!, $i: [JSONObject!]!, $k: [String!]) { predictBatch(endpoint: $e, inputs: $i, requestKeys: $k) { predictions { modelVersion } } }';
+
   async function finished(id: string): Promise<Run> {
     for (;;) {
       const { connector } = await hub.gqlOk<{ connector: { lastRun: Run | null } }>(RUN, { id });
@@ -409,33 +435,10 @@ describe('connectors', () => {
     const shared = project;
     project = await newProject();
     // Two versions of a router; half the tickets with a request key were routed by each.
-    const { createModel } = await hub.gqlOk<{ createModel: { id: string; name: string } }>(
-      'mutation($i: CreateModelInput!) { createModel(input: $i) { id name } }',
-      { i: { project: project.slug, name: unique('router'), task: 'CLASSIFICATION' } },
-    );
-    const spec = { version: 1, features: [{ name: 'x', kind: 'numeric' }] };
-    const versions: Array<{ id: string; version: number }> = [];
-    for (const bias of [
+    const endpoint = await router([
       [0, 0.1],
       [0.1, 0],
-    ]) {
-      const sha = await uploadArtifact(
-        hub,
-        linearClassifierOnnx({ features: 1, classes: 2, weights: [[1, -1]], bias }),
-      );
-      versions.push(
-        (
-          await hub.gqlOk<{ registerModelVersion: { id: string; version: number } }>(
-            'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id version } }',
-            { i: { modelId: createModel.id, artifactSha256: sha, labels: ['a', 'b'], preprocessing: spec } },
-          )
-        ).registerModelVersion,
-      );
-    }
-    const endpoint = unique('router');
-    await hub.gqlOk('mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }', {
-      i: { project: project.slug, name: endpoint, model: createModel.id, version: 1 },
-    });
+    ]);
     const keyed = server.tickets().filter((t) => t.customFields[server.requestKeyFieldId]);
     const groups = [keyed.filter((t) => t.id % 2 === 0), keyed.filter((t) => t.id % 2 === 1)];
     for (const [i, group] of groups.entries()) {
@@ -444,14 +447,11 @@ describe('connectors', () => {
           i: { endpoint, stableVersion: 2 },
         });
       }
-      await hub.gqlOk(
-        'mutation($e: String!, $i: [JSONObject!]!, $k: [String!]) { predictBatch(endpoint: $e, inputs: $i, requestKeys: $k) { predictions { modelVersion } } }',
-        {
-          e: endpoint,
-          i: group.map((t) => ({ x: t.id })),
-          k: group.map((t) => t.customFields[server.requestKeyFieldId]),
-        },
-      );
+      await hub.gqlOk(PREDICT_BATCH, {
+        e: endpoint,
+        i: group.map((t) => ({ x: t.id })),
+        k: group.map((t) => t.customFields[server.requestKeyFieldId]),
+      });
     }
     await hub.services.predictionLog.flush();
     const id = await createConnector(zendeskInput(server, url));
@@ -502,5 +502,42 @@ describe('connectors', () => {
     expect(cmp.low).toBeLessThan(cmp.difference);
     expect(cmp.high).toBeGreaterThan(cmp.difference);
     project = shared;
+  });
+  it('attributes a ticket synced before the prediction that touched it once that prediction is logged', async () => {
+    const shared = project;
+    project = await newProject();
+    try {
+      const { server, url } = await fake(400, 44);
+      const id = await createConnector(zendeskInput(server, url));
+      expect((await sync(id)).status).toBe('SUCCEEDED');
+      const points = async () =>
+        (await hub.db.query(
+          `SELECT count(*) FILTER (WHERE model_version_id IS NOT NULL)::int AS attributed,
+                  count(*) FILTER (WHERE request_key IS NOT NULL)::int AS keyed
+             FROM kpi_point WHERE project_id = $1`,
+          [project.id],
+        )) as Array<{ attributed: number; keyed: number }>;
+      const [before] = await points();
+      expect(before.attributed).toBe(0);
+      expect(before.keyed).toBeGreaterThan(0);
+
+      // The bot predicts for those tickets only now; the records do not change in Zendesk.
+      const endpoint = await router([[0, 0.1]]);
+      const keyed = server.tickets().filter((t) => t.customFields[server.requestKeyFieldId]);
+      await hub.gqlOk(PREDICT_BATCH, {
+        e: endpoint,
+        i: keyed.map((t) => ({ x: t.id })),
+        k: keyed.map((t) => t.customFields[server.requestKeyFieldId]),
+      });
+      await hub.services.predictionLog.flush();
+      // The fake's tickets are from 2023: a window wide enough to reach them.
+      expect(await hub.services.kpis.reattribute(10_000)).toBe(before.keyed);
+      const [after] = await points();
+      expect(after).toEqual({ attributed: before.keyed, keyed: before.keyed });
+      // Nothing left to do: a second pass attributes nothing.
+      expect(await hub.services.kpis.reattribute(10_000)).toBe(0);
+    } finally {
+      project = shared;
+    }
   });
 });

@@ -317,6 +317,32 @@ export class KpiService {
     return { kpi, granularity: args.granularity, lines: result, comparisons };
   }
 
+  /**
+   * Attributes points that no prediction had touched when they were written but one does now (a
+   * record synced before the prediction carrying its request key was logged): points of the last
+   * `days` days, in batches of 10,000. Returns how many it attributed.
+   */
+  async reattribute(days = 7): Promise<number> {
+    const since = new Date(this.now().getTime() - days * 86_400_000);
+    let total = 0;
+    for (;;) {
+      const [{ n }] = (await this.db.query(
+        `WITH found AS (
+           SELECT k.id, ${attributedVersion('k.project_id', 'k.request_key')} AS version
+             FROM kpi_point k
+            WHERE k.model_version_id IS NULL AND k.request_key IS NOT NULL AND k.time >= $1
+              AND ${attributedVersion('k.project_id', 'k.request_key')} IS NOT NULL
+            LIMIT 10000),
+         updated AS (
+           UPDATE kpi_point k SET model_version_id = found.version FROM found WHERE k.id = found.id RETURNING 1)
+         SELECT count(*)::int AS n FROM updated`,
+        [since],
+      )) as Array<{ n: number }>;
+      total += n;
+      if (n < 10_000) return total;
+    }
+  }
+
   async pointCount(kpi: Kpi): Promise<number> {
     const [{ n }] = (await this.db.query('SELECT count(*)::int AS n FROM kpi_point WHERE kpi_id = $1', [
       kpi.id,
