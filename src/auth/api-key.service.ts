@@ -116,7 +116,8 @@ export class ApiKeyService {
       caller.projectIds &&
       (!key.projectIds || key.projectIds.some((p) => !caller.projectIds!.includes(p)))
     ) {
-      throw new ForbiddenError('a project-scoped key can only revoke keys within its own projects');
+      // As if it did not exist: a scoped admin learns nothing of keys beyond its projects.
+      throw new NotFoundError('ApiKey', id);
     }
     if (!key.revokedAt) {
       key.revokedAt = new Date(this.now());

@@ -188,4 +188,29 @@ describe('authorization', () => {
     );
     expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
+
+  it('tells a project-scoped admin nothing of keys beyond its projects', async () => {
+    const project = (
+      await hub.gqlOk<{ createProject: { id: string } }>(
+        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+        { i: { slug: unique('scoped'), name: 'Scoped' } },
+      )
+    ).createProject;
+    const scopedAdmin = await hub.key(Role.ADMIN, [project.id]);
+    const outside = (
+      await hub.gqlOk<{ createApiKey: { key: { id: string } } }>(
+        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { key { id } } }',
+        { i: { name: unique('k'), role: 'VIEWER' } },
+      )
+    ).createApiKey.key.id;
+    const revoke = (id: string) =>
+      hub.gql('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id }, scopedAdmin);
+    const unknown = await revoke('00000000-0000-4000-8000-000000000001');
+    const beyond = await revoke(outside);
+    expect(beyond.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    expect(beyond.errors?.[0].extensions?.code).toBe(unknown.errors?.[0].extensions?.code);
+    expect(beyond.errors?.[0].message.replace(outside, 'ID')).toBe(
+      unknown.errors?.[0].message.replace('00000000-0000-4000-8000-000000000001', 'ID'),
+    );
+  });
 });
