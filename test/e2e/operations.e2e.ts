@@ -1,17 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import {
-  Kind,
-  parse,
-  print,
-  validate,
-  visit,
-  type ASTNode,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type OperationDefinitionNode,
-} from 'graphql';
-import { projectRoot } from '../../src/common/paths';
+import { parse, validate } from 'graphql';
 import { buildNerveSchema } from '../../src/server/schema';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -20,49 +7,7 @@ import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { FakeZendeskServer } from '../fakes/zendesk-server';
 import { startTestHub, unique, type TestHub } from '../harness';
-
-const dir = path.join(projectRoot, 'graphql', 'operations');
-
-interface Example {
-  file: string;
-  name: string;
-  text: string;
-  node: OperationDefinitionNode;
-}
-
-function loadExamples(): Example[] {
-  const examples: Example[] = [];
-  for (const file of fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.graphql'))
-    .sort()) {
-    const document = parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of document.definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    }
-    /** The fragments `node` spreads, transitively, so each operation runs standalone. */
-    const used = (node: ASTNode, into = new Set<string>()): Set<string> => {
-      visit(node, {
-        FragmentSpread(spread) {
-          const name = spread.name.value;
-          if (into.has(name) || !fragments.has(name)) return;
-          into.add(name);
-          used(fragments.get(name)!, into);
-        },
-      });
-      return into;
-    };
-    for (const def of document.definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) continue;
-      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name)
-        throw new Error(`${file}: every operation must be named`);
-      const text = [def, ...[...used(def)].map((n) => fragments.get(n)!)].map((d) => print(d)).join('\n\n');
-      examples.push({ file, name: def.name.value, text, node: def });
-    }
-  }
-  return examples;
-}
+import { loadExamples } from '../support/operations';
 
 describe('graphql/operations', () => {
   const examples = loadExamples();
@@ -85,9 +30,7 @@ describe('graphql/operations', () => {
         operation: example.name,
         errors: [],
       });
-      for (const selection of example.node.selectionSet.selections) {
-        covered.add(`${example.node.operation}.${(selection as FieldNode).name.value}`);
-      }
+      for (const field of example.rootFields) covered.add(field);
     }
     const roots = [
       ['query', schema.getQueryType()],

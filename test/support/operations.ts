@@ -50,7 +50,10 @@ export function loadExamples(): Example[] {
       return into;
     };
     for (const def of document.definitions) {
-      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) continue;
+      if (def.kind === Kind.FRAGMENT_DEFINITION) continue;
+      if (def.kind !== Kind.OPERATION_DEFINITION || !def.name) {
+        throw new Error(`${file}: every operation must be named`);
+      }
       const text = [def, ...[...used(def)].map((n) => fragments.get(n)!)].map((d) => print(d)).join('\n\n');
       const rootFields = def.selectionSet.selections
         .filter((s): s is FieldNode => s.kind === Kind.FIELD)
