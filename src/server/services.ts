@@ -164,7 +164,18 @@ export function createServices(
   const registry = options.connectorRegistry ?? connectorRegistry();
   const box = new SecretBox(secretKey);
   const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };
-  const syncRunner = new SyncRunner(db, registry, box, kpis, alerts, events, logger, now, connectorEnv);
+  const syncRunner = new SyncRunner(
+    db,
+    registry,
+    box,
+    kpis,
+    alerts,
+    events,
+    logger,
+    now,
+    connectorEnv,
+    audit,
+  );
   const connectors = new ConnectorService(
     db,
     projects,

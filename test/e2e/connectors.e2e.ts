@@ -386,6 +386,16 @@ describe('connectors', () => {
       await hub.gqlOk<{ syncConnector: { id: string; status: string } }>(SYNC, { id, k: 'sync-once' })
     ).syncConnector;
     expect(replay).toMatchObject({ id: first.id, status: 'SUCCEEDED' });
+    // One audit event for the one sync started, written with its run.
+    const { auditLog } = await hub.gqlOk<{
+      auditLog: { edges: Array<{ node: { subjectId: string; after: { syncRunId: string } } }> };
+    }>(
+      'query($p: String!) { auditLog(project: $p, actions: ["syncConnector"], first: 100) { edges { node { subjectId after } } } }',
+      { p: project.slug },
+    );
+    expect(auditLog.edges.filter((e) => e.node.subjectId === id).map((e) => e.node.after.syncRunId)).toEqual([
+      first.id,
+    ]);
   });
 
   it('turns a model decision into a Zendesk ticket once, and sets a ticket’s routing field', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
-import type { DataSource, ObjectLiteral } from 'typeorm';
+import type { DataSource, SelectQueryBuilder } from 'typeorm';
 import {
   ConnectorError,
   validateFields,
@@ -20,6 +20,7 @@ import {
   type ConnectorErrorKind,
   ConnectorStream,
   SyncRun,
+  SyncRunStatus,
   SyncTrigger,
 } from './connector.entity';
 import type {
@@ -212,25 +213,15 @@ export class ConnectorService {
     if (!connector.enabled) throw new ConflictError(`connector ${connector.name} is disabled`, 'id');
     try {
       const { run } = await this.runner.start(connector, SyncTrigger.MANUAL, {
-        keyId: ctx.caller.keyId,
+        ctx,
         idempotencyKey: idempotencyKey ?? null,
       });
-      await this.audit.transaction(ctx, async () => ({
-        result: null,
-        audit: {
-          action: 'syncConnector',
-          subjectType: 'Connector',
-          subjectId: connector.id,
-          projectId: connector.projectId,
-          after: { syncRunId: run.id },
-        },
-      }));
       return run;
     } catch (error) {
       if (!(error instanceof SyncBusy)) throw error;
       const running = await this.db
         .getRepository(SyncRun)
-        .findOneBy({ connectorId: connector.id, status: 'RUNNING' as never });
+        .findOneBy({ connectorId: connector.id, status: SyncRunStatus.RUNNING });
       if (running) return running;
       throw new ConflictError(
         'a sync of this connector is starting on another replica; try again shortly',
@@ -379,11 +370,11 @@ export class ConnectorService {
   }
 
   /** A synced table of a project, newest vendor change first, with the filters every table shares. */
-  private async records<T extends ObjectLiteral>(
+  private async records<T extends { id: string; updatedAt: Date }>(
     ctx: RequestContext,
     entity: new () => T,
     args: SyncedRecordsArgs,
-    filter: (qb: ReturnType<DataSource['createQueryBuilder']>) => void,
+    filter: (qb: SelectQueryBuilder<T>) => void,
   ): Promise<ConnectionResult<T>> {
     const project = await this.projects.resolve(ctx, args.project, 'Connector');
     const qb = this.db
@@ -398,8 +389,8 @@ export class ConnectorService {
     if (args.updatedTo) qb.andWhere('r.updatedAt < :to', { to: args.updatedTo });
     if (args.requestKey != null) qb.andWhere('r.requestKey = :key', { key: args.requestKey });
     if (args.externalId != null) qb.andWhere('r.externalId = :externalId', { externalId: args.externalId });
-    filter(qb as never);
-    return paginate(qb, args, { keys: ['updatedAt', 'id'] as never });
+    filter(qb);
+    return paginate(qb, args, { keys: ['updatedAt', 'id'] });
   }
 
   private definitionOf(connector: Connector): ConnectorDefinition {

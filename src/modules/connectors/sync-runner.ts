@@ -7,6 +7,8 @@ import { Topics } from '../../events/topics';
 import { murmur3 } from '../inference/murmur3';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
+import type { AuditService } from '../audit/audit.service';
+import type { RequestContext } from '../../context/context';
 import type { KpiService } from '../kpis/kpi.service';
 import {
   type Connector,
@@ -56,6 +58,7 @@ export class SyncRunner {
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly env: ConnectorEnv,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -65,7 +68,7 @@ export class SyncRunner {
   async start(
     connector: Connector,
     trigger: SyncTrigger,
-    requestedBy: { keyId: string; idempotencyKey: string | null } | null,
+    requestedBy: { ctx: RequestContext; idempotencyKey: string | null } | null,
     /** A scheduled tick: busy if a scheduled run started at or after it (another replica took it). */
     tick?: Date,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
@@ -83,7 +86,7 @@ export class SyncRunner {
   private async startLocked(
     connector: Connector,
     trigger: SyncTrigger,
-    requestedBy: { keyId: string; idempotencyKey: string | null } | null,
+    requestedBy: { ctx: RequestContext; idempotencyKey: string | null } | null,
     tick: Date | undefined,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
     const lock = this.db.createQueryRunner();
@@ -109,18 +112,31 @@ export class SyncRunner {
           WHERE connector_id = $1 AND status = 'RUNNING'`,
         [connector.id, this.now()],
       );
-      run = await this.db.getRepository(SyncRun).save({
-        connectorId: connector.id,
-        projectId: connector.projectId,
-        trigger,
-        status: SyncRunStatus.RUNNING,
-        streams: [],
-        error: null,
-        errorKind: null,
-        requestedByKeyId: requestedBy?.keyId ?? null,
-        idempotencyKey: requestedBy?.idempotencyKey ?? null,
-        startedAt: this.now(),
-        finishedAt: null,
+      // A sync asked for by someone is audited with its run, in one transaction.
+      run = await this.db.transaction(async (manager) => {
+        const saved = await manager.save(SyncRun, {
+          connectorId: connector.id,
+          projectId: connector.projectId,
+          trigger,
+          status: SyncRunStatus.RUNNING,
+          streams: [],
+          error: null,
+          errorKind: null,
+          requestedByKeyId: requestedBy?.ctx.caller.keyId ?? null,
+          idempotencyKey: requestedBy?.idempotencyKey ?? null,
+          startedAt: this.now(),
+          finishedAt: null,
+        });
+        if (requestedBy) {
+          await this.audit.record(manager, requestedBy.ctx, {
+            action: 'syncConnector',
+            subjectType: 'Connector',
+            subjectId: connector.id,
+            projectId: connector.projectId,
+            after: { syncRunId: saved.id },
+          });
+        }
+        return saved;
       });
     } catch (error) {
       await this.unlock(lock, connector.id);

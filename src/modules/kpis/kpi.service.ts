@@ -7,7 +7,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
-import { meanInterval, welchInterval, type SampleSummary } from './confidence';
+import { meanInterval, normalQuantile, welchInterval, type SampleSummary } from './confidence';
 import { attributedVersion, DERIVED_KPIS } from './kpi-derivations';
 import { Kpi, KpiAggregation, KpiDirection, KpiSource } from './kpi.entity';
 import type {
@@ -264,8 +264,7 @@ export class KpiService {
       const estimate =
         kpi.aggregation === KpiAggregation.MEAN
           ? this.estimate(s, args.confidence)
-          : // A bucket's sum of counts: Poisson, variance = sum, when points are counts of 1.
-            this.interval(s.n, Number(row.total), Number(row.total), args.confidence);
+          : this.poissonSum(s.n, Number(row.total), args.confidence);
       lines.get(row.version)!.buckets.push({ start: new Date(row.bucket), ...estimate });
     }
     const sampleOf = (line: { buckets: KpiBucket[]; sample: SampleSummary }): SampleSummary =>
@@ -328,10 +327,11 @@ export class KpiService {
     for (;;) {
       const [{ n }] = (await this.db.query(
         `WITH found AS (
-           SELECT k.id, ${attributedVersion('k.project_id', 'k.request_key')} AS version
+           SELECT k.id, a.version
              FROM kpi_point k
+            CROSS JOIN LATERAL (SELECT ${attributedVersion('k.project_id', 'k.request_key')} AS version) a
             WHERE k.model_version_id IS NULL AND k.request_key IS NOT NULL AND k.time >= $1
-              AND ${attributedVersion('k.project_id', 'k.request_key')} IS NOT NULL
+              AND a.version IS NOT NULL
             LIMIT 10000),
          updated AS (
            UPDATE kpi_point k SET model_version_id = found.version FROM found WHERE k.id = found.id RETURNING 1)
@@ -361,18 +361,12 @@ export class KpiService {
     return { count: s.n, value: s.mean, low: interval?.low ?? null, high: interval?.high ?? null };
   }
 
-  private interval(count: number, value: number, variance: number, confidence: number): KpiEstimate {
-    if (count < 2) return { count, value, low: null, high: null };
-    const z = meanInterval({ n: 2, mean: 0, variance: 2 }, confidence) ? zOf(confidence) : 1.96;
-    const half = z * Math.sqrt(variance);
-    return { count, value, low: Math.max(0, value - half), high: value + half };
+  /** A bucket's sum of counts, with a normal interval of a Poisson count (variance = the sum). */
+  private poissonSum(count: number, total: number, confidence: number): KpiEstimate {
+    if (count < 2) return { count, value: total, low: null, high: null };
+    const half = normalQuantile(1 - (1 - confidence) / 2) * Math.sqrt(total);
+    return { count, value: total, low: Math.max(0, total - half), high: total + half };
   }
-}
-
-function zOf(confidence: number): number {
-  // Two-sided normal critical value, from the t quantile at very many degrees of freedom.
-  const interval = meanInterval({ n: 1e9, mean: 0, variance: 1e9 }, confidence)!;
-  return interval.high;
 }
 
 function summarize(values: number[]): SampleSummary {
