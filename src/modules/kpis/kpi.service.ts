@@ -278,7 +278,6 @@ export class KpiService {
     const result: KpiSeriesLine[] = ordered.map(([id, line]) => {
       const s = sampleOf(line);
       return {
-        modelVersionId: id,
         modelVersion: id ? (byId.get(id) ?? null) : null,
         summary: { ...this.estimate(s, args.confidence), count: line.points },
         buckets: line.buckets,
@@ -299,8 +298,6 @@ export class KpiService {
       const excludesZero = interval !== null && (interval.low > 0 || interval.high < 0);
       const improves = kpi.direction === KpiDirection.HIGHER_IS_BETTER ? difference > 0 : difference < 0;
       comparisons.push({
-        baselineId: base.id,
-        candidateId: cand.id,
         baseline: base,
         candidate: cand,
         baselineValue: a.mean,

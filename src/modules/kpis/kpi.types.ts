@@ -150,8 +150,6 @@ export class KpiSeriesLine {
   })
   modelVersion: ModelVersion | null;
 
-  modelVersionId: string | null;
-
   @Field(() => KpiEstimate, { description: 'The whole range' })
   summary: KpiEstimate;
 
@@ -168,9 +166,6 @@ export class KpiComparison {
 
   @Field(() => ModelVersion)
   candidate: ModelVersion;
-
-  baselineId: string;
-  candidateId: string;
 
   @Field(() => Float)
   baselineValue: number;
