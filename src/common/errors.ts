@@ -104,15 +104,64 @@ export class InferenceFailedError extends DomainError {
   }
 }
 
+/** The database connection failed (not the statement): the same request may be retried as it is. */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor(requestId?: string) {
+    super('the database is unavailable; retry', 1);
+    if (requestId) this.extensions.requestId = requestId;
+  }
+}
+
 interface PgError {
   code?: string;
   constraint?: string;
   detail?: string;
 }
 
-/** Maps a database constraint violation to a domain error, or undefined when it is not one. */
+/** Socket errors of a connection that broke or could not be made. */
+const CONNECTION_ERRNOS = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+/** What pg, pg-pool and TypeORM say, without a code, about a connection lost or never made. */
+const CONNECTION_MESSAGES =
+  /^Connection terminated|^timeout exceeded when trying to connect|is not queryable|^Connection ended/;
+const RELEASED_RUNNER = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+]);
+
+/**
+ * Whether an error means the database connection failed rather than the statement: the server was shut
+ * down or the backend terminated (57P01-57P03), the connection broke or was refused (class 08, socket
+ * errors), or a query runner lost its connection that way mid-transaction. Nothing was committed by the
+ * failed statement, so the work may be retried whole.
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+    if (typeof code === 'string') {
+      if (code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08')) return true;
+      if (CONNECTION_ERRNOS.has(code)) return true;
+    }
+    if (typeof name === 'string' && RELEASED_RUNNER.has(name)) return true;
+    if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
+    e = (e as { driverError?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Maps a database constraint violation to a domain error, or a lost connection to UNAVAILABLE
+ * (retryable); undefined when it is neither.
+ */
 export function fromDatabaseError(error: unknown): DomainError | undefined {
   if (!error || typeof error !== 'object') return undefined;
+  if (isConnectionError(error)) return new DatabaseUnavailableError();
   const pg = (error as { driverError?: PgError }).driverError ?? (error as PgError);
   if (!pg || typeof pg.code !== 'string') return undefined;
   const constraint = pg.constraint ?? '';
@@ -166,11 +215,13 @@ export function formatError(
 ): GraphQLFormattedError {
   const original = originalOf(error);
   if (original instanceof DomainError) {
+    // A retryable failure is the server's side too: the request id leads to its log line.
+    const traced = original.code === ErrorCode.UNAVAILABLE && requestId ? { requestId } : {};
     return {
       message: original.message,
       locations: formatted.locations,
       path: formatted.path,
-      extensions: { ...original.extensions, code: original.code },
+      extensions: { ...original.extensions, ...traced, code: original.code },
     };
   }
   const mapped = fromDatabaseError(original);

@@ -1,4 +1,6 @@
+import { Client, type ClientConfig } from 'pg';
 import { DataSource, MigrationExecutor, type Logger as TypeOrmLogger } from 'typeorm';
+import type { Logger } from '../common/logger';
 import { migrations } from '../../migrations';
 import { entities } from './entities';
 import { SnakeNamingStrategy } from './naming';
@@ -9,6 +11,24 @@ export interface DataSourceOptions {
   applicationName?: string;
   /** Called with every SQL statement sent; tests count statements with it. */
   onQuery?: (sql: string) => void;
+  /** Where lost connections are reported. */
+  logger?: Logger;
+}
+
+/**
+ * pg's Client with an `error` listener from birth to end: pg emits `error` when the server ends a
+ * connection while no query is on it (a failover, `pg_terminate_backend`), and an `error` event nobody
+ * listens to ends the process. pg-pool and TypeORM listen only while a client is idle or held by a query
+ * runner, and drop their listeners on release; this one stays. The holder still learns of the loss: the
+ * client is no longer queryable, its next query fails and the pool discards it.
+ */
+function guardedClient(onError: (error: Error) => void): typeof Client {
+  return class GuardedClient extends Client {
+    constructor(config?: string | ClientConfig) {
+      super(config);
+      this.on('error', onError);
+    }
+  };
 }
 
 class QueryListener implements TypeOrmLogger {
@@ -25,6 +45,10 @@ class QueryListener implements TypeOrmLogger {
 
 /** The one way Nerve builds a TypeORM data source, for the app, the CLI and the tests. */
 export function createDataSource(options: DataSourceOptions): DataSource {
+  const lost = (error: unknown): void => {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    options.logger?.warn('database connection lost', { code, error: message });
+  };
   return new DataSource({
     type: 'postgres',
     url: options.url,
@@ -41,7 +65,9 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logger: options.onQuery ? new QueryListener(options.onQuery) : undefined,
     poolSize: options.poolSize ?? 10,
     applicationName: options.applicationName ?? 'nerve',
-    extra: { connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 },
+    // The pool re-emits an idle client's error, which the client's own listener has logged already.
+    poolErrorHandler: () => undefined,
+    extra: { connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, Client: guardedClient(lost) },
   });
 }
 

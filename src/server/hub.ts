@@ -16,12 +16,15 @@ import type { DataSource } from 'typeorm';
 import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {
+  DatabaseUnavailableError,
   DomainError,
   ErrorCode,
   PayloadTooLargeError,
   UnauthenticatedError,
+  UnavailableError,
   formatError,
   internalError,
+  isConnectionError,
   isInternal,
   originalOf,
   statusFor,
@@ -75,6 +78,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     poolSize: config.dbPoolSize,
     applicationName: config.dbApplicationName,
     onQuery: options.onQuery,
+    logger,
   });
   await db.initialize();
   const applied = await migrate(db);
@@ -116,6 +120,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         error: originalOf(error),
         path: formatted.path,
       });
+    } else if (out.extensions?.code === ErrorCode.UNAVAILABLE && isConnectionError(originalOf(error))) {
+      logger.warn('database unavailable', { requestId: out.extensions.requestId, error: originalOf(error) });
     }
     return out;
   };
@@ -156,6 +162,18 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       principal = token ? await services.apiKeys.authenticate(token) : null;
     } catch (error) {
       // The key could not be checked (the database is away): the server's fault, not the caller's.
+      if (isConnectionError(error)) {
+        logger.warn('database unavailable', { requestId: id, error });
+        const unavailable = new DatabaseUnavailableError(id);
+        throw new GraphQLError(unavailable.message, {
+          originalError: unavailable,
+          extensions: {
+            ...unavailable.extensions,
+            code: unavailable.code,
+            http: { status: 503, headers: new HeaderMap([['retry-after', '1']]) },
+          },
+        });
+      }
       logger.error('unhandled error', { requestId: id, error });
       throw internalError(id);
     }
@@ -336,6 +354,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE)
           res.setHeader('connection', 'close');
         const original = originalOf(error);
+        if (original instanceof UnavailableError && original.extensions.retryAfterSeconds !== undefined)
+          res.setHeader('retry-after', String(original.extensions.retryAfterSeconds));
         if (original instanceof RateLimitedError) {
           res.setHeader('retry-after', String(original.retryAfterSeconds));
           // A refused upload's body is still coming: closing beats reading it only to throw it away.
@@ -491,7 +511,7 @@ function requestPlugin(
           );
           if (response.body.kind !== 'single') return;
           for (const error of response.body.singleResult.errors ?? []) {
-            if (isInternal(error))
+            if (isInternal(error) || error.extensions?.code === ErrorCode.UNAVAILABLE)
               (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
           }
         },

@@ -449,19 +449,20 @@ describe('database faults', () => {
           hub.gql('{ projects(first: 5) { edges { cursor } } }', {}, `nrv_${unique('k')}`),
         ),
       );
+      // A lost database is retryable, not a bad key and not a bug: UNAVAILABLE, saying when to retry.
       for (const reply of during) {
-        expect(reply.status).toBe(500);
+        expect(reply.status).toBe(503);
         expect(reply.errors).toEqual([
           {
-            message: 'Internal server error',
-            extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: expect.any(String) },
+            message: 'the database is unavailable; retry',
+            extensions: { code: 'UNAVAILABLE', retryAfterSeconds: 1, requestId: expect.any(String) },
           },
         ]);
       }
       const query = await hub.gql('{ projects(first: 5) { edges { cursor } } }');
       expect(query.errors?.[0]).toMatchObject({
-        message: 'Internal server error',
-        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        message: 'the database is unavailable; retry',
+        extensions: { code: 'UNAVAILABLE', retryAfterSeconds: 1, requestId: expect.any(String) },
       });
       expect(await ready(hub)).toBe(503);
       expect(await (await fetch(hub.url.replace('/graphql', '/healthz'))).json()).toEqual({ status: 'ok' });
@@ -489,7 +490,7 @@ describe('database faults', () => {
       try {
         await expectServing(hub);
         let stop = false;
-        const outcomes: Array<'ok' | 'internal'> = [];
+        const outcomes: Array<'ok' | 'unavailable'> = [];
         const unexpected: unknown[] = [];
         const worker = async (): Promise<void> => {
           // Bounded: each worker gives up after 200 requests even if never told to stop.
@@ -497,10 +498,10 @@ describe('database faults', () => {
             const reply = await hub.gql<{ projects: unknown }>('{ projects(first: 3) { edges { cursor } } }');
             if (reply.data?.projects && !reply.errors) outcomes.push('ok');
             else if (
-              reply.errors?.[0].extensions?.code === 'INTERNAL_SERVER_ERROR' &&
-              reply.errors[0].message === 'Internal server error'
+              reply.errors?.[0].extensions?.code === 'UNAVAILABLE' &&
+              reply.errors[0].message === 'the database is unavailable; retry'
             )
-              outcomes.push('internal');
+              outcomes.push('unavailable');
             else unexpected.push(reply);
           }
         };
@@ -516,7 +517,7 @@ describe('database faults', () => {
         stop = true;
         await load;
         expect(unexpected).toEqual([]);
-        // Whatever failed, failed as a clean 500; and the pool healed.
+        // Whatever failed, failed as a clean, retryable UNAVAILABLE; and the pool healed.
         expect(outcomes.slice(-10)).toEqual(Array(10).fill('ok'));
         expect(await until(async () => (await ready(hub)) === 200)).toBe(true);
         await expectServing(hub);
