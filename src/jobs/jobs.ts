@@ -18,10 +18,14 @@ export function scheduledJobs(
   kpis: KpiService,
 ): Job[] {
   return [
-    { id: 'rollouts-drive', schedule: '*/10 * * * * *', run: () => rollouts.driveAll() },
+    { id: 'rollouts-drive', schedule: '*/10 * * * * *', run: (lost) => rollouts.driveAll(lost) },
     { id: 'sla-flush', schedule: '*/5 * * * * *', everyReplica: true, run: () => tracker.flush() },
-    { id: 'monitoring-evaluate', schedule: '*/30 * * * * *', run: () => monitoring.evaluate() },
-    { id: 'drift-check', schedule: '0 */5 * * * *', run: () => monitoring.checkAllDrift() },
+    { id: 'monitoring-evaluate', schedule: '*/30 * * * * *', run: (lost) => monitoring.evaluate(lost) },
+    {
+      id: 'drift-check',
+      schedule: '0 */5 * * * *',
+      run: (lost) => monitoring.checkAllDrift(undefined, lost),
+    },
     {
       id: 'kpi-attribution',
       schedule: '0 */10 * * * *',

@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../common/logger';
+import { LockSession } from '../db/lock-session';
 import { murmur3 } from '../modules/inference/murmur3';
 
 /** A scheduled job: what runs, when (a node-cron pattern with seconds), and whether every replica runs it. */
@@ -9,7 +10,8 @@ export interface Job {
   schedule: string;
   /** Each replica runs its own (flushing its own buffers); otherwise one replica per tick, under a lock. */
   everyReplica?: boolean;
-  run(): Promise<void>;
+  /** `lost` aborts when a shared job's lock went with its database session: stop at the next step. */
+  run(lost?: AbortSignal): Promise<void>;
 }
 
 /** A fixed namespace for the jobs' advisory locks, apart from migrations and seeding. */
@@ -66,25 +68,19 @@ export class Scheduler {
       await job.run();
       return true;
     }
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
+    const lock = await LockSession.tryAcquire(
+      this.db,
+      this.logger,
+      `job:${job.id}`,
+      LOCK_SPACE,
+      murmur3(job.id) | 0,
+    );
+    if (!lock) return false;
     try {
-      const key = murmur3(job.id) | 0;
-      const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-        LOCK_SPACE,
-        key,
-      ])) as Array<{
-        locked: boolean;
-      }>;
-      if (!locked) return false;
-      try {
-        await job.run();
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_SPACE, key]);
-      }
-      return true;
+      await job.run(lock.lost);
     } finally {
-      await runner.release();
+      await lock.release();
     }
+    return true;
   }
 }

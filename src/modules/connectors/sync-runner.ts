@@ -1,7 +1,8 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../../../connectors/_shared';
 import { ConflictError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
+import { LockSession } from '../../db/lock-session';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
 import { murmur3 } from '../inference/murmur3';
@@ -89,15 +90,16 @@ export class SyncRunner {
     requestedBy: { ctx: RequestContext; idempotencyKey: string | null } | null,
     tick: Date | undefined,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
-    const lock = this.db.createQueryRunner();
-    await lock.connect();
+    const lock = await LockSession.tryAcquire(
+      this.db,
+      this.logger,
+      `sync:${connector.id}`,
+      SYNC_LOCK_SPACE,
+      murmur3(connector.id) | 0,
+    );
+    if (!lock) throw new SyncBusy(connector.id);
     let run: SyncRun;
     try {
-      const [{ locked }] = (await lock.query('SELECT pg_try_advisory_lock($1, $2) AS locked', [
-        SYNC_LOCK_SPACE,
-        murmur3(connector.id) | 0,
-      ])) as Array<{ locked: boolean }>;
-      if (!locked) throw new SyncBusy(connector.id);
       if (tick) {
         const taken = (await this.db.query(
           `SELECT 1 FROM sync_run WHERE connector_id = $1 AND trigger = 'SCHEDULE' AND started_at >= $2 LIMIT 1`,
@@ -139,13 +141,13 @@ export class SyncRunner {
         return saved;
       });
     } catch (error) {
-      await this.unlock(lock, connector.id);
+      await lock.release();
       throw error;
     }
     this.publish(run);
-    const done = this.sync(connector, run).finally(async () => {
+    const done = this.sync(connector, run, lock.lost).finally(async () => {
       SyncRunner.active.delete(connector.id);
-      await this.unlock(lock, connector.id);
+      await lock.release();
     });
     this.running.add(done);
     void done.finally(() => this.running.delete(done)).catch(() => undefined);
@@ -157,15 +159,16 @@ export class SyncRunner {
     await Promise.allSettled([...this.running]);
   }
 
-  private async unlock(lock: QueryRunner, connectorId: string): Promise<void> {
-    try {
-      await lock.query('SELECT pg_advisory_unlock($1, $2)', [SYNC_LOCK_SPACE, murmur3(connectorId) | 0]);
-    } finally {
-      await lock.release();
-    }
-  }
-
-  private async sync(connector: Connector, run: SyncRun): Promise<SyncRun> {
+  /** `lost` aborts when the sync's lock went with its session: it stops before the next page. */
+  private async sync(connector: Connector, run: SyncRun, lost: AbortSignal): Promise<SyncRun> {
+    const holding = (): void => {
+      // Another replica may start this connector's sync now; writing on would interleave with it.
+      if (lost.aborted)
+        throw new ConnectorError(
+          'TEMPORARY',
+          'the sync lost its lock with its database session; the next sync resumes where it left off',
+        );
+    };
     const definition = this.registry.get(connector.kind);
     try {
       if (!definition) throw new ConnectorError('PERMANENT', `this hub has no ${connector.kind} adapter`);
@@ -186,11 +189,13 @@ export class SyncRunner {
         };
         run.streams = [...run.streams, status];
         try {
+          holding();
           const saved = await this.db.getRepository(ConnectorStream).findOneBy({
             connectorId: connector.id,
             stream: stream.name,
           });
           for await (const page of session.read(stream.name, saved?.state ?? null)) {
+            holding();
             const at = this.now();
             const progress = await this.db.transaction(async (manager) => {
               const written = await writePage(manager, connector, stream, page.records, kpiIds, at);

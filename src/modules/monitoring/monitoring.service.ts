@@ -227,9 +227,10 @@ export class MonitoringService {
    * One evaluation tick: per endpoint, SLA latency and error rate over the last minutes and live
    * accuracy per version, raising or clearing alerts, and the stats published to subscribers.
    */
-  async evaluate(): Promise<void> {
+  async evaluate(lost?: AbortSignal): Promise<void> {
     const endpoints = await this.db.getRepository(Endpoint).find();
     for (const endpoint of endpoints) {
+      lost?.throwIfAborted();
       const stats = await this.stats(endpoint, SLA_WINDOW_MINUTES);
       if (stats.requests > 0) {
         const message: StatsMessage = { projectId: endpoint.projectId, stats };
@@ -241,14 +242,17 @@ export class MonitoringService {
   }
 
   /** Drift checks of every endpoint whose served version has a training dataset. */
-  async checkAllDrift(minutes = DRIFT_WINDOW_MINUTES): Promise<void> {
+  async checkAllDrift(minutes = DRIFT_WINDOW_MINUTES, lost?: AbortSignal): Promise<void> {
     const endpoints = await this.db
       .getRepository(Endpoint)
       .createQueryBuilder('e')
       .innerJoin(ModelVersion, 'v', 'v.id = e.stableVersionId')
       .where('v.datasetVersionId IS NOT NULL')
       .getMany();
-    for (const endpoint of endpoints) await this.checkDrift(endpoint, minutes);
+    for (const endpoint of endpoints) {
+      lost?.throwIfAborted();
+      await this.checkDrift(endpoint, minutes);
+    }
   }
 
   private async evaluateSla(endpoint: Endpoint, stats: EndpointStats): Promise<void> {

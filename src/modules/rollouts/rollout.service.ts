@@ -257,12 +257,16 @@ export class RolloutService {
   }
 
   /** The driver's job: every rollout in progress, one tick each (locked rows are another worker's). */
-  async driveAll(): Promise<void> {
+  async driveAll(lost?: AbortSignal): Promise<void> {
     const active = await this.db.getRepository(Rollout).find({
       where: { status: RolloutStatus.PROGRESSING },
       select: { id: true },
     });
-    for (const { id } of active) await this.advance(id);
+    for (const { id } of active) {
+      // One replica drives rollouts; without its lock, another may be driving them now.
+      lost?.throwIfAborted();
+      await this.advance(id);
+    }
   }
 
   /** Promotes now, whatever step it is on: the candidate takes all traffic and the champion alias. */
