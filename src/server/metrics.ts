@@ -160,6 +160,15 @@ export class Metrics {
     );
     gauge('nerve_prediction_log_buffered_rows', 'Predictions waiting to be written', () => log.buffered);
     gauge('nerve_prediction_log_written_rows', 'Predictions written since start', () => log.written);
+    new Counter({
+      name: 'nerve_prediction_log_dropped_rows_total',
+      help: 'Predictions the database refused on their own, dropped from the log',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(log.dropped);
+      },
+    });
   }
 
   /** Operation names come from clients: past a bound, new ones are counted as `other`. */

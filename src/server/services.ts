@@ -124,7 +124,7 @@ export function createServices(
   );
   const events = createEventBus({ redisUrl: config.redisUrl, logger });
   const alerts = new AlertService(db, projects, events, now, audit);
-  const slaTracker = new SlaTracker(db, now);
+  const slaTracker = new SlaTracker(db, now, logger);
   if (config.monitoringEnabled) {
     predictions.observers.push({
       observe: (endpoint, versionId, latencyMs, rows, failed) =>

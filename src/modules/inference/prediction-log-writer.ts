@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../../common/logger';
+import { writeIsolating } from '../../db/batch';
 
 /** One row of `prediction_log`, as the writer takes it. */
 export interface PredictionRecord {
@@ -44,8 +45,10 @@ export interface FeatureRedactor {
 
 /**
  * Buffers prediction rows and writes them with one multi-row INSERT per batch, off the response path.
- * A failed write keeps its rows and retries with backoff; `close()` writes everything acknowledged
- * before it returns. Rows repeating (endpoint, request key, shadow) are skipped, so a retried request
+ * A write the database could not take (the connection, see `isTransientWriteError`) keeps its rows and
+ * retries with backoff; `close()` writes everything acknowledged before it returns. A row the database
+ * refuses for what it holds is isolated (see `writeIsolating`), logged and dropped, so it never holds
+ * back the rows behind it. Rows repeating (endpoint, request key, shadow) are skipped, so a retried request
  * is logged once. Personal features are masked here, a batch at a time (see {@link FeatureRedactor}).
  */
 export class PredictionLogWriter {
@@ -57,6 +60,8 @@ export class PredictionLogWriter {
   private closed = false;
   /** Rows written (or found already written), for tests and metrics. */
   written = 0;
+  /** Rows the database refused on their own, dropped. */
+  dropped = 0;
 
   constructor(
     private readonly db: DataSource,
@@ -115,11 +120,15 @@ export class PredictionLogWriter {
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, this.options.batchRows);
       try {
-        await this.insert(batch);
+        await writeIsolating(
+          batch,
+          (rows) => this.insert(rows),
+          (rows, error) => this.settle(rows, error),
+        );
       } catch (error) {
         this.failures++;
         this.logger.error('prediction log write failed; rows kept for retry', {
-          rows: batch.length,
+          rows: Math.min(batch.length, this.buffer.length),
           attempt: this.failures,
           error: error instanceof Error ? error.message : String(error),
         });
@@ -128,11 +137,28 @@ export class PredictionLogWriter {
         continue;
       }
       this.failures = 0;
-      this.buffer.splice(0, batch.length);
-      this.written += batch.length;
-      if (this.buffer.length <= this.options.maxBufferedRows) {
-        for (const wake of this.waiters.splice(0)) wake();
-      }
+    }
+  }
+
+  /** Takes written or refused rows off the head of the buffer, where their batch came from. */
+  private settle(rows: readonly PredictionRecord[], error?: unknown): void {
+    this.buffer.splice(0, rows.length);
+    if (error === undefined) {
+      this.written += rows.length;
+    } else {
+      this.dropped += rows.length;
+      // Ids and the database's reason only: the row's features and outputs may be personal.
+      type Failure = { code?: unknown; message?: unknown; driverError?: Failure };
+      const { code, message } = (error as Failure).driverError ?? (error as Failure);
+      this.logger.error('prediction log row refused by the database; dropped', {
+        endpointId: rows[0].endpointId,
+        modelVersionId: rows[0].modelVersionId,
+        code,
+        error: typeof message === 'string' ? message : String(error),
+      });
+    }
+    if (this.buffer.length <= this.options.maxBufferedRows) {
+      for (const wake of this.waiters.splice(0)) wake();
     }
   }
 
@@ -145,7 +171,7 @@ export class PredictionLogWriter {
    * (features and outputs nest as they are), where ten array parameters cost a stringify per row plus
    * the driver's escaping of every element.
    */
-  private async insert(rows: PredictionRecord[]): Promise<void> {
+  private async insert(rows: readonly PredictionRecord[]): Promise<void> {
     const n = rows.length;
     const masks = await this.masks(rows);
     const records = new Array<LogRow>(n);
@@ -179,7 +205,7 @@ export class PredictionLogWriter {
 
   /** The feature masks of the batch's projects; undefined when none masks anything. */
   private async masks(
-    rows: PredictionRecord[],
+    rows: readonly PredictionRecord[],
   ): Promise<Map<string, (features: unknown) => unknown> | undefined> {
     if (!this.redactor) return undefined;
     const projects = new Set<string>();

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import type { Logger } from '../../common/logger';
+import { writeIsolating } from '../../db/batch';
 import { DDSketch } from './ddsketch';
 
 interface Bucket {
@@ -25,10 +27,13 @@ export class SlaTracker {
   /** This process's name in the stats table. */
   readonly replica = randomUUID();
   private readonly buckets = new Map<string, Bucket>();
+  /** Minutes the database refused on their own, dropped. */
+  dropped = 0;
 
   constructor(
     private readonly db: DataSource,
     private readonly now: () => Date,
+    private readonly logger?: Logger,
   ) {}
 
   /** `rows` predictions of one request that took `latencyMs` (a batch counts each row). */
@@ -66,31 +71,49 @@ export class SlaTracker {
     const dirty = [...this.buckets.values()].filter((b) => b.dirty);
     if (dirty.length) {
       for (const b of dirty) b.dirty = false;
+      const unsettled = new Set(dirty);
       try {
-        await this.db.query(
-          `INSERT INTO endpoint_stats_minute (endpoint_id, model_version_id, minute, replica, requests, errors, sketch)
-           SELECT e, v, m, $4, r, x, s::jsonb
-             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $5::int[], $6::int[], $7::text[])
-                  AS t(e, v, m, r, x, s)
-           ON CONFLICT ON CONSTRAINT pk_endpoint_stats_minute
-           DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors, sketch = EXCLUDED.sketch`,
-          [
-            dirty.map((b) => b.endpointId),
-            dirty.map((b) => b.modelVersionId),
-            dirty.map((b) => new Date(b.minute).toISOString()),
-            this.replica,
-            dirty.map((b) => b.requests),
-            dirty.map((b) => b.errors),
-            dirty.map((b) => JSON.stringify(b.sketch.toJSON())),
-          ],
+        await writeIsolating(
+          dirty,
+          (rows) => this.upsert(rows),
+          (rows, error) => {
+            for (const b of rows) unsettled.delete(b);
+            if (error === undefined) return;
+            this.dropped += rows.length;
+            this.logger?.error('endpoint stats minute refused by the database; dropped', {
+              endpointId: rows[0].endpointId,
+              minute: new Date(rows[0].minute).toISOString(),
+              error: error instanceof Error ? error.message : String(error),
+            });
+          },
         );
       } catch (error) {
-        for (const b of dirty) b.dirty = true;
+        for (const b of unsettled) b.dirty = true;
         throw error;
       }
     }
     const horizon = this.now().getTime() - KEEP_MS;
     for (const [key, b] of this.buckets)
       if (!b.dirty && b.minute + MINUTE_MS < horizon) this.buckets.delete(key);
+  }
+
+  private async upsert(rows: readonly Bucket[]): Promise<void> {
+    await this.db.query(
+      `INSERT INTO endpoint_stats_minute (endpoint_id, model_version_id, minute, replica, requests, errors, sketch)
+       SELECT e, v, m, $4, r, x, s::jsonb
+         FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $5::int[], $6::int[], $7::text[])
+              AS t(e, v, m, r, x, s)
+       ON CONFLICT ON CONSTRAINT pk_endpoint_stats_minute
+       DO UPDATE SET requests = EXCLUDED.requests, errors = EXCLUDED.errors, sketch = EXCLUDED.sketch`,
+      [
+        rows.map((b) => b.endpointId),
+        rows.map((b) => b.modelVersionId),
+        rows.map((b) => new Date(b.minute).toISOString()),
+        this.replica,
+        rows.map((b) => b.requests),
+        rows.map((b) => b.errors),
+        rows.map((b) => JSON.stringify(b.sketch.toJSON())),
+      ],
+    );
   }
 }
