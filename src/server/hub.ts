@@ -13,10 +13,10 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
+import type { Principal } from '../auth/abilities';
 import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {
-  DomainError,
   ErrorCode,
   PayloadTooLargeError,
   UnauthenticatedError,
@@ -30,8 +30,9 @@ import { Logger } from '../common/logger';
 import { RequestContext } from '../context/context';
 import { createDataSource, migrate } from '../db/data-source';
 import { EmbeddedPostgres } from '../db/embedded-postgres';
+import { CorsPolicy } from './cors';
 import { attachGraphqlWs } from './graphql-ws';
-import { queryLimitsRule } from './limits';
+import { queryLimitsRule, tokenLimitError } from './limits';
 import { Metrics } from './metrics';
 import { buildNerveSchema } from './schema';
 import { createServices, type ServiceOptions, type Services } from './services';
@@ -128,10 +129,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     // The hub owns shutdown (close() below, called on SIGTERM by main.ts); Apollo's own signal
     // handlers would race it and re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
+    // Open to every key (a client generates its types from it); anonymous callers never reach it.
     introspection: true,
+    // Parsing stops at the limit: a huge document costs what a legitimate one does, not a stalled loop.
+    parseOptions: { maxTokens: config.maxQueryTokens },
     includeStacktraceInErrorResponses: false,
     // Request ids and log lines for these are added by requestPlugin, which has the context.
-    formatError: (formatted, error) => formatError(formatted, error),
+    formatError: (formatted, error) =>
+      tokenLimitError(error, config.maxQueryTokens)?.toJSON() ?? formatError(formatted, error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -144,21 +149,29 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   });
   await apollo.start();
 
+  /** The principal of an Authorization value: undefined without one, null for a bad one. */
+  const principalOf = async (
+    authorization: string | undefined,
+    requestId: string,
+  ): Promise<Principal | null | undefined> => {
+    if (!authorization) return undefined;
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    try {
+      return token ? await services.apiKeys.authenticate(token) : null;
+    } catch (error) {
+      // The key could not be checked (the database is away): the server's fault, not the caller's.
+      logger.error('unhandled error', { requestId, error });
+      throw internalError(requestId);
+    }
+  };
+
   const contextFor = async (
     authorization: string | undefined,
     requestId: string | undefined,
   ): Promise<RequestContext> => {
     const id = validRequestId(requestId);
-    if (!authorization) return new RequestContext(id, undefined, logger);
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    let principal;
-    try {
-      principal = token ? await services.apiKeys.authenticate(token) : null;
-    } catch (error) {
-      // The key could not be checked (the database is away): the server's fault, not the caller's.
-      logger.error('unhandled error', { requestId: id, error });
-      throw internalError(id);
-    }
+    const principal = await principalOf(authorization, id);
+    if (principal === undefined) return new RequestContext(id, undefined, logger);
     if (!principal) {
       throw new GraphQLError('the API key is unknown, revoked or expired', {
         extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
@@ -230,6 +243,9 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     search: string,
     requestId: string,
   ): Promise<void> => {
+    // The key comes first: an anonymous caller or a bad key is refused on its headers, before a byte of
+    // its body is read or parsed (handle() closes the connection on the unread rest).
+    const ctx = await principalContext(req, requestId);
     let body: unknown;
     if (req.method === 'POST') {
       const raw = await readBody(req, config.maxRequestBytes);
@@ -257,7 +273,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: async () => admit(await contextFor(header(req, 'authorization'), requestId)),
+      context: async () => admit(ctx),
     });
     res.statusCode = response.status ?? 200;
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -303,13 +319,22 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   };
 
   let shuttingDown = false;
+  const cors = new CorsPolicy(config.corsOrigins);
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     res.setHeader('x-request-id', requestId);
+    const preflight = req.method === 'OPTIONS';
+    for (const [name, value] of Object.entries(cors.headersFor(header(req, 'origin'), preflight)))
+      res.setHeader(name, value);
     const [pathname, query = ''] = (req.url ?? '/').split('?', 2);
     const search = query ? `?${query}` : '';
     let route = pathname;
     try {
-      if (pathname === '/graphql') {
+      if (preflight) {
+        // A browser's preflight carries no key; what it may send is in the CORS headers, if any.
+        route = 'preflight';
+        res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, OPTIONS' });
+        res.end();
+      } else if (pathname === '/graphql') {
         await graphql(req, res, search, requestId);
       } else if (pathname === '/healthz') {
         send(res, 200, { status: 'ok' });
@@ -333,13 +358,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       if (res.headersSent) {
         res.destroy();
       } else {
-        if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE)
-          res.setHeader('connection', 'close');
+        // A refused request's body may still be coming (an anonymous 10 MB document, an upload over the
+        // limit): closing beats reading it only to throw it away.
+        if (!req.complete) res.setHeader('connection', 'close');
         const original = originalOf(error);
         if (original instanceof RateLimitedError) {
           res.setHeader('retry-after', String(original.retryAfterSeconds));
-          // A refused upload's body is still coming: closing beats reading it only to throw it away.
-          if (req.method === 'PUT') res.setHeader('connection', 'close');
         }
         sendError(res, error, requestId);
       }
@@ -359,11 +383,17 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     httpServer,
     schema,
     rules,
+    authenticate: async (authorization) => (await principalOf(authorization, randomUUID())) ?? null,
     // Each subscribe message is one operation and counts once; the connection itself does not.
     context: async (authorization, requestId) => admit(await contextFor(authorization, requestId)),
     formatError: (error, ctx, requestId) => report(error.toJSON(), error, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
+    maxTokens: config.maxQueryTokens,
+    maxConnectionsPerKey: config.wsMaxConnectionsPerKey,
+    idleTimeoutMs: config.wsIdleTimeoutMs,
   });
+  // On every replica: the event bus brings each revocation here.
+  services.apiKeys.onRevoked((keyId) => ws.closeKey(keyId, 'API key revoked'));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
