@@ -246,7 +246,8 @@ export function loadConfig(env: Env = process.env): Config {
     // Shipped operations are under 700 tokens and the introspection query under 200.
     maxQueryTokens: int(env, 'NERVE_MAX_QUERY_TOKENS', 10_000, 100, 1_000_000, problems),
     corsOrigins: corsOrigins(env, problems),
-    wsMaxConnectionsPerKey: int(env, 'NERVE_WS_MAX_CONNECTIONS_PER_KEY', 20, 1, 100_000, problems),
+    // Per key: a team's dashboards sharing one key fit; one leaked key cannot hold the process's sockets.
+    wsMaxConnectionsPerKey: int(env, 'NERVE_WS_MAX_CONNECTIONS_PER_KEY', 100, 1, 1_000_000, problems),
     wsIdleTimeoutMs: int(env, 'NERVE_WS_IDLE_TIMEOUT', 300, 1, 86_400, problems) * 1000,
     limits: {
       maxDepth: int(env, 'NERVE_MAX_QUERY_DEPTH', 12, 2, 100, problems),
