@@ -47,6 +47,8 @@ export interface GraphqlWs {
   close: () => Promise<void>;
   /** Closes every connection of `keyId` (4403 with `reason`); its operations get no further event. */
   closeKey: (keyId: string, reason: string) => void;
+  /** The keys holding open connections. */
+  keyIds: () => string[];
 }
 
 /** Close code for a connection whose key is missing, unknown, revoked or expired at `connection_init`. */
@@ -275,6 +277,7 @@ export function attachGraphqlWs(options: WsOptions): GraphqlWs {
     wss,
   );
   return {
+    keyIds: () => [...byKey.keys()],
     closeKey: (keyId, reason) => {
       for (const socket of byKey.get(keyId) ?? []) socket.close(CLOSE_FORBIDDEN, reason);
     },

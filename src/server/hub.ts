@@ -14,6 +14,7 @@ import {
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Principal } from '../auth/abilities';
+import { CACHE_TTL_MS as KEY_CACHE_TTL_MS } from '../auth/api-key.service';
 import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {
@@ -46,6 +47,8 @@ export interface HubOptions {
   onQuery?: (sql: string) => void;
   /** Swapped services parts (connector adapters, their HTTP tuning), for tests. */
   services?: ServiceOptions;
+  /** How often the keys of open WebSockets are re-checked (default: the key cache's 5 s), for tests. */
+  keyRecheckMs?: number;
 }
 
 /** A running hub: what `main.ts` starts and what the end-to-end tests drive. */
@@ -393,7 +396,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     idleTimeoutMs: config.wsIdleTimeoutMs,
   });
   // On every replica: the event bus brings each revocation here.
-  services.apiKeys.onRevoked((keyId) => ws.closeKey(keyId, 'API key revoked'));
+  services.apiKeys.onRevoked((keyId, reason) => ws.closeKey(keyId, reason));
+  // And should an event be lost, or a key expire, its sockets still close within the key cache's delay.
+  const recheck = setInterval(() => {
+    services.apiKeys
+      .recheck(ws.keyIds())
+      .catch((error) => logger.warn('the keys of open WebSockets could not be re-checked', { error }));
+  }, options.keyRecheckMs ?? KEY_CACHE_TTL_MS);
+  recheck.unref();
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -421,6 +431,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       shuttingDown = true;
+      clearInterval(recheck);
       await ws.close();
       // apollo.stop() runs the drain plugin: stop accepting, wait for in-flight requests, then close.
       await apollo.stop();

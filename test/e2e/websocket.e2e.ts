@@ -236,3 +236,37 @@ describe('idle WebSockets', () => {
     await busy.closed;
   });
 });
+
+describe('keys of open WebSockets', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({}, { keyRecheckMs: 20 });
+  });
+  afterAll(() => hub.close());
+
+  it('are re-checked: a revocation whose event never came, or an expiry, still closes the sockets', async () => {
+    const create = async (): Promise<{ secret: string; id: string }> => {
+      const created = await hub.gqlOk<{ createApiKey: { secret: string; key: { id: string } } }>(
+        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret key { id } } }',
+        { i: { name: unique('rechecked'), role: 'VIEWER' } },
+      );
+      return { secret: created.createApiKey.secret, id: created.createApiKey.key.id };
+    };
+    const [revoked, expiring, kept] = await Promise.all([create(), create(), create()]);
+    const [revokedSocket, expiringSocket, keptSocket] = await Promise.all(
+      [revoked, expiring, kept].map((k) => init(hub.url, { authorization: `Bearer ${k.secret}` })),
+    );
+    expect([revokedSocket, expiringSocket, keptSocket].map((s) => s.acked)).toEqual([true, true, true]);
+
+    // Written behind the hub's back, as another replica would whose event was lost on the way.
+    await hub.db.query('UPDATE api_key SET revoked_at = now() WHERE id = $1', [revoked.id]);
+    await hub.db.query(`UPDATE api_key SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      expiring.id,
+    ]);
+    expect(await revokedSocket.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+    expect(await expiringSocket.closed).toEqual({ code: 4403, reason: 'API key expired' });
+    expect(keptSocket.socket.readyState).toBe(WebSocket.OPEN);
+    keptSocket.socket.close();
+    await keptSocket.closed;
+  });
+});
