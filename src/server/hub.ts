@@ -251,7 +251,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     const ctx = await principalContext(req, requestId);
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, config.maxRequestBytes);
+      const raw = await readBody(req, res, config.maxRequestBytes);
       if ((header(req, 'content-type') ?? '').includes('application/json')) {
         try {
           body = JSON.parse(raw.toString('utf8'));
@@ -297,6 +297,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     const ctx = admit(await principalContext(req, requestId));
     if (req.method === 'PUT') {
       const length = header(req, 'content-length');
+      invite(req, res);
       const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
       send(res, stored.created ? 201 : 200, { sha256: stored.sha256, size: stored.size });
       return;
@@ -374,10 +375,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       metrics.http.inc({ route, status: String(res.statusCode) });
     }
   };
-  httpServer.on('request', (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = validRequestId(header(req, 'x-request-id'));
     void handle(req, res, requestId);
-  });
+  };
+  httpServer.on('request', onRequest);
+  // Without this listener Node answers `Expect: 100-continue` itself, before the key is checked, and an
+  // anonymous client starts sending its body; `invite()` answers it once the request may proceed.
+  httpServer.on('checkContinue', onRequest);
   httpServer.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
@@ -449,6 +454,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Tells a client waiting on `Expect: 100-continue` to send its body: the request passed every check on its headers. */
+function invite(req: IncomingMessage, res: ServerResponse): void {
+  if (/100-continue/i.test(header(req, 'expect') ?? '') && !res.headersSent) res.writeContinue();
+}
+
 /** A client-supplied request id when it is short and plain, else a fresh one. */
 function validRequestId(requestId: string | undefined): string {
   return requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
@@ -458,12 +468,13 @@ function validRequestId(requestId: string | undefined): string {
  * The request body, up to `limit` bytes. Read with events rather than `for await`: the async iterator
  * destroys the request when it finishes, which costs a slower write path for the response.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (Number(req.headers['content-length'] ?? 0) > limit) {
       reject(new PayloadTooLargeError(limit));
       return;
     }
+    invite(req, res);
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {

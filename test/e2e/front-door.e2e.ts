@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config/config';
@@ -122,6 +123,63 @@ describe('the front door: keys before bodies, parse limits, CORS', () => {
     const bad = await partialPost(hub.url, { authorization: 'Bearer nrv_not_a_key' }, declared, sent);
     expect(bad.head).toMatch(/^HTTP\/1\.1 401 /);
     await bad.closed;
+  });
+
+  it('answers Expect: 100-continue only once the key is accepted', async () => {
+    const anonymous = await partialPost(hub.url, { expect: '100-continue' }, 10 * 1024 * 1024, 0);
+    expect(anonymous.head).toMatch(/^HTTP\/1\.1 401 /);
+    await anonymous.closed;
+
+    /** A request that sends its body only when invited to, as curl does for large bodies. */
+    const invited = (method: string, url: string, body: Buffer | string, contentType: string) =>
+      new Promise<{ continued: boolean; status: number; text: string }>((resolve, reject) => {
+        let continued = false;
+        const req = http.request(
+          url,
+          {
+            method,
+            agent: false,
+            headers: {
+              expect: '100-continue',
+              'content-type': contentType,
+              'content-length': String(Buffer.byteLength(body)),
+              authorization: `Bearer ${hub.adminKey}`,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({ continued, status: res.statusCode!, text: Buffer.concat(chunks).toString() }),
+            );
+          },
+        );
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('error', reject);
+      });
+    const query = await invited(
+      'POST',
+      hub.url,
+      JSON.stringify({ query: '{ me { role } }' }),
+      'application/json',
+    );
+    expect({ ...query, text: JSON.parse(query.text) }).toEqual({
+      continued: true,
+      status: 200,
+      text: { data: { me: { role: 'ADMIN' } } },
+    });
+    const blob = randomBytes(1024);
+    const sha256 = createHash('sha256').update(blob).digest('hex');
+    const upload = await invited(
+      'PUT',
+      hub.url.replace('/graphql', `/artifacts/sha256/${sha256}`),
+      blob,
+      'application/octet-stream',
+    );
+    expect({ continued: upload.continued, status: upload.status }).toEqual({ continued: true, status: 201 });
   });
 
   it('refuses a 4 MiB document from a valid key at parse time, BAD_USER_INPUT, and stays responsive', async () => {
