@@ -78,6 +78,8 @@ export async function startBenchHub(
     }),
     // The benches measure throughput on one key: a per-key limit would measure the limiter instead.
     rateLimits: UNLIMITED_RATE_LIMITS,
+    // The fan-out bench opens 1,000 sockets with one key; the per-key cap would refuse all but the first.
+    wsMaxConnectionsPerKey: 1_000_000,
     ...overrides,
   };
   const logger = new Logger(config.logLevel);

@@ -1,15 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
 import type { RequestContext } from '../context/context';
+import { Topics, type EventBus } from '../events';
 import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
 import type { AuditEntry, AuditService } from '../modules/audit/audit.service';
 import { Project } from '../modules/projects/project.entity';
 import type { Principal } from './abilities';
 
 const KEY_PREFIX = 'nrv_';
-/** How long a key lookup is trusted before the database is asked again (bounds revocation lag across replicas). */
-const CACHE_TTL_MS = 5_000;
+/**
+ * How long a key lookup is trusted before the database is asked again. A revocation reaches every
+ * replica at once over the event bus; this bounds the lag when that event is lost (Redis down).
+ */
+export const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
 
 export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
@@ -31,12 +35,60 @@ export interface CreateKeyInput {
 export class ApiKeyService {
   /** By the presented token, so a cache hit costs no hashing; `revoke` evicts by key id. */
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly revokedListeners: Array<(keyId: string, reason: string) => void> = [];
 
   constructor(
     private readonly db: DataSource,
     private readonly now: () => number,
     private readonly audit: AuditService,
-  ) {}
+    private readonly events?: EventBus,
+  ) {
+    if (events) void this.watchRevocations(events);
+  }
+
+  /**
+   * Calls `listener` with the id of every key revoked from now on, on any replica, or found revoked or
+   * expired by `recheck` (e.g. to close its sockets), and why.
+   */
+  onRevoked(listener: (keyId: string, reason: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  /** Ends when the bus closes. */
+  private async watchRevocations(events: EventBus): Promise<void> {
+    for await (const payload of events.subscribeInternal(Topics.apiKeyRevoked)) {
+      const keyId = (payload as { keyId?: unknown } | null)?.keyId;
+      if (typeof keyId === 'string') this.forget(keyId);
+    }
+  }
+
+  /** Drops a revoked key from the cache and tells the listeners; idempotent (the revoking replica hears its own event too). */
+  private forget(keyId: string, reason = 'API key revoked'): void {
+    for (const [token, entry] of this.cache) {
+      if (entry.principal?.keyId === keyId) this.cache.delete(token);
+    }
+    for (const listener of this.revokedListeners) listener(keyId, reason);
+  }
+
+  /**
+   * Forgets those of `keyIds` that are revoked, expired or gone, in one query: a replica re-checks the
+   * keys of its open sockets every {@link CACHE_TTL_MS}, so a revocation whose event was lost (Redis
+   * down) or an expiry still closes them within that delay.
+   */
+  async recheck(keyIds: readonly string[]): Promise<void> {
+    if (keyIds.length === 0) return;
+    const keys = await this.db.getRepository(ApiKey).find({
+      select: { id: true, revokedAt: true, expiresAt: true },
+      where: { id: In([...keyIds]) },
+    });
+    const byId = new Map(keys.map((k) => [k.id, k]));
+    const now = this.now();
+    for (const id of keyIds) {
+      const key = byId.get(id);
+      if (!key || key.revokedAt) this.forget(id);
+      else if (key.expiresAt && key.expiresAt.getTime() <= now) this.forget(id, 'API key expired');
+    }
+  }
 
   /** The principal behind a bearer token, or null when the token is unknown, revoked or expired. */
   async authenticate(token: string): Promise<Principal | null> {
@@ -126,9 +178,9 @@ export class ApiKeyService {
         await this.audit.record(manager, ctx, this.auditEntries('revokeApiKey', key, { revokedAt: null }));
       });
     }
-    for (const [token, entry] of this.cache) {
-      if (entry.principal?.keyId === key.id) this.cache.delete(token);
-    }
+    // Here at once, without waiting for the bus to echo it; the other replicas hear it from the bus.
+    this.forget(key.id);
+    this.events?.publish(Topics.apiKeyRevoked, { keyId: key.id });
     return key;
   }
 

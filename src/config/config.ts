@@ -29,6 +29,17 @@ export interface Config {
   dbApplicationName: string;
   maxArtifactBytes: number;
   maxRequestBytes: number;
+  /**
+   * Most lexical tokens in one GraphQL document, enforced while parsing (HTTP and WebSocket): a huge
+   * document is refused after this many tokens instead of being parsed and validated whole.
+   */
+  maxQueryTokens: number;
+  /** Browser origins allowed to call the API cross-origin (exact `scheme://host[:port]`); none by default. */
+  corsOrigins: string[];
+  /** Most open WebSocket connections of one API key, per process. */
+  wsMaxConnectionsPerKey: number;
+  /** A WebSocket with no operation running for this long is closed (milliseconds). */
+  wsIdleTimeoutMs: number;
   limits: QueryLimits;
   /** Requests per minute per API key, by the key's role; 0 is unlimited. Counted per process. */
   rateLimits: RateLimits;
@@ -155,6 +166,31 @@ function oneOf<T extends string>(
   return raw as T;
 }
 
+/**
+ * `NERVE_CORS_ORIGINS`: comma-separated exact origins. `*` is refused: a wildcard would let any page
+ * drive the API with a key it got hold of, and no origin is ever inferred.
+ */
+function corsOrigins(env: Env, problems: string[]): string[] {
+  const name = 'NERVE_CORS_ORIGINS';
+  const origins: string[] = [];
+  for (const entry of (env[name] ?? '').split(',').map((e) => e.trim())) {
+    if (!entry) continue;
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      if (/^https?:$/.test(url.protocol) && url.origin === entry.replace(/\/$/, '')) origin = url.origin;
+    } catch {
+      // reported below
+    }
+    if (origin) origins.push(origin);
+    else
+      problems.push(
+        `${name}: "${entry}" is not an origin like https://app.example.com (no "*", path or query)`,
+      );
+  }
+  return origins;
+}
+
 /** Validates the environment and reports every problem at once. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -204,14 +240,15 @@ export function loadConfig(env: Env = process.env): Config {
       Number.MAX_SAFE_INTEGER,
       problems,
     ),
-    maxRequestBytes: int(
-      env,
-      'NERVE_MAX_REQUEST_BYTES',
-      16 * 1024 * 1024,
-      1024,
-      1024 * 1024 * 1024,
-      problems,
-    ),
+    // The largest legitimate bodies, recordKpiPoints of 10,000 points and predictBatch of 1,000 rows of
+    // ticket text, are 2 to 3 MiB of JSON; more goes through the artifact store.
+    maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    // Shipped operations are under 700 tokens and the introspection query under 200.
+    maxQueryTokens: int(env, 'NERVE_MAX_QUERY_TOKENS', 10_000, 100, 1_000_000, problems),
+    corsOrigins: corsOrigins(env, problems),
+    // Per key: a team's dashboards sharing one key fit; one leaked key cannot hold the process's sockets.
+    wsMaxConnectionsPerKey: int(env, 'NERVE_WS_MAX_CONNECTIONS_PER_KEY', 100, 1, 1_000_000, problems),
+    wsIdleTimeoutMs: int(env, 'NERVE_WS_IDLE_TIMEOUT', 300, 1, 86_400, problems) * 1000,
     limits: {
       maxDepth: int(env, 'NERVE_MAX_QUERY_DEPTH', 12, 2, 100, problems),
       maxAliases: int(env, 'NERVE_MAX_QUERY_ALIASES', 30, 1, 1000, problems),

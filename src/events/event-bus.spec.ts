@@ -45,6 +45,22 @@ describe('LocalEventBus', () => {
     expect(await take(events, 1)).toEqual([5]);
   });
 
+  it('delivers to the process’s own subscriptions without counting them as subscribers', async () => {
+    const opened: string[] = [];
+    const own = new LocalEventBus({ onTopicOpened: (topic) => opened.push(topic) });
+    const internal = own.subscribeInternal('revoked');
+    const client = own.subscribe('revoked');
+    expect(own.subscribers).toBe(1);
+    expect(opened).toEqual(['revoked']);
+    own.publish('revoked', { keyId: 'k1' });
+    expect(await take(internal, 1)).toEqual([{ keyId: 'k1' }]);
+    expect(await take(client, 1)).toEqual([{ keyId: 'k1' }]);
+    await client.return!();
+    expect(own.subscribers).toBe(0);
+    await internal.return!();
+    expect(own.subscribers).toBe(0);
+  });
+
   it('delivers only the topic subscribed to, and only events published after subscribing', async () => {
     bus.publish('t', 'before');
     const events = bus.subscribe('t');

@@ -21,6 +21,11 @@ export interface EventBus {
    * route with a computed topic name (`topics: ({ args }) => ...`) or a `filter` instead.
    */
   subscribe(topic: string): AsyncIterableIterator<unknown>;
+  /**
+   * Like `subscribe`, for the process's own standing consumers (key revocations), which are not
+   * clients: not counted in `subscribers`.
+   */
+  subscribeInternal(topic: string): AsyncIterableIterator<unknown>;
   /** Live subscriptions on this process, for leak tests and `/metrics`. */
   readonly subscribers: number;
   /** Ends every live subscription and releases the backend's resources. Idempotent. */
@@ -71,6 +76,8 @@ class Subscription implements AsyncIterableIterator<unknown> {
     readonly topic: string,
     private readonly capacity: number,
     detach: (subscription: Subscription) => void,
+    /** Whether it is a client's, counted in the bus's `subscribers`. */
+    readonly counted: boolean,
   ) {
     this.detach = detach;
   }
@@ -199,7 +206,15 @@ export class LocalEventBus implements EventBus {
 
   subscribe(topic: string, dynamicId?: unknown): AsyncIterableIterator<unknown> {
     rejectDynamicId(topic, dynamicId);
-    const subscription = new Subscription(topic, this.capacity, this.detach);
+    return this.open(topic, true);
+  }
+
+  subscribeInternal(topic: string): AsyncIterableIterator<unknown> {
+    return this.open(topic, false);
+  }
+
+  private open(topic: string, counted: boolean): Subscription {
+    const subscription = new Subscription(topic, this.capacity, this.detach, counted);
     if (this.closed) {
       subscription.end();
       return subscription;
@@ -211,7 +226,7 @@ export class LocalEventBus implements EventBus {
       this.topics.set(topic, subscriptions);
     }
     subscriptions.add(subscription);
-    this.live++;
+    if (counted) this.live++;
     if (opened) this.notify(this.options.onTopicOpened, topic);
     return subscription;
   }
@@ -227,7 +242,7 @@ export class LocalEventBus implements EventBus {
   private readonly detach = (subscription: Subscription): void => {
     const subscriptions = this.topics.get(subscription.topic);
     if (subscriptions === undefined || !subscriptions.delete(subscription)) return;
-    this.live--;
+    if (subscription.counted) this.live--;
     if (subscriptions.size > 0) return;
     this.topics.delete(subscription.topic);
     this.notify(this.options.onTopicClosed, subscription.topic);

@@ -171,6 +171,10 @@ export class RedisEventBus implements EventBus {
     return this.local.subscribe(topic, dynamicId);
   }
 
+  subscribeInternal(topic: string): AsyncIterableIterator<unknown> {
+    return this.local.subscribeInternal(topic);
+  }
+
   /**
    * Resolves once the subscriber connection is ready and Redis has acknowledged every SUBSCRIBE and
    * UNSUBSCRIBE issued so far: from then on, events published to a subscribed topic reach this bus.

@@ -5,6 +5,8 @@
  */
 export const Topics = {
   alert: 'alert',
+  /** `{ keyId }` of a revoked API key: every replica closes its sockets and forgets it. */
+  apiKeyRevoked: 'api-key-revoked',
   drift: 'drift',
   endpointStats: 'endpoint-stats',
   rollout: 'rollout',

@@ -13,11 +13,12 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
+import type { Principal } from '../auth/abilities';
+import { CACHE_TTL_MS as KEY_CACHE_TTL_MS } from '../auth/api-key.service';
 import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {
   DatabaseUnavailableError,
-  DomainError,
   ErrorCode,
   PayloadTooLargeError,
   UnauthenticatedError,
@@ -33,8 +34,9 @@ import { Logger } from '../common/logger';
 import { RequestContext } from '../context/context';
 import { createDataSource, migrate } from '../db/data-source';
 import { EmbeddedPostgres } from '../db/embedded-postgres';
+import { CorsPolicy } from './cors';
 import { attachGraphqlWs } from './graphql-ws';
-import { queryLimitsRule } from './limits';
+import { queryLimitsRule, tokenLimitError } from './limits';
 import { Metrics } from './metrics';
 import { buildNerveSchema } from './schema';
 import { createServices, type ServiceOptions, type Services } from './services';
@@ -48,6 +50,8 @@ export interface HubOptions {
   onQuery?: (sql: string) => void;
   /** Swapped services parts (connector adapters, their HTTP tuning), for tests. */
   services?: ServiceOptions;
+  /** How often the keys of open WebSockets are re-checked (default: the key cache's 5 s), for tests. */
+  keyRecheckMs?: number;
 }
 
 /** A running hub: what `main.ts` starts and what the end-to-end tests drive. */
@@ -134,10 +138,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     // The hub owns shutdown (close() below, called on SIGTERM by main.ts); Apollo's own signal
     // handlers would race it and re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
+    // Open to every key (a client generates its types from it); anonymous callers never reach it.
     introspection: true,
+    // Parsing stops at the limit: a huge document costs what a legitimate one does, not a stalled loop.
+    parseOptions: { maxTokens: config.maxQueryTokens },
     includeStacktraceInErrorResponses: false,
     // Request ids and log lines for these are added by requestPlugin, which has the context.
-    formatError: (formatted, error) => formatError(formatted, error),
+    formatError: (formatted, error) =>
+      tokenLimitError(error, config.maxQueryTokens)?.toJSON() ?? formatError(formatted, error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
@@ -150,21 +158,20 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   });
   await apollo.start();
 
-  const contextFor = async (
+  /** The principal of an Authorization value: undefined without one, null for a bad one. */
+  const principalOf = async (
     authorization: string | undefined,
-    requestId: string | undefined,
-  ): Promise<RequestContext> => {
-    const id = validRequestId(requestId);
-    if (!authorization) return new RequestContext(id, undefined, logger);
+    requestId: string,
+  ): Promise<Principal | null | undefined> => {
+    if (!authorization) return undefined;
     const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    let principal;
     try {
-      principal = token ? await services.apiKeys.authenticate(token) : null;
+      return token ? await services.apiKeys.authenticate(token) : null;
     } catch (error) {
       // The key could not be checked (the database is away): the server's fault, not the caller's.
       if (isConnectionError(error)) {
-        logger.warn('database unavailable', { requestId: id, error });
-        const unavailable = new DatabaseUnavailableError(id);
+        logger.warn('database unavailable', { requestId, error });
+        const unavailable = new DatabaseUnavailableError(requestId);
         throw new GraphQLError(unavailable.message, {
           originalError: unavailable,
           extensions: {
@@ -174,9 +181,18 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
           },
         });
       }
-      logger.error('unhandled error', { requestId: id, error });
-      throw internalError(id);
+      logger.error('unhandled error', { requestId, error });
+      throw internalError(requestId);
     }
+  };
+
+  const contextFor = async (
+    authorization: string | undefined,
+    requestId: string | undefined,
+  ): Promise<RequestContext> => {
+    const id = validRequestId(requestId);
+    const principal = await principalOf(authorization, id);
+    if (principal === undefined) return new RequestContext(id, undefined, logger);
     if (!principal) {
       throw new GraphQLError('the API key is unknown, revoked or expired', {
         extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
@@ -248,9 +264,12 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     search: string,
     requestId: string,
   ): Promise<void> => {
+    // The key comes first: an anonymous caller or a bad key is refused on its headers, before a byte of
+    // its body is read or parsed (handle() closes the connection on the unread rest).
+    const ctx = await principalContext(req, requestId);
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, config.maxRequestBytes);
+      const raw = await readBody(req, res, config.maxRequestBytes);
       if ((header(req, 'content-type') ?? '').includes('application/json')) {
         try {
           body = JSON.parse(raw.toString('utf8'));
@@ -275,7 +294,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: async () => admit(await contextFor(header(req, 'authorization'), requestId)),
+      context: async () => admit(ctx),
     });
     res.statusCode = response.status ?? 200;
     for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -296,6 +315,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     const ctx = admit(await principalContext(req, requestId));
     if (req.method === 'PUT') {
       const length = header(req, 'content-length');
+      invite(req, res);
       const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
       send(res, stored.created ? 201 : 200, { sha256: stored.sha256, size: stored.size });
       return;
@@ -321,13 +341,22 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   };
 
   let shuttingDown = false;
+  const cors = new CorsPolicy(config.corsOrigins);
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
     res.setHeader('x-request-id', requestId);
+    const preflight = req.method === 'OPTIONS';
+    for (const [name, value] of Object.entries(cors.headersFor(header(req, 'origin'), preflight)))
+      res.setHeader(name, value);
     const [pathname, query = ''] = (req.url ?? '/').split('?', 2);
     const search = query ? `?${query}` : '';
     let route = pathname;
     try {
-      if (pathname === '/graphql') {
+      if (preflight) {
+        // A browser's preflight carries no key; what it may send is in the CORS headers, if any.
+        route = 'preflight';
+        res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, OPTIONS' });
+        res.end();
+      } else if (pathname === '/graphql') {
         await graphql(req, res, search, requestId);
       } else if (pathname === '/healthz') {
         send(res, 200, { status: 'ok' });
@@ -351,15 +380,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       if (res.headersSent) {
         res.destroy();
       } else {
-        if (error instanceof DomainError && error.code === ErrorCode.PAYLOAD_TOO_LARGE)
-          res.setHeader('connection', 'close');
+        // A refused request's body may still be coming (an anonymous 10 MB document, an upload over the
+        // limit): closing beats reading it only to throw it away.
+        if (!req.complete) res.setHeader('connection', 'close');
         const original = originalOf(error);
         if (original instanceof UnavailableError && original.extensions.retryAfterSeconds !== undefined)
           res.setHeader('retry-after', String(original.extensions.retryAfterSeconds));
         if (original instanceof RateLimitedError) {
           res.setHeader('retry-after', String(original.retryAfterSeconds));
-          // A refused upload's body is still coming: closing beats reading it only to throw it away.
-          if (req.method === 'PUT') res.setHeader('connection', 'close');
         }
         sendError(res, error, requestId);
       }
@@ -367,10 +395,14 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       metrics.http.inc({ route, status: String(res.statusCode) });
     }
   };
-  httpServer.on('request', (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = validRequestId(header(req, 'x-request-id'));
     void handle(req, res, requestId);
-  });
+  };
+  httpServer.on('request', onRequest);
+  // Without this listener Node answers `Expect: 100-continue` itself, before the key is checked, and an
+  // anonymous client starts sending its body; `invite()` answers it once the request may proceed.
+  httpServer.on('checkContinue', onRequest);
   httpServer.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
@@ -379,11 +411,24 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     httpServer,
     schema,
     rules,
+    authenticate: async (authorization) => (await principalOf(authorization, randomUUID())) ?? null,
     // Each subscribe message is one operation and counts once; the connection itself does not.
     context: async (authorization, requestId) => admit(await contextFor(authorization, requestId)),
     formatError: (error, ctx, requestId) => report(error.toJSON(), error, ctx?.requestId ?? requestId),
     maxPayload: config.maxRequestBytes,
+    maxTokens: config.maxQueryTokens,
+    maxConnectionsPerKey: config.wsMaxConnectionsPerKey,
+    idleTimeoutMs: config.wsIdleTimeoutMs,
   });
+  // On every replica: the event bus brings each revocation here.
+  services.apiKeys.onRevoked((keyId, reason) => ws.closeKey(keyId, reason));
+  // And should an event be lost, or a key expire, its sockets still close within the key cache's delay.
+  const recheck = setInterval(() => {
+    services.apiKeys
+      .recheck(ws.keyIds())
+      .catch((error) => logger.warn('the keys of open WebSockets could not be re-checked', { error }));
+  }, options.keyRecheckMs ?? KEY_CACHE_TTL_MS);
+  recheck.unref();
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -411,6 +456,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       shuttingDown = true;
+      clearInterval(recheck);
       await ws.close();
       // apollo.stop() runs the drain plugin: stop accepting, wait for in-flight requests, then close.
       await apollo.stop();
@@ -428,6 +474,11 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Tells a client waiting on `Expect: 100-continue` to send its body: the request passed every check on its headers. */
+function invite(req: IncomingMessage, res: ServerResponse): void {
+  if (/100-continue/i.test(header(req, 'expect') ?? '') && !res.headersSent) res.writeContinue();
+}
+
 /** A client-supplied request id when it is short and plain, else a fresh one. */
 function validRequestId(requestId: string | undefined): string {
   return requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
@@ -437,12 +488,13 @@ function validRequestId(requestId: string | undefined): string {
  * The request body, up to `limit` bytes. Read with events rather than `for await`: the async iterator
  * destroys the request when it finishes, which costs a slower write path for the response.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (Number(req.headers['content-length'] ?? 0) > limit) {
       reject(new PayloadTooLargeError(limit));
       return;
     }
+    invite(req, res);
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {

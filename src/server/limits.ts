@@ -146,3 +146,19 @@ function listSize(field: FieldNode, def: GraphQLField<unknown, unknown> | undefi
   if (!firstArg) return UNPAGINATED_LIST_SIZE;
   return typeof firstArg.defaultValue === 'number' ? firstArg.defaultValue : DEFAULT_PAGE_SIZE;
 }
+
+/**
+ * The caller's error for a document `parse(…, { maxTokens })` gave up on, or undefined for any other
+ * error. graphql-js reports the limit as a syntax error at the token where it stopped; the document is
+ * not malformed, it is too long, which is bad input in the `query` field like the other limits.
+ */
+export function tokenLimitError(error: unknown, maxTokens: number): GraphQLError | undefined {
+  // graphql@16 spells it "more that"; a later release may fix the typo.
+  const match = /^Syntax Error: Document contains more tha[nt] (\d+) tokens\. Parsing aborted\.$/.exec(
+    error instanceof GraphQLError ? error.message : '',
+  );
+  if (!match || Number(match[1]) !== maxTokens) return undefined;
+  return new GraphQLError(`query is longer than the limit of ${maxTokens} tokens`, {
+    extensions: { code: 'BAD_USER_INPUT', field: 'query' },
+  });
+}

@@ -193,7 +193,7 @@ export function createServices(
     config,
     logger,
     now,
-    apiKeys: new ApiKeyService(db, () => now().getTime(), audit),
+    apiKeys: new ApiKeyService(db, () => now().getTime(), audit, events),
     projects,
     artifacts,
     idempotency,

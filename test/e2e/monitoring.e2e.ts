@@ -197,7 +197,8 @@ describe('monitoring', () => {
       .then((d) => d.alerts.edges.map((e) => e.node));
 
   beforeAll(async () => {
-    hub = await startTestHub({}, { now: () => clock });
+    // The fan-out test below opens 1,000 sockets with one key, over the default per-key cap.
+    hub = await startTestHub({ wsMaxConnectionsPerKey: 2_000 }, { now: () => clock });
     project = (
       await hub.gqlOk<{ createProject: { id: string; slug: string } }>(
         'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',

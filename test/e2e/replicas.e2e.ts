@@ -9,6 +9,7 @@ import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type TestHub } from '../harness';
 import { startHubProcess, type HubProcess } from '../support/hub-process';
 import { REDIS_URL, redisReachable } from '../support/redis';
+import { init } from '../support/ws';
 
 const reachable = redisReachable();
 if (!reachable) console.warn(`Skipping the replicas suite: no Redis answers at ${REDIS_URL}.`);
@@ -161,5 +162,45 @@ describeRedis('two hub processes sharing PostgreSQL and Redis', () => {
     expect(event.alertRaised.change).toBe('RAISED');
     expect(event.alertRaised.alert.title).toBe('raised on one replica');
     expect(Number.isNaN(Date.parse(event.alertRaised.alert.openedAt))).toBe(false);
+  });
+
+  it('closes the sockets of a key revoked here on the other process, and forgets it there', async () => {
+    const created = await hub.gqlOk<{ createApiKey: { secret: string; key: { id: string } } }>(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret key { id } } }',
+      { i: { name: unique('revoked'), role: 'VIEWER' } },
+    );
+    const { secret, key: revoked } = created.createApiKey;
+    const there = await init(replica.url, { authorization: `Bearer ${secret}` });
+    expect(there.acked).toBe(true);
+    // An answered operation first: the replica serves this key (and has it in its key cache).
+    there.socket.send(JSON.stringify({ id: 'me', type: 'subscribe', payload: { query: '{ me { role } }' } }));
+    there.socket.send(
+      JSON.stringify({
+        id: 'alerts',
+        type: 'subscribe',
+        payload: {
+          query: 'subscription($p: String!) { alertRaised(project: $p) { change } }',
+          variables: { p: project.slug },
+        },
+      }),
+    );
+    while (!there.messages.some((m) => m.id === 'me' && m.type === 'complete')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(there.messages[0]).toEqual({
+      id: 'me',
+      type: 'next',
+      payload: { data: { me: { role: 'VIEWER' } } },
+    });
+
+    await hub.gqlOk('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: revoked.id });
+    expect(await there.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+    // Well within the replica's 5 s key cache: it dropped the key when it heard of the revocation.
+    const res = await fetch(replica.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ query: '{ me { role } }' }),
+    });
+    expect(res.status).toBe(401);
   });
 });

@@ -1,7 +1,9 @@
 import type { FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startTestHub, type TestHub } from '../harness';
+import { Role } from '../../src/modules/api-keys/api-key.entity';
+import { startTestHub, unique, type TestHub } from '../harness';
+import { init } from '../support/ws';
 
 type Result = FormattedExecutionResult<Record<string, unknown>, unknown>;
 type WsError = { message: string; extensions?: Record<string, unknown> };
@@ -44,7 +46,10 @@ describe('GraphQL over WebSocket', () => {
   };
 
   beforeAll(async () => {
-    hub = await startTestHub({ limits: { maxDepth: 12, maxAliases: 30, maxCost: 50_000 } });
+    hub = await startTestHub({
+      limits: { maxDepth: 12, maxAliases: 30, maxCost: 50_000 },
+      wsMaxConnectionsPerKey: 3,
+    });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
@@ -57,20 +62,18 @@ describe('GraphQL over WebSocket', () => {
     expect(results).toEqual([{ data: { me: { role: 'ADMIN' } } }]);
   });
 
-  it('answers UNAUTHENTICATED without a key and with a bad one', async () => {
-    const anonymous = await run(connect(), '{ me { role } }');
-    expect(anonymous.errors).toBeUndefined();
-    expect(anonymous.results).toHaveLength(1);
-    expect(anonymous.results[0].data).toBeNull();
-    expect(anonymous.results[0].errors?.[0]).toMatchObject({
-      path: ['me'],
-      extensions: { code: 'UNAUTHENTICATED' },
+  it('refuses connection_init without a valid key (4401), and accepts the key as a header too', async () => {
+    const anonymous = await init(hub.url, {});
+    expect(anonymous).toMatchObject({ acked: false, close: { code: 4401, reason: 'API key required' } });
+    const bad = await init(hub.url, { authorization: 'Bearer nrv_not_a_key' });
+    expect(bad).toMatchObject({
+      acked: false,
+      close: { code: 4401, reason: 'API key unknown, revoked or expired' },
     });
-
-    const bad = await run(connect('Bearer nrv_not_a_key'), '{ me { role } }');
-    expect(bad.errors).toEqual([
-      { message: 'the API key is unknown, revoked or expired', extensions: { code: 'UNAUTHENTICATED' } },
-    ]);
+    const byHeader = await init(hub.url, {}, { authorization: `Bearer ${hub.adminKey}` });
+    expect(byHeader.acked).toBe(true);
+    byHeader.socket.close();
+    await byHeader.closed;
   });
 
   it('applies the same depth, alias and cost limits as HTTP, with the same codes', async () => {
@@ -80,7 +83,8 @@ describe('GraphQL over WebSocket', () => {
     const fields = 'id slug name description riskLevel createdAt updatedAt '.repeat(3);
     const page = `projects(first: 100) { edges { node { ${fields} } } }`;
     const costly = `query($n: Int) { ${Array.from({ length: 30 }, (_, i) => `p${i}: ${page.replace('100', '$n')}`).join(' ')} }`;
-    for (const query of [deep, aliases, costly]) {
+    const tooLong = `{ ${'me { role } '.repeat(3000)} }`;
+    for (const query of [deep, aliases, costly, tooLong]) {
       const overWs = await run(client, query, { n: 100 });
       const overHttp = await hub.gql(query, { n: 100 });
       expect(overWs.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'query' } });
@@ -131,5 +135,138 @@ describe('GraphQL over WebSocket', () => {
     } finally {
       service.list = list;
     }
+  });
+
+  it('caps the open connections of one key (4403), per key, and frees a slot when one closes', async () => {
+    const key = await hub.key(Role.VIEWER);
+    const held = await Promise.all([1, 2, 3].map(() => init(hub.url, { authorization: `Bearer ${key}` })));
+    expect(held.map((c) => c.acked)).toEqual([true, true, true]);
+    const over = await init(hub.url, { authorization: `Bearer ${key}` });
+    expect(over).toMatchObject({
+      acked: false,
+      close: { code: 4403, reason: 'more than 3 connections for this API key' },
+    });
+    // Another key has its own allowance.
+    const other = await init(hub.url, { authorization: `Bearer ${await hub.key(Role.VIEWER)}` });
+    expect(other.acked).toBe(true);
+    held[0].socket.close();
+    await held[0].closed;
+    const again = await init(hub.url, { authorization: `Bearer ${key}` });
+    expect(again.acked).toBe(true);
+    for (const c of [...held, other, again]) c.socket.close();
+    await Promise.all([...held, other, again].map((c) => c.closed));
+  });
+
+  it('closes every connection of a revoked key, 4403 "API key revoked", live subscriptions included', async () => {
+    const project = await hub.gqlOk<{ createProject: { slug: string } }>(
+      'mutation($i: CreateProjectInput!) { createProject(input: $i) { slug } }',
+      { i: { slug: unique('ws-revoke'), name: 'Revoked' } },
+    );
+    const created = await hub.gqlOk<{ createApiKey: { secret: string; key: { id: string } } }>(
+      'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret key { id } } }',
+      { i: { name: unique('revoked'), role: 'VIEWER' } },
+    );
+    const { secret, key } = created.createApiKey;
+    const before = hub.services.events.subscribers;
+    const [subscribed, idle] = await Promise.all([
+      init(hub.url, { authorization: `Bearer ${secret}` }),
+      init(hub.url, { authorization: `Bearer ${secret}` }),
+    ]);
+    subscribed.socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: {
+          query: 'subscription($p: String!) { alertRaised(project: $p) { change } }',
+          variables: { p: project.createProject.slug },
+        },
+      }),
+    );
+    while (hub.services.events.subscribers === before) await new Promise((r) => setTimeout(r, 10));
+    expect(subscribed.messages).toEqual([]);
+
+    await hub.gqlOk('mutation($id: ID!) { revokeApiKey(id: $id) { id } }', { id: key.id });
+    expect(await subscribed.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+    expect(await idle.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+    // Its subscription is gone from the bus, and the key cannot come back.
+    while (hub.services.events.subscribers > before) await new Promise((r) => setTimeout(r, 10));
+    const back = await init(hub.url, { authorization: `Bearer ${secret}` });
+    expect(back.close).toEqual({ code: 4401, reason: 'API key unknown, revoked or expired' });
+  });
+});
+
+describe('idle WebSockets', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({ wsIdleTimeoutMs: 200 });
+  });
+  afterAll(() => hub.close());
+
+  it('closes a connection with no operation running for the idle timeout, not one with a subscription', async () => {
+    const project = await hub.gqlOk<{ createProject: { slug: string } }>(
+      'mutation($i: CreateProjectInput!) { createProject(input: $i) { slug } }',
+      { i: { slug: unique('ws-idle'), name: 'Idle' } },
+    );
+    const authorization = `Bearer ${hub.adminKey}`;
+    const before = hub.services.events.subscribers;
+    const busy = await init(hub.url, { authorization });
+    busy.socket.send(
+      JSON.stringify({
+        id: 'live',
+        type: 'subscribe',
+        payload: {
+          query: 'subscription($p: String!) { alertRaised(project: $p) { change } }',
+          variables: { p: project.createProject.slug },
+        },
+      }),
+    );
+    while (hub.services.events.subscribers === before) await new Promise((r) => setTimeout(r, 10));
+
+    // One operation, answered; then nothing.
+    const quiet = await init(hub.url, { authorization });
+    quiet.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: '{ me { role } }' } }));
+    expect(await quiet.closed).toEqual({ code: 1000, reason: 'idle timeout' });
+    expect(quiet.messages.map((m) => m.type)).toEqual(['next', 'complete']);
+    const silent = await init(hub.url, { authorization });
+    expect(await silent.closed).toEqual({ code: 1000, reason: 'idle timeout' });
+
+    // Several idle periods later, the subscribed connection is still open.
+    expect(busy.socket.readyState).toBe(WebSocket.OPEN);
+    busy.socket.close();
+    await busy.closed;
+  });
+});
+
+describe('keys of open WebSockets', () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({}, { keyRecheckMs: 20 });
+  });
+  afterAll(() => hub.close());
+
+  it('are re-checked: a revocation whose event never came, or an expiry, still closes the sockets', async () => {
+    const create = async (): Promise<{ secret: string; id: string }> => {
+      const created = await hub.gqlOk<{ createApiKey: { secret: string; key: { id: string } } }>(
+        'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { secret key { id } } }',
+        { i: { name: unique('rechecked'), role: 'VIEWER' } },
+      );
+      return { secret: created.createApiKey.secret, id: created.createApiKey.key.id };
+    };
+    const [revoked, expiring, kept] = await Promise.all([create(), create(), create()]);
+    const [revokedSocket, expiringSocket, keptSocket] = await Promise.all(
+      [revoked, expiring, kept].map((k) => init(hub.url, { authorization: `Bearer ${k.secret}` })),
+    );
+    expect([revokedSocket, expiringSocket, keptSocket].map((s) => s.acked)).toEqual([true, true, true]);
+
+    // Written behind the hub's back, as another replica would whose event was lost on the way.
+    await hub.db.query('UPDATE api_key SET revoked_at = now() WHERE id = $1', [revoked.id]);
+    await hub.db.query(`UPDATE api_key SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      expiring.id,
+    ]);
+    expect(await revokedSocket.closed).toEqual({ code: 4403, reason: 'API key revoked' });
+    expect(await expiringSocket.closed).toEqual({ code: 4403, reason: 'API key expired' });
+    expect(keptSocket.socket.readyState).toBe(WebSocket.OPEN);
+    keptSocket.socket.close();
+    await keptSocket.closed;
   });
 });
