@@ -55,12 +55,16 @@ export class BadInputError extends DomainError {
   }
 }
 
+/** What was looked up, as the caller sent it: quoted back only as far as an id or a name can be long. */
+const shown = (id: string): string =>
+  id.length > 100 ? `${id.slice(0, 40)}… (${id.length} characters)` : id;
+
 export class NotFoundError extends DomainError {
   /** With `field`, names the input that pointed at nothing. */
   constructor(what: string, id: string, field?: string) {
     super(
       ErrorCode.NOT_FOUND,
-      `${what} ${id} not found${field ? ` (${field})` : ''}`,
+      `${what} ${shown(id)} not found${field ? ` (${field})` : ''}`,
       field ? { field } : {},
     );
   }
