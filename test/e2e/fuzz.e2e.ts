@@ -10,7 +10,9 @@ import {
   type GraphQLInputField,
   type GraphQLInputType,
 } from 'graphql';
+import { createClient } from 'graphql-ws';
 import { Client } from 'pg';
+import WebSocket from 'ws';
 import { createDataSource, migrate } from '../../src/db/data-source';
 import { buildNerveSchema } from '../../src/server/schema';
 import { startTestHub, type TestHub } from '../harness';
@@ -63,6 +65,11 @@ const NEGATIVE_INFINITY = '\u0001-1e999\u0001';
 const MB = 'x'.repeat(1024 * 1024);
 const DEEP_LEVELS = 100_000;
 const LONG_LIST = 10_001;
+
+type Reply = {
+  data?: Record<string, unknown> | null;
+  errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+};
 
 interface Case {
   mutation: string;
@@ -133,6 +140,7 @@ describe('fuzz of every mutation argument', () => {
   let dbName: string | undefined;
   const counts = new Map<Category, number>(CATEGORIES.map((c) => [c, 0]));
   const codes = new Map<string, number>();
+  let wsCount = 0;
 
   beforeAll(async () => {
     // A database of its own: the tables are compared whole, and other suites write to the shared one.
@@ -169,7 +177,7 @@ describe('fuzz of every mutation argument', () => {
     const lines = CATEGORIES.map((c) => `  ${c.padEnd(16)} ${counts.get(c)}`);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     process.stdout.write(
-      `fuzz: ${total} inputs\n${lines.join('\n')}\n  answers by code: ${JSON.stringify(Object.fromEntries(codes))}\n`,
+      `fuzz: ${total} inputs over HTTP, ${wsCount} of them again over WebSocket\n${lines.join('\n')}\n  answers by code: ${JSON.stringify(Object.fromEntries(codes))}\n`,
     );
   });
 
@@ -238,7 +246,7 @@ describe('fuzz of every mutation argument', () => {
       case 'connectorId':
         return fx.connectorId;
       case 'slug':
-        return `fuzz-${randomBytes(3).toString('hex')}`;
+        return `fuzz-${uuid().slice(0, 8)}`;
       case 'kind':
         return scalarName(type) === 'String' ? 'zendesk' : undefined;
       case 'input':
@@ -428,50 +436,76 @@ describe('fuzz of every mutation argument', () => {
     const before = await snapshot();
     const failures: string[] = [];
     const ALLOWED = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'FORBIDDEN']);
+    const judge = (label: string, field: string, reply: Reply, text: string): void => {
+      const errors = reply.errors ?? [];
+      if (!errors.length || reply.data?.[field] != null) {
+        failures.push(`${label}: accepted`);
+        return;
+      }
+      for (const error of errors) {
+        const code = String(error.extensions?.code);
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        const problem = !ALLOWED.has(code)
+          ? `answered ${code}`
+          : code === 'BAD_USER_INPUT' &&
+              (typeof error.extensions?.field !== 'string' || !error.extensions.field)
+            ? 'BAD_USER_INPUT names no field'
+            : undefined;
+        if (problem) failures.push(`${label}: ${problem}: ${error.message.slice(0, 200)}`);
+      }
+      if (text.includes(MB.slice(0, 1024))) failures.push(`${label}: the answer quotes the megabyte`);
+    };
+    const ws = createClient({
+      url: hub.url.replace('http://', 'ws://'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${hub.adminKey}` },
+      retryAttempts: 0,
+    });
+    const overWebSocket = (query: string, variables: Record<string, unknown>): Promise<Reply> =>
+      new Promise((resolve) => {
+        ws.subscribe(
+          { query, variables },
+          {
+            next: (result) => resolve(result as Reply),
+            // Refused before it ran (validation): the errors come alone.
+            error: (error) => resolve({ errors: error as Reply['errors'] }),
+            complete: () => resolve({}),
+          },
+        );
+      });
 
     for (const mutation of mutations) {
       const signature = mutation.args.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
       const call = mutation.args.map((a) => `${a.name}: $${a.name}`).join(', ');
       const query = `mutation Fuzz${signature ? `(${signature})` : ''} { ${mutation.name}${call ? `(${call})` : ''} { __typename } }`;
-      for (const c of casesFor(mutation.name, mutation.args)) {
+      for (const [n, c] of casesFor(mutation.name, mutation.args).entries()) {
         counts.set(c.category, counts.get(c.category)! + 1);
+        const label = `${c.mutation} ${c.at} (${c.category})`;
+        const body = bodyOf(query, c.variables);
         const res = await fetch(hub.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.adminKey}` },
-          body: bodyOf(query, c.variables),
+          body,
         });
         const text = await res.text();
-        const label = `${c.mutation} ${c.at} (${c.category})`;
-        let reply: {
-          data?: Record<string, unknown> | null;
-          errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
-        };
+        let reply: Reply;
         try {
-          reply = JSON.parse(text);
+          reply = JSON.parse(text) as Reply;
         } catch {
           failures.push(`${label}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
           continue;
         }
-        const errors = reply.errors ?? [];
-        if (!errors.length || reply.data?.[mutation.name] != null) {
-          failures.push(`${label}: accepted`);
-          continue;
+        judge(`${label} over HTTP`, mutation.name, reply, text);
+        // Every tenth one again over WebSocket, where the client can write it (no stand-ins).
+        if (n % 10 === 0 && body === JSON.stringify({ query, variables: c.variables })) {
+          wsCount++;
+          const viaWs = await overWebSocket(query, c.variables);
+          judge(`${label} over WebSocket`, mutation.name, viaWs, JSON.stringify(viaWs));
         }
-        for (const error of errors) {
-          const code = String(error.extensions?.code);
-          codes.set(code, (codes.get(code) ?? 0) + 1);
-          const problem = !ALLOWED.has(code)
-            ? `answered ${code}`
-            : code === 'BAD_USER_INPUT' &&
-                (typeof error.extensions?.field !== 'string' || !error.extensions.field)
-              ? 'BAD_USER_INPUT names no field'
-              : undefined;
-          if (problem) failures.push(`${label}: ${problem}: ${error.message.slice(0, 200)}`);
-        }
-        if (text.includes(MB.slice(0, 1024))) failures.push(`${label}: the answer quotes the megabyte`);
       }
     }
 
+    await ws.dispose();
     const after = await snapshot();
     const written = Object.keys(after).filter((table) => after[table] !== before[table]);
     expect({ failures, written }).toEqual({ failures: [], written: [] });
