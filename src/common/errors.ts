@@ -148,7 +148,8 @@ export function variableErrorField(message: string): string | undefined {
   const at = / at "([^"]+)"; /.exec(message);
   let field = at ? at[1].replace(/\[(\d+)\]/g, '.$1') : variable[1];
   // An unknown or missing input field is reported on the object holding it; name the field itself.
-  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]*)" (?:is not defined by type|of required type)/.exec(
+  // A submitted key is a name only as long as a schema's names are; a longer one is not echoed.
+  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]{0,63})" (?:is not defined by type|of required type)/.exec(
     message,
   );
   if (inner) field = `${field}.${inner[1]}`;
@@ -175,7 +176,7 @@ function variableProblem(reason: string, reasonCode: unknown): string {
   const enumValue = /^Value .* does not exist in "(\w+)" enum\.( Did you mean [^\n]*\?)?$/s.exec(reason);
   if (enumValue) return `is not a value of enum "${enumValue[1]}".${enumValue[2] ?? ''}`;
   if (/^Field "[_A-Za-z]\w*" of required type "[^"]+" was not provided\.$/.test(reason)) return reason;
-  if (/^Field "[_A-Za-z]\w*" is not defined by type "\w+"\.( Did you mean [^\n]*\?)?$/.test(reason))
+  if (/^Field "[_A-Za-z]\w{0,63}" is not defined by type "\w+"\.( Did you mean [^\n]*\?)?$/.test(reason))
     return reason;
   const unknownField = /^Field .* is not defined by type "(\w+)"\./s.exec(reason);
   if (unknownField) return `has a field that type "${unknownField[1]}" does not define`;

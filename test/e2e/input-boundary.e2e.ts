@@ -214,6 +214,16 @@ describe('the input boundary', () => {
     });
     expect(reply.text).not.toContain(token);
 
+    // A key the schema does not know is named when it could be a name, and not quoted when it is a megabyte.
+    const unknown = await gql('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+      i: { slug: unique('p'), name: 'x', ['k'.repeat(1024 * 1024)]: 1, bogus: 2 },
+    });
+    expect(unknown.errors?.map((e) => e.extensions)).toEqual([
+      { code: 'BAD_USER_INPUT', field: 'i' },
+      { code: 'BAD_USER_INPUT', field: 'i.bogus' },
+    ]);
+    expect(unknown.text.length).toBeLessThan(2_000);
+
     // Nor a megabyte sent where a number belongs, nor a date that is not one.
     const big = 'y'.repeat(1024 * 1024);
     const wrong = await gql(
