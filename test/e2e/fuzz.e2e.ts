@@ -166,13 +166,17 @@ describe('fuzz of every mutation argument', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await fx?.close();
-    await hub?.close();
-    if (dbName) {
-      const admin = new Client({ connectionString: process.env.DATABASE_URL });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await admin.end();
+    try {
+      await fx?.close();
+      await hub?.close();
+    } finally {
+      // Even when closing failed (a poisoned write buffer, say), the database goes.
+      if (dbName) {
+        const admin = new Client({ connectionString: process.env.DATABASE_URL });
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+        await admin.end();
+      }
     }
     const lines = CATEGORIES.map((c) => `  ${c.padEnd(16)} ${counts.get(c)}`);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
