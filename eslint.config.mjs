@@ -12,8 +12,22 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Its depth is unbounded: src/common/json-scalar.ts is the one every JSON argument uses.
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'graphql-scalars',
+              importNames: ['GraphQLJSONObject', 'GraphQLJSON', 'JSONObjectResolver', 'JSONResolver'],
+              message: 'use GraphQLJSONObject from src/common/json-scalar (depth-bounded)',
+            },
+          ],
+        },
+      ],
     },
   },
+  { files: ['src/common/json-scalar.ts'], rules: { 'no-restricted-imports': 'off' } },
   {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
+import { requireIdSet } from '../common/validate';
 import type { RequestContext } from '../context/context';
 import { Topics, type EventBus } from '../events';
 import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
@@ -15,6 +16,8 @@ const KEY_PREFIX = 'nrv_';
  */
 export const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 10_000;
+/** Each project of a key is an audit event in that project's chain when the key is created or revoked. */
+const MAX_KEY_PROJECTS = 1_000;
 
 export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 
@@ -119,12 +122,14 @@ export class ApiKeyService {
     if (input.expiresAt && input.expiresAt.getTime() <= this.now()) {
       throw new BadInputError('expiresAt', 'must be in the future');
     }
-    const projectIds = input.projectIds ?? null;
+    const projectIds = input.projectIds
+      ? requireIdSet('projectIds', input.projectIds, MAX_KEY_PROJECTS)
+      : null;
     if (projectIds) {
       if (projectIds.length === 0)
         throw new BadInputError('projectIds', 'must name at least one project, or be null');
       const found = await this.db.getRepository(Project).countBy(projectIds.map((id) => ({ id })));
-      if (found !== new Set(projectIds).size)
+      if (found !== projectIds.length)
         throw new BadInputError('projectIds', 'names a project that does not exist');
     }
     // A scoped admin can only hand out keys within its own scope.

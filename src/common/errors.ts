@@ -55,12 +55,16 @@ export class BadInputError extends DomainError {
   }
 }
 
+/** What was looked up, as the caller sent it: quoted back only as far as an id or a name can be long. */
+const shown = (id: string): string =>
+  id.length > 100 ? `${id.slice(0, 40)}… (${id.length} characters)` : id;
+
 export class NotFoundError extends DomainError {
   /** With `field`, names the input that pointed at nothing. */
   constructor(what: string, id: string, field?: string) {
     super(
       ErrorCode.NOT_FOUND,
-      `${what} ${id} not found${field ? ` (${field})` : ''}`,
+      `${what} ${shown(id)} not found${field ? ` (${field})` : ''}`,
       field ? { field } : {},
     );
   }
@@ -193,7 +197,8 @@ export function variableErrorField(message: string): string | undefined {
   const at = / at "([^"]+)"; /.exec(message);
   let field = at ? at[1].replace(/\[(\d+)\]/g, '.$1') : variable[1];
   // An unknown or missing input field is reported on the object holding it; name the field itself.
-  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]*)" (?:is not defined by type|of required type)/.exec(
+  // A submitted key is a name only as long as a schema's names are; a longer one is not echoed.
+  const inner = /; Field "([_A-Za-z][_0-9A-Za-z]{0,63})" (?:is not defined by type|of required type)/.exec(
     message,
   );
   if (inner) field = `${field}.${inner[1]}`;
@@ -201,6 +206,50 @@ export function variableErrorField(message: string): string | undefined {
 }
 
 const REQUEST_ERROR_CODES = new Set<unknown>([ErrorCode.BAD_USER_INPUT, 'BAD_REQUEST']);
+
+/** graphql-js gives up coercing variables after 50 errors with this; it is the caller's input all the same. */
+const TOO_MANY_VARIABLE_ERRORS = /^Too many errors processing variables\b/;
+
+/**
+ * What is wrong with a variable's value, as graphql-js put it (`reason`), without the value itself: the
+ * messages of built-in and graphql-scalars scalars quote what was sent, which may be a secret or a megabyte.
+ * A reason carrying BAD_USER_INPUT was written by us to be shown; other shapes are known, or cut back to the
+ * type they expected.
+ */
+function variableProblem(reason: string, reasonCode: unknown): string {
+  if (reasonCode === ErrorCode.BAD_USER_INPUT) return reason;
+  const builtin = /^((?:Int|Float|String|Boolean|ID|Enum "\w+") cannot represent [^:]*):/.exec(reason);
+  if (builtin) return builtin[1];
+  const scalar = /^(\w+) cannot represent\b/.exec(reason);
+  if (scalar) return `${scalar[1]} cannot represent this value`;
+  const enumValue = /^Value .* does not exist in "(\w+)" enum\.( Did you mean [^\n]*\?)?$/s.exec(reason);
+  if (enumValue) return `is not a value of enum "${enumValue[1]}".${enumValue[2] ?? ''}`;
+  if (/^Field "[_A-Za-z]\w*" of required type "[^"]+" was not provided\.$/.test(reason)) return reason;
+  if (/^Field "[_A-Za-z]\w{0,63}" is not defined by type "\w+"\.( Did you mean [^\n]*\?)?$/.test(reason))
+    return reason;
+  const unknownField = /^Field .* is not defined by type "(\w+)"\./s.exec(reason);
+  if (unknownField) return `has a field that type "${unknownField[1]}" does not define`;
+  const expected = /^Expected type "(\w+)"/.exec(reason);
+  if (expected) return `Expected type "${expected[1]}".`;
+  return 'is not a valid value';
+}
+
+/**
+ * A variable-coercion error's message without the submitted value that graphql-js quotes in it
+ * (`Variable "$i" got invalid value { …secrets… }; …`), or undefined when the message is not one.
+ */
+function variableMessage(message: string, original: unknown): string | undefined {
+  if (TOO_MANY_VARIABLE_ERRORS.test(message))
+    return 'too many invalid values in the variables; the first are reported';
+  const variable = /^Variable "\$([_A-Za-z]\w*)" got invalid value /.exec(message);
+  // "was not provided" and "must not be null" quote no value.
+  if (!variable) return undefined;
+  const inner = original instanceof GraphQLError && original.message !== message ? original : undefined;
+  const reason = inner ? inner.message : (/; ([^;]*)$/.exec(message)?.[1] ?? '');
+  const head = inner && message.endsWith(`; ${reason}`) ? message.slice(0, -reason.length - 2) : message;
+  const at = / at "([^"]+)"$/.exec(head)?.[1] ?? variable[1];
+  return `Variable "$${variable[1]}" has an invalid value at "${at}": ${variableProblem(reason, inner?.extensions.code)}`;
+}
 
 /**
  * The one place where errors become what a client sees: domain errors keep their code and message,
@@ -224,6 +273,9 @@ export function formatError(
       extensions: { ...original.extensions, ...traced, code: original.code },
     };
   }
+  // A document nested deeper than the parser's stack allows (a literal thousands of levels deep).
+  if (formatted.path === undefined && rootCause(error) instanceof RangeError)
+    return formatError(formatted, new BadInputError('query', 'is nested too deeply'), requestId);
   const mapped = fromDatabaseError(original);
   if (mapped) return formatError(formatted, mapped, requestId);
   const own = original instanceof GraphQLError ? original.extensions : undefined;
@@ -243,6 +295,19 @@ export function formatError(
         (typeof code === 'string' && code.startsWith('GRAPHQL_'))
       : ownCode !== undefined;
   if (!isRequestError) return internal(formatted, requestId);
+  // Over WebSocket nothing has coded these yet; over HTTP Apollo coded all but the last.
+  const variableError =
+    formatted.path === undefined ? variableMessage(formatted.message, original) : undefined;
+  if (variableError !== undefined) {
+    return {
+      message: variableError,
+      locations: formatted.locations,
+      extensions: {
+        code: ErrorCode.BAD_USER_INPUT,
+        field: variableErrorField(formatted.message) ?? 'variables',
+      },
+    };
+  }
   const field =
     typeof own?.field === 'string'
       ? own.field
@@ -268,6 +333,13 @@ function internal(formatted: GraphQLFormattedError, requestId: string | undefine
 /** Whether a formatted error is the server's fault (and so worth a log line). */
 export const isInternal = (formatted: GraphQLFormattedError): boolean =>
   formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR;
+
+/** The error at the bottom of GraphQL's wrappers (Apollo wraps a parse failure twice). */
+function rootCause(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof GraphQLError && cause.originalError) cause = cause.originalError;
+  return cause;
+}
 
 /** The error behind GraphQL's wrapper, if any. */
 export const originalOf = (error: unknown): unknown =>

@@ -51,3 +51,71 @@ export function requireJsonObject(
     throw new BadInputError(field, `must be at most ${maxBytes} bytes`);
   return value as Record<string, unknown>;
 }
+
+// Code units PostgreSQL cannot store in text or jsonb (NUL) or that are not text at all (surrogates, which
+// are fine only in pairs). One scan finds a suspect; only then is the pairing looked at.
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL could not store this string, or undefined when it can. */
+export function unstorable(text: string): string | undefined {
+  if (!SUSPECT.test(text)) return undefined;
+  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored';
+  if (LONE_SURROGATE.test(text)) return 'contains an unpaired UTF-16 surrogate, which is not text';
+  return undefined;
+}
+
+interface Unstorable {
+  /** From the value down to the string, innermost last; built only once something is found. */
+  path: Array<string | number>;
+  problem: string;
+}
+
+function findUnstorable(value: unknown): Unstorable | undefined {
+  if (typeof value === 'string') {
+    const problem = unstorable(value);
+    return problem ? { path: [], problem } : undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnstorable(value[i]);
+      if (found) return (found.path.unshift(i), found);
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    const problem = unstorable(key);
+    // The key itself cannot be shown in the path: the object holding it is named instead.
+    if (problem) return { path: [], problem: `has a key that ${problem}` };
+    const found = findUnstorable((value as Record<string, unknown>)[key]);
+    if (found) return (found.path.unshift(key), found);
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a value holding a string, or an object key, that PostgreSQL cannot store, naming where it is
+ * (`requestKey`, `points.3.dimensions.region`). It runs on every argument of every operation, so it walks
+ * only objects and strings and allocates nothing for clean input. Depth is bounded by the input types and
+ * the JSON scalar.
+ */
+export function refuseUnstorable(field: string, value: unknown): void {
+  const found = findUnstorable(value);
+  if (found) throw new BadInputError([field, ...found.path].join('.'), found.problem);
+}
+
+/**
+ * A list of ids that names a set (the projects of a key, the inputs of a run): each must be an id and
+ * repeats are dropped (after normalizing case), so whatever is done per id (an audit event, a lookup)
+ * happens once; more than `max` distinct ids is refused. Errors name `<field>.<index>`.
+ */
+export function requireIdSet(field: string, values: readonly string[], max: number): string[] {
+  const ids = new Set<string>();
+  for (let i = 0; i < values.length; i++) {
+    ids.add(requireId(`${field}.${i}`, values[i]));
+    if (ids.size > max) throw new BadInputError(field, `must name at most ${max} distinct ids`);
+  }
+  return [...ids];
+}

@@ -18,6 +18,7 @@ import { KpiResolver } from '../modules/kpis/kpi.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
 import { ImpactAssessmentResolver } from '../modules/governance/impact-assessment.resolver';
 import { LocalEventBus } from '../events';
+import { guardArguments } from './argument-guard';
 import { bindServices } from './schema-services';
 import type { Services } from './services';
 
@@ -64,6 +65,7 @@ export async function buildNerveSchema(services?: Services): Promise<GraphQLSche
       },
     },
   });
+  guardArguments(schema);
   if (services) bindServices(schema, services);
   return schema;
 }

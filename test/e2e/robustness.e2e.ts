@@ -360,10 +360,10 @@ describe('robustness over HTTP', () => {
     }
   });
 
-  it('maps a string the database cannot store to BAD_USER_INPUT, not a database error', async () => {
+  it('refuses a string the database cannot store with BAD_USER_INPUT naming the argument', async () => {
     const reply = await gql(hub, 'query($s: String!) { project(slug: $s) { id } }', { s: 'a\u0000b' });
     expect(reply.status).toBe(200);
-    expect(reply.json.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+    expect(reply.json.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'slug' });
     expectNoLeak(reply);
   });
 });

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../../common/json-scalar';
 import { ArgsType, Field, ID, InputType, ObjectType } from 'type-graphql';
 import { Connection, PageArgs } from '../../common/pagination';
 import { ConnectorErrorKind, Connector, SyncRun } from './connector.entity';

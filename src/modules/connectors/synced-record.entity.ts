@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../../common/json-scalar';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { Column, Index, PrimaryGeneratedColumn, Entity, type Relation } from 'typeorm';
 import { References } from '../../db/references';

@@ -24,6 +24,8 @@ import {
 
 /** The most rows `registerDatasetVersion` takes inline; larger data travels as a CSV artifact. */
 export const MAX_INLINE_ROWS = 10_000;
+const MAX_CELL_CHARS = 10_000;
+const MAX_COLUMN_NAME = 200;
 
 interface ProfiledData {
   sha256: string;
@@ -298,8 +300,13 @@ function profileInline(rows: unknown[], overrides: Overrides): ProfiledData {
       if (value !== null && typeof value === 'object') {
         throw new BadInputError(`rows.${i}.${key}`, 'must be a string, number, boolean or null');
       }
+      // A cell can become a category of the stored profile, and is quoted back in errors.
+      if (typeof value === 'string' && value.length > MAX_CELL_CHARS)
+        throw new BadInputError(`rows.${i}.${key}`, `must be at most ${MAX_CELL_CHARS} characters`);
       if (known.has(key)) continue;
       if (!key.trim()) throw new BadInputError(`rows.${i}`, 'column names must not be empty');
+      if (key.length > MAX_COLUMN_NAME)
+        throw new BadInputError(`rows.${i}`, `column names must be at most ${MAX_COLUMN_NAME} characters`);
       if (names.length >= MAX_COLUMNS) throw new BadInputError('rows', `more than ${MAX_COLUMNS} columns`);
       known.add(key);
       names.push(key);

@@ -10,6 +10,7 @@ import { AssessmentStatus, ImpactAssessment } from './impact-assessment.entity';
 import type { ImpactAssessmentInput, ImpactAssessmentsArgs } from './impact-assessment.types';
 
 const TEXT_MAX = 20_000;
+const ITEMS_MAX = 200;
 
 /**
  * Impact assessments (EU AI Act, GDPR DPIA): each submission is a new version, decided by an approver
@@ -194,6 +195,10 @@ function validSections(input: ImpactAssessmentInput): Record<string, unknown> {
   }
   if (input.risksAndMitigations.length === 0) {
     throw new BadInputError('sections.risksAndMitigations', 'must name at least one risk and its mitigation');
+  }
+  for (const field of ['dataCategories', 'risksAndMitigations'] as const) {
+    if (input[field].length > ITEMS_MAX)
+      throw new BadInputError(`sections.${field}`, `must hold at most ${ITEMS_MAX} items`);
   }
   return {
     purpose: text('purpose'),

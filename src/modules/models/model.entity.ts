@@ -1,4 +1,5 @@
-import { GraphQLJSONObject, SafeIntResolver } from 'graphql-scalars';
+import { SafeIntResolver } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../../common/json-scalar';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import {
   Column,

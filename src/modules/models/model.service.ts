@@ -85,7 +85,7 @@ export class ModelService {
       projectId: project.id,
       name: requireText('name', input.name),
       task: input.task,
-      description: input.description?.trim() || null,
+      description: input.description?.trim() ? requireText('description', input.description, 10_000) : null,
     });
     try {
       return await this.audit.transaction(ctx, async (manager) => {

@@ -1,4 +1,4 @@
-import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLJSONObject } from '../../common/json-scalar';
 import { ArgsType, Field, Float, ID, InputType, Int } from 'type-graphql';
 import { Connection, PageArgs } from '../../common/pagination';
 import { Model, ModelAlias, ModelTask } from './model.entity';

@@ -28,7 +28,7 @@ export class ProjectService {
       id,
       slug: requireSlug('slug', input.slug),
       name: requireText('name', input.name),
-      description: input.description?.trim() || null,
+      description: input.description?.trim() ? requireText('description', input.description, 10_000) : null,
       riskLevel: input.riskLevel ?? RiskLevel.MINIMAL,
     });
     return this.audit.transaction(ctx, async (manager) => {

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
-import { requireId, requireJsonObject, requireText } from '../../common/validate';
+import { requireId, requireIdSet, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { DatasetVersion } from '../datasets/dataset.entity';
 import type { AuditService } from '../audit/audit.service';
@@ -49,9 +49,7 @@ export class RunService {
     const params = input.params == null ? {} : requireJsonObject('params', input.params);
     const tags = input.tags == null ? {} : requireTags(input.tags);
     const externalRef = input.externalRef == null ? null : requireText('externalRef', input.externalRef, 200);
-    const inputIds = dedupe((input.inputs ?? []).map((id, i) => requireId(`inputs.${i}`, id)));
-    if (inputIds.length > MAX_INPUTS)
-      throw new BadInputError('inputs', `must hold at most ${MAX_INPUTS} dataset versions`);
+    const inputIds = requireIdSet('inputs', input.inputs ?? [], MAX_INPUTS);
     const queued = input.queued ?? false;
 
     return this.db.transaction(async (manager) => {
