@@ -687,6 +687,40 @@ describe('HttpClient', () => {
       expectClean(error);
     });
 
+    // Echoes come back encoded: in a URL, as JSON, as the base64 of a basic credential; and through an
+    // adapter's own reading of the body (`classify`), which builds its message from the body's text.
+    it.each<[string, (secret: string) => string]>([
+      ['as sent', (v) => v],
+      ['percent-encoded', (v) => encodeURIComponent(v)],
+      [
+        'percent-encoded with lower-case hex',
+        (v) => encodeURIComponent(v).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      ],
+      ['form-encoded', (v) => new URLSearchParams({ v }).toString().slice(2)],
+      ['JSON-escaped', (v) => JSON.stringify(v).slice(1, -1)],
+      ['in base64', (v) => Buffer.from(v).toString('base64')],
+      ['in base64url', (v) => Buffer.from(v).toString('base64url')],
+    ])('even when the vendor echoes a credential %s, through classify or not', async (_name, spell) => {
+      const password = 'pa ss/wo"rd+9=x';
+      const basic = Buffer.from(`me@example.com/token:${password}`).toString('base64');
+      const secret = 'client-secret-never-sent-1';
+      for (const classify of [undefined, (_s: number, body: unknown) => permanent(JSON.stringify(body))]) {
+        vendor.reset();
+        const echo = `${spell(password)} ${spell(basic)} ${spell(secret)} ${spell(API_KEY)}`;
+        vendor.always(json(400, { message: echo, nested: { again: `{"echo":${JSON.stringify(echo)}}` } }));
+        const error = await failure(
+          client({ classify, secrets: [secret] }).request({
+            ...secretRequest,
+            headers: { authorization: `Basic ${basic}` },
+          }),
+        );
+        expect(error.message).toContain('[redacted]');
+        for (const value of [password, basic, secret, API_KEY])
+          for (const text of [value, spell(value), JSON.stringify(spell(value)).slice(1, -1)])
+            expect(error.message).not.toContain(text);
+      }
+    });
+
     // A vendor that echoes the key it was sent ("invalid api_key ...") must not put it into sync runs.
     it('even when the vendor echoes the secret in its error message', async () => {
       vendor.always(json(400, { message: `invalid api_key ${API_KEY} for token ${TOKEN}` }));

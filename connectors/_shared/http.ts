@@ -33,6 +33,11 @@ export interface HttpOptions {
    * throw it (e.g. a PERMANENT one for an exhausted daily quota), or undefined for the generic rules.
    */
   classify?: (status: number, body: unknown, headers: Headers) => ConnectorError | undefined;
+  /**
+   * Credentials the adapter holds, scrubbed from every error even when this request did not carry them
+   * (a vendor may echo a client secret sent to another host, or a token in a reply to the token request).
+   */
+  secrets?: string[];
 }
 
 export interface HttpRequest {
@@ -155,6 +160,10 @@ export class HttpClient {
     }
     let parsed: unknown = undefined;
     let parseFailed = false;
+    // A refusal is read only for its message: cleaned before anyone (classify included) sees it, and
+    // again once parsed, since JSON can spell a secret with \u escapes.
+    const forms = res.ok ? [] : this.sentBy(req, auth, url);
+    if (!res.ok) text = scrub(text, forms);
     if (text !== '') {
       try {
         parsed = JSON.parse(text);
@@ -162,6 +171,8 @@ export class HttpClient {
         parseFailed = true;
       }
     }
+    // Strings inside the body may hold JSON of their own, escaped once more on the wire.
+    if (!res.ok) parsed = scrubLeaves(parsed, forms);
     if (res.ok) {
       if (parseFailed)
         throw temporary(`${what}: the reply is not valid JSON (status ${res.status})`, {
@@ -170,33 +181,107 @@ export class HttpClient {
       return { status: res.status, headers: res.headers, body: parsed as T };
     }
     const classified = this.options.classify?.(res.status, parsed, res.headers);
-    if (classified) throw classified;
+    if (classified) {
+      classified.message = scrub(classified.message, forms);
+      throw classified;
+    }
     const details = { status: res.status, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
     if (res.status === 408 || res.status === 429 || res.status >= 500) {
       throw temporary(`${what} answered ${res.status}`, details);
     }
     if (res.status === 401) throw permanent(`${what} answered 401: the credentials were refused`, details);
     if (res.status === 403) throw permanent(`${what} answered 403: the credentials lack the right`, details);
-    // What the request carried (tokens, keys), in case the vendor echoes it back.
-    const sent = [
-      ...Object.values({ ...req.headers, ...auth }).flatMap((v) => v.split(/\s+/)),
+    throw permanent(scrub(`${what} answered ${res.status}${vendorMessage(parsed)}`, forms), details);
+  }
+
+  /** What the request carried (headers, query, form, JSON values) and the adapter's credentials, in every spelling. */
+  private sentBy(req: HttpRequest, auth: Record<string, string>, url: URL): string[] {
+    const values = [
+      ...Object.values({ ...req.headers, ...auth }),
       ...url.searchParams.values(),
+      ...Object.values(req.form ?? {}),
+      ...stringLeaves(req.json),
     ];
-    throw permanent(`${what} answered ${res.status}${vendorMessage(parsed, sent)}`, details);
+    return secretForms(values, this.options.secrets ?? []);
   }
 }
 
+/** Values under 8 characters are too short to be secrets and too likely to be ordinary words. */
+const MIN_SECRET = 8;
+
 /**
- * A short vendor error message from a JSON error body, if it has one; never the whole body, and never
- * a value the request sent (values under 8 characters are too short to be secrets and too likely to be
- * ordinary words).
+ * Every spelling of a credential a vendor might echo: as sent, its parts (a header's scheme and value,
+ * basic auth's `user:password` decoded, Zendesk's `{email}/token:{token}`), and each of those
+ * percent-encoded (either hex case, `+` for space), JSON-escaped, and in base64 and base64url.
  */
-function vendorMessage(body: unknown, sent: string[]): string {
-  const clean = (text: string): string =>
-    sent
-      .filter((v) => v.length >= 8)
-      .reduce((t, v) => t.split(v).join('[redacted]'), text)
-      .slice(0, 200);
+export function secretForms(sent: string[], secrets: string[]): string[] {
+  const plain = new Set<string>();
+  const add = (value: string, min = MIN_SECRET) => {
+    if (value.length >= min) plain.add(value);
+  };
+  for (const value of sent) {
+    add(value);
+    for (const part of value.split(/\s+/)) {
+      add(part);
+      const basic = decodeBasic(part);
+      if (basic) for (const piece of [basic, ...basic.split(':'), ...basic.split(/[:/]/)]) add(piece);
+    }
+  }
+  for (const secret of secrets) add(secret, 4);
+  const forms = new Set<string>();
+  for (const value of plain) {
+    const encoded = encodeURIComponent(value);
+    const base64 = Buffer.from(value, 'utf8').toString('base64');
+    for (const form of [
+      value,
+      encoded,
+      encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      new URLSearchParams({ v: value }).toString().slice(2),
+      JSON.stringify(value).slice(1, -1),
+      base64,
+      base64.replace(/=+$/, ''),
+      Buffer.from(value, 'utf8').toString('base64url'),
+    ])
+      forms.add(form);
+  }
+  // Longest first, so a value is replaced whole before a part of it could leave the rest showing.
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/** Every string in a JSON value. */
+function stringLeaves(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.values(value).flatMap(stringLeaves);
+}
+
+/** `user:password` from a base64 basic-auth credential, if the value is one. */
+function decodeBasic(value: string): string | undefined {
+  if (value.length < MIN_SECRET || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const binary = [...decoded].some((c) => c < ' ' || c === '\ufffd');
+  return decoded.includes(':') && !binary ? decoded : undefined;
+}
+
+/** A JSON value with every string scrubbed. */
+function scrubLeaves(value: unknown, forms: string[]): unknown {
+  if (typeof value === 'string') return scrub(value, forms);
+  if (Array.isArray(value)) return value.map((v) => scrubLeaves(v, forms));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubLeaves(v, forms)]));
+}
+
+/** Replaces every form in `text` with `[redacted]`. */
+export function scrub(text: string, forms: string[]): string {
+  return forms.reduce((t, form) => (t.includes(form) ? t.split(form).join('[redacted]') : t), text);
+}
+
+/**
+ * A short vendor error message from a JSON error body (already scrubbed of what the request sent), if
+ * it has one; never the whole body.
+ */
+function vendorMessage(body: unknown): string {
+  const clean = (text: string): string => text.slice(0, 200);
   if (typeof body !== 'object' || body === null) return '';
   const b = body as Record<string, unknown>;
   const candidate = b.message ?? b.error_description ?? b.description ?? b.error;

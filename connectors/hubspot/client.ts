@@ -28,6 +28,8 @@ export type HubspotObject = Record<string, unknown>;
 export interface HubspotSearchResponse {
   total: number | null;
   results: HubspotObject[];
+  /** `paging.next.after`: HubSpot's own word that more results match; null when none do. */
+  nextAfter: string | null;
 }
 
 export interface HubspotClientOptions {
@@ -54,6 +56,7 @@ export class HubspotClient {
       // token and then gives up, which is what a revoked or rotated token deserves.
       authorize: () => ({ authorization: `Bearer ${token}` }),
       classify: classifyFailure,
+      secrets: [token],
     });
   }
 
@@ -73,7 +76,12 @@ export class HubspotClient {
     );
     if (!isRecord(body) || !Array.isArray(body.results) || !body.results.every(isRecord))
       throw temporary(`HubSpot search ${type}: the reply has no list of results`);
-    return { total: typeof body.total === 'number' ? body.total : null, results: body.results };
+    const next = isRecord(body.paging) && isRecord(body.paging.next) ? body.paging.next.after : undefined;
+    return {
+      total: typeof body.total === 'number' ? body.total : null,
+      results: body.results,
+      nextAfter: typeof next === 'string' || typeof next === 'number' ? String(next) : null,
+    };
   }
 
   private async call(

@@ -394,10 +394,10 @@ describe('HubSpot connector', () => {
     expect(run.finished).toBe(true);
     expectInSync(hub, fake, 'contacts');
     expect(fake.requests.every((r) => r.outcome === 200)).toBe(true);
-    // 700 records of one instant were read in id order: 7 full pages and one to see the end.
+    // 700 records of one instant were read in id order: 7 full pages, the last without `paging.next`.
     const byId = fake.requests.filter((r) => r.filters?.[0].includes('hs_object_id GT'));
-    expect(byId).toHaveLength(8);
-    expect(byId.map((r) => r.sort)).toEqual(Array(8).fill('hs_object_id ASCENDING'));
+    expect(byId).toHaveLength(7);
+    expect(byId.map((r) => r.sort)).toEqual(Array(7).fill('hs_object_id ASCENDING'));
     expect(run.pages).toBeLessThan(3000 / 97 + 8 + 2);
 
     // The cap is real in the fake: HubSpot's `after` offset at the cap is refused.
@@ -417,6 +417,20 @@ describe('HubSpot connector', () => {
     expect(run.finished).toBe(true);
     expectInSync(hub, fake, 'deals');
     expect(fake.requests.length).toBeLessThan(60);
+  });
+
+  // HubSpot promises no page size: 3 results a page with `paging.next` is not the end of 57 contacts.
+  it('reads every record when the vendor serves short pages with a next link', async () => {
+    const fake = await startFake({ contacts: 57, deals: 40, tieGroup: 5 });
+    fake.maxResultsPerPage = 3;
+    const hub = new Hub();
+    for (const stream of STREAMS) {
+      const run = await syncStream(open(fake, { pageSize: 100 }).session, hub, stream);
+      expect(run.finished).toBe(true);
+      expectInSync(hub, fake, stream);
+    }
+    expect(hub.records.contacts.size).toBe(57);
+    expect(fake.requests.every((r) => r.outcome === 200)).toBe(true);
   });
 
   it('fails check() PERMANENTLY on a refused token, after one retry and without showing the token', async () => {

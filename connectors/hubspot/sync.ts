@@ -1,5 +1,5 @@
 import type { Page, StreamDescriptor, StreamState } from '../_shared/contract';
-import { permanent } from '../_shared/errors';
+import { permanent, temporary } from '../_shared/errors';
 import type { SyncedRecord } from '../_shared/records';
 import type { HubspotClient, HubspotObject, HubspotObjectType, HubspotSearchRequest } from './client';
 import type { MapOptions } from './mapper';
@@ -52,6 +52,9 @@ export interface HubspotPosition {
   tieAfterId: string | null;
 }
 
+/** Empty pages with a next link followed in a row before the read gives up (a vendor gone astray). */
+const EMPTY_PAGES_FOLLOWED = 10;
+
 export interface ReadOptions extends MapOptions {
   pageSize: number;
 }
@@ -66,7 +69,10 @@ export interface ReadOptions extends MapOptions {
  * problem; its cost is re-reading the records that share the page's newest timestamp, which upserts make
  * harmless.
  *
- * When a full page shares a single timestamp (a bulk update), GTE cannot move on; the records of that
+ * Only `paging.next` says more results match: HubSpot may serve fewer than `limit` with more to come, so
+ * a short page is never taken for the end.
+ *
+ * When a page with more to come shares a single timestamp (a bulk update), GTE cannot move on; the records of that
  * instant are then read by `hs_object_id` order (timestamp equal, id greater than the last one read),
  * which always progresses, and the range resumes after that millisecond. HubSpot datetimes have
  * millisecond precision, so "after T" is "at or after T + 1".
@@ -84,20 +90,30 @@ export async function* readStream(
     const request = tie
       ? tieSearch(stream, position.since, position.tieAfterId as string, properties, options.pageSize)
       : rangeSearch(stream, position.since, properties, options.pageSize);
-    const { results } = await client.search(stream.objectType, request);
+    let { results, nextAfter } = await client.search(stream.objectType, request);
+    // An empty page that still says more follow makes no keyset progress: follow HubSpot's own offset
+    // within this search until a page holds something or the search ends.
+    for (let skipped = 0; results.length === 0 && nextAfter !== null; skipped++) {
+      if (skipped >= EMPTY_PAGES_FOLLOWED)
+        throw temporary(
+          `HubSpot search ${stream.objectType}: ${skipped} empty pages in a row still say more results follow`,
+        );
+      ({ results, nextAfter } = await client.search(stream.objectType, { ...request, after: nextAfter }));
+    }
     const objects = results.map((object, i) => withId(object, stream, position, i));
     const records = objects.map((object) => stream.map(object, options));
-    const full = results.length >= options.pageSize;
+    // `paging.next` is HubSpot's only end signal: it may serve fewer results than `limit` with more to come.
+    const more = nextAfter !== null;
 
     let next: HubspotPosition;
     let done = false;
     if (tie) {
-      next = full
+      next = more
         ? { since: position.since, tieAfterId: maxId(objects) }
         : { since: position.since + 1, tieAfterId: null };
     } else {
       const newest = Math.max(position.since, ...objects.map((o) => cursorOf(o, stream)));
-      if (!full) {
+      if (!more) {
         next = { since: newest, tieAfterId: null };
         done = true;
       } else if (newest > position.since) {

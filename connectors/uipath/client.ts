@@ -22,6 +22,19 @@ export interface UiPathClientOptions {
 export interface ODataPage {
   value: Record<string, unknown>[];
   count: number | undefined;
+  /** `@odata.nextLink`: the server capped the page and more rows match. */
+  hasNextLink: boolean;
+}
+
+/**
+ * Whether rows remain after this page, by the server's own signals: a next link (server-driven paging
+ * may serve fewer rows than `$top`), else `@odata.count` when asked for; a short page alone proves nothing
+ * when the server caps pages, and a full one without either signal is read on to be safe.
+ */
+export function moreAfter(page: ODataPage, top: number): boolean {
+  if (page.hasNextLink) return true;
+  if (page.count !== undefined) return page.count > page.value.length;
+  return page.value.length >= top;
 }
 
 /** The collections the streams read. */
@@ -76,7 +89,8 @@ export class UiPathClient {
   private pendingToken: Promise<CachedToken> | undefined;
 
   constructor(private readonly options: UiPathClientOptions) {
-    const http = options.env.http ?? {};
+    // The client secret is scrubbed from Orchestrator's errors too, though only the Identity Server is sent it.
+    const http = { ...options.env.http, secrets: [options.clientSecret] };
     const authorize = (refresh: boolean): Promise<Record<string, string>> => this.authorization(refresh);
     const classify = (status: number, body: unknown): ConnectorError | undefined =>
       this.classifyOrchestrator(status, body);
@@ -160,14 +174,14 @@ export class UiPathClient {
     for (;;) {
       const page = await this.list(
         'QueueDefinitions',
-        { filter: `Id gt ${after}`, orderby: 'Id asc', top: 1000 },
+        { filter: `Id gt ${after}`, orderby: 'Id asc', top: 1000, count: true },
         'list queues',
       );
       for (const q of page.value) {
         if (typeof q.Id === 'number' && typeof q.Name === 'string') names.set(q.Id, q.Name);
       }
       const last = page.value.at(-1)?.Id;
-      if (page.value.length < 1000 || typeof last !== 'number') return names;
+      if (!moreAfter(page, 1000) || typeof last !== 'number') return names;
       after = last;
     }
   }
@@ -220,7 +234,11 @@ export class UiPathClient {
       headers: this.folderHeader(),
       operation,
     });
-    const body = res.body as { value?: unknown; '@odata.count'?: unknown } | null;
+    const body = res.body as {
+      value?: unknown;
+      '@odata.count'?: unknown;
+      '@odata.nextLink'?: unknown;
+    } | null;
     if (typeof body !== 'object' || body === null || !Array.isArray(body.value))
       throw temporary(`${VENDOR} ${operation}: the reply has no OData "value" array`, { status: res.status });
     const count = body['@odata.count'];
@@ -229,6 +247,7 @@ export class UiPathClient {
         typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {},
       ),
       count: typeof count === 'number' ? count : undefined,
+      hasNextLink: typeof body['@odata.nextLink'] === 'string' && body['@odata.nextLink'] !== '',
     };
   }
 

@@ -1,7 +1,7 @@
 import type { Page, StreamState } from '../_shared/contract';
 import { permanent } from '../_shared/errors';
 import type { SyncedRecord } from '../_shared/records';
-import { type Keyset, type ODataPage, type StreamEntity, UiPathClient } from './client';
+import { type Keyset, type ODataPage, type StreamEntity, UiPathClient, moreAfter } from './client';
 import { mapJob, mapQueueItem } from './mapper';
 
 export type UiPathStream = 'jobs' | 'queueItems';
@@ -89,9 +89,9 @@ export async function* readStream(
   }
 }
 
-/** With `$count` the reply says how many rows matched; without it a short page means the end. */
+/** Each page is a fresh keyset query, so the server's signals for it say whether anything is left. */
 function caughtUp(page: ODataPage, pageSize: number): boolean {
-  return page.count !== undefined ? page.count <= page.value.length : page.value.length < pageSize;
+  return !moreAfter(page, pageSize);
 }
 
 type Mapper = (rows: Record<string, unknown>[], where: string) => Promise<SyncedRecord[]>;

@@ -257,6 +257,21 @@ describe('uipath connector against a fake Orchestrator', () => {
     );
   });
 
+  // Server-driven paging serves fewer rows than `$top` with a next link; a short page is not the end.
+  it('reads every row and every queue name when the server caps pages below $top', async () => {
+    const h = await harness({ jobs: 40, queueItems: 57, seed: 5 });
+    h.server.maxTop = 1;
+    h.server.modifyJobs(h.server.ids('jobs').slice(0, 10));
+    const session = open(h);
+    for (const stream of ['jobs', 'queueItems'] as const) {
+      const store = new Map<string, SyncedRecord>();
+      const run = await drive(session, stream, null, store);
+      expect(run.crashed).toBe(false);
+      expect(store.size).toBe(stream === 'jobs' ? 40 : 57);
+      expectMatchesServer(h, stream, store);
+    }
+  });
+
   it('refreshes the token when Orchestrator rejects it mid-sync, and renews it before expiry', async () => {
     const h = await harness({ jobs: 1000, queueItems: 0 });
     const store = new Map<string, SyncedRecord>();

@@ -70,6 +70,7 @@ export class ZendeskClient {
       vendor: 'Zendesk',
       baseUrl: options.baseUrl,
       classify: classifyZendesk,
+      secrets: [options.apiToken],
     });
   }
 

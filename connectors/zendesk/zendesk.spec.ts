@@ -321,6 +321,40 @@ describe('Zendesk connector against the fake Zendesk', () => {
     expect(fake.requests.filter((r) => !r.authorized)).toHaveLength(3);
   });
 
+  // Only end_of_stream ends the export: a page shorter than per_page with an after_cursor is not the end.
+  it('reads every ticket when the export serves short pages', async () => {
+    const [fake, url] = await fakeZendesk(57);
+    fake.maxPerPage = 3;
+    const hub = newHub();
+    const read = await sync(open(url, fake).session, hub);
+    expect(read).toHaveLength(57);
+    expect(projected(hub)).toEqual(truth(fake));
+    expect(fake.requests.filter((r) => r.path.includes('/incremental/')).length).toBe(19);
+  });
+
+  // A gateway that echoes the credentials it got, in every spelling, must not put them into messages.
+  it('keeps every spelling of the token out of a 401 that echoes it', async () => {
+    const token = 'zd/To"ken+with space\\and=0123456789';
+    const fake = new FakeZendeskServer({ tickets: 3, token: 'the-real-token-0123456789' });
+    fakes.push(fake);
+    const url = await fake.start();
+    fake.echoCredentials = true;
+    const basic = `${fake.email}/token:${token}`;
+    const error = await rejection(open(url, fake, { token }).session.check());
+    expect(error).toMatchObject({ kind: 'PERMANENT', details: { status: 401 } });
+    expect(error.message).toContain("Couldn't authenticate you");
+    for (const spelling of [
+      token,
+      encodeURIComponent(token),
+      JSON.stringify(token).slice(1, -1),
+      Buffer.from(token).toString('base64'),
+      Buffer.from(basic).toString('base64'),
+      'To"ken',
+      'and=0123456789',
+    ])
+      expect(error.message).not.toContain(spelling);
+  });
+
   it('fails PERMANENT on 403, and TEMPORARY once 5xx outlast the retries', async () => {
     const [fake, url] = await fakeZendesk(10);
     fake.faults.next({

@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger';
 import { ArtifactStore } from '../modules/artifacts/artifact-store';
 import { ArtifactService } from '../modules/artifacts/artifact.service';
 import { DatasetService } from '../modules/datasets/dataset.service';
-import { IdempotencyService } from '../modules/idempotency/idempotency.service';
+import { type ClaimOptions, IdempotencyService } from '../modules/idempotency/idempotency.service';
 import { ModelService } from '../modules/models/model.service';
 import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';
@@ -77,6 +77,8 @@ export interface Services {
 export interface ServiceOptions {
   connectorRegistry?: ReadonlyMap<string, ConnectorDefinition>;
   connectorHttp?: ConnectorEnv['http'];
+  /** How idempotency claims around vendor calls wait and expire. */
+  idempotencyClaims?: ClaimOptions;
 }
 
 export function createServices(
@@ -97,7 +99,7 @@ export function createServices(
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     config.maxArtifactBytes,
   );
-  const idempotency = new IdempotencyService(db);
+  const idempotency = new IdempotencyService(db, options.idempotencyClaims);
   const runtime = new InferenceRuntime({
     providers: config.inferenceProviders,
     workers: config.inferenceWorkers,

@@ -104,6 +104,11 @@ export class FakeHubspotServer {
   /** HubSpot's search result cap; lower it to reach it in a test. */
   searchCap = 10_000;
   /**
+   * Short pages: a search answers at most this many results whatever `limit` asks, with `paging.next`
+   * while more match (HubSpot promises no page size; only `paging.next` says whether more follow).
+   */
+  maxResultsPerPage = Infinity;
+  /**
    * The portal's schema changed: answers carry an unknown property `hs_new_score`, deal amounts read
    * "n/a", contact `createdate` reads "last tuesday", and `lifecyclestage` and `pipeline` are gone.
    */
@@ -371,7 +376,10 @@ export class FakeHubspotServer {
     } else {
       matched.sort((a, b) => Number(a.id) - Number(b.id));
     }
-    const page = matched.slice(offset, Math.min(offset + limit, this.searchCap));
+    const page = matched.slice(
+      offset,
+      Math.min(offset + limit, offset + this.maxResultsPerPage, this.searchCap),
+    );
     const end = offset + page.length;
     return {
       total: matched.length,

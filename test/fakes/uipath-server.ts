@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mulberry32 } from '../../src/common/random';
 import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
@@ -84,6 +85,16 @@ export class FakeUiPathServer {
   schemaChange = false;
   /** `expires_in` of tokens issued from now on. */
   tokenTtlSeconds: number;
+  /**
+   * Server-driven paging: at most this many rows per page whatever `$top` asks, with `@odata.nextLink`
+   * while more remain (Orchestrator caps pages at 1,000; a proxy or a newer version may cap lower).
+   */
+  maxTop = MAX_TOP;
+  /**
+   * AddQueueItem waits this long before it looks at the queue (a busy Orchestrator), so concurrent adds
+   * of one reference to a queue without unique references all land.
+   */
+  addQueueItemDelayMs = 0;
 
   readonly folderId: number;
   readonly otherFolderId: number;
@@ -355,6 +366,7 @@ export class FakeUiPathServer {
       if (method === 'POST' && route === '/odata/Queues/UiPathODataSvc.AddQueueItem') {
         if (!scopes.includes('OR.Queues'))
           return send(res, 403, { message: 'You are not authorized!', errorCode: 0 });
+        if (this.addQueueItemDelayMs > 0) await delay(this.addQueueItemDelayMs);
         return this.addQueueItem(folderId, body, res);
       }
       return send(res, 404, { message: `No route for ${method} ${route}`, errorCode: 0 });
@@ -406,13 +418,21 @@ export class FakeUiPathServer {
     if (orderby) rows.sort(comparator(orderby));
     const count = rows.length;
     const skip = intParam(params, '$skip') ?? 0;
-    const top = Math.min(intParam(params, '$top') ?? MAX_TOP, MAX_TOP);
+    const top = Math.min(intParam(params, '$top') ?? MAX_TOP, MAX_TOP, this.maxTop);
     const expand = (params.get('$expand') ?? '').split(',').map((s) => s.trim());
     const page = rows.slice(skip, skip + top).map((r) => this.present(entity, r, expand));
+    const next = new URLSearchParams(params);
+    next.set('$skip', String(skip + page.length));
+    const capped = skip + page.length < count && page.length < (intParam(params, '$top') ?? MAX_TOP);
     return {
       '@odata.context': `${this.address}/odata/$metadata#${entity}`,
       ...(params.get('$count') === 'true' ? { '@odata.count': count } : {}),
       value: page,
+      ...(capped
+        ? {
+            '@odata.nextLink': `${this.address}/nerve/DefaultTenant/orchestrator_/odata/${entity}?${next.toString()}`,
+          }
+        : {}),
     };
   }
 

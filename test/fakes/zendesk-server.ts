@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mulberry32 } from '../../src/common/random';
 import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
@@ -92,6 +93,18 @@ export class FakeZendeskServer {
   schemaChange: SchemaChange | null = null;
   /** The next ticket create is carried out, then its connection dropped without a reply. */
   loseNextCreateReply = false;
+  /** Short pages: the export serves at most this many tickets per page whatever `per_page` asks. */
+  maxPerPage = 1000;
+  /**
+   * A 401 body echoes the credentials the request carried, as a careless gateway does: the token as
+   * sent, URL-encoded, JSON-escaped, alone in base64, and the whole Basic credential.
+   */
+  echoCredentials = false;
+  /**
+   * A ticket create waits this long before it looks up its idempotency key (a busy account), so
+   * concurrent creates with one key all miss it and each opens a ticket.
+   */
+  createDelayMs = 0;
 
   private readonly store = new Map<number, FakeTicket>();
   private readonly idempotent = new Map<string, { body: string; reply: unknown }>();
@@ -263,13 +276,26 @@ export class FakeZendeskServer {
       const body = await readBody(req);
       if (!url.pathname.startsWith('/api/v2/')) throw new HttpError(404, { error: 'InvalidEndpoint' });
       if (this.faults.apply(res, this.hung)) return;
-      if (!authorized) throw new HttpError(401, { error: "Couldn't authenticate you" });
+      if (!authorized) throw new HttpError(401, this.unauthenticated(req.headers.authorization));
+      if (method === 'POST' && this.createDelayMs > 0) await delay(this.createDelayMs);
       this.route(method, url, body, typeof key === 'string' ? key : undefined, res);
     } catch (error) {
       if (res.headersSent || res.destroyed) return;
       if (error instanceof HttpError) return send(res, error.status, error.body);
       send(res, 500, { error: 'InternalError', description: (error as Error).message });
     }
+  }
+
+  private unauthenticated(header: string | undefined): Record<string, unknown> {
+    if (!this.echoCredentials) return { error: "Couldn't authenticate you" };
+    const basic = (header ?? '').replace(/^Basic /, '');
+    const sent = Buffer.from(basic, 'base64').toString('utf8');
+    const token = sent.slice(sent.indexOf(':') + 1);
+    return {
+      error: `Couldn't authenticate you with token ${token}`,
+      description: `credentials ${sent} (${encodeURIComponent(token)}, ${Buffer.from(token).toString('base64')}); header Basic ${basic}`,
+      details: { request: [{ description: `as received: ${JSON.stringify({ token })}` }] },
+    };
   }
 
   private authorized(header: string | undefined): boolean {
@@ -300,7 +326,7 @@ export class FakeZendeskServer {
 
   private exportPage(url: URL, origin: string): Record<string, unknown> {
     const q = url.searchParams;
-    const perPage = Math.min(1000, Math.max(1, Number(q.get('per_page') ?? 1000) || 1000));
+    const perPage = Math.min(this.maxPerPage, 1000, Math.max(1, Number(q.get('per_page') ?? 1000) || 1000));
     const cursor = q.get('cursor');
     let after: [number, number] | null = null;
     let startTime = 0;

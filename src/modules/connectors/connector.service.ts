@@ -285,9 +285,6 @@ export class ConnectorService {
     }
     const values = validInput(action.input, input.input, 'input');
     const session = this.open(connector);
-    // The vendor call is outside any transaction: the key is claimed after it answers, so a retry
-    // that races the first may reach the vendor twice — each adapter passes the key to the vendor
-    // (Idempotency-Key, unique queue reference) so the vendor itself answers it once.
     const run = async (): Promise<ConnectorActionResult> => {
       try {
         return await session.act(action.name, values, input.idempotencyKey ?? undefined);
@@ -322,14 +319,18 @@ export class ConnectorService {
       const result = await run();
       return this.audit.transaction(ctx, async () => ({ result, audit: audited(result) }));
     }
+    // The key is claimed in the database before the vendor is called, so concurrent calls with one key
+    // reach the vendor once and all get its answer; the adapters also pass the key to the vendor, which
+    // makes a retry after a claim abandoned by a dead process safe (see IdempotencyService.once).
     const request = { connector: connector.id, action: action.name, input: values };
-    const earlier = await this.idempotency.peek(ctx, 'runConnectorAction', input.idempotencyKey, request);
-    if (earlier) return earlier as ConnectorActionResult;
-    const result = await run();
-    return this.idempotency.run(ctx, 'runConnectorAction', input.idempotencyKey, request, async (manager) => {
-      await this.audit.record(manager, ctx, audited(result));
-      return result;
-    });
+    return this.idempotency.once(
+      ctx,
+      'runConnectorAction',
+      input.idempotencyKey,
+      request,
+      run,
+      (manager, result) => this.audit.record(manager, ctx, audited(result)),
+    );
   }
 
   tickets(ctx: RequestContext, args: TicketsArgs): Promise<ConnectionResult<Ticket>> {

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadInputError, ConflictError } from '../../common/errors';
+import { BadInputError, ConflictError, DomainError, ErrorCode } from '../../common/errors';
 import type { RequestContext } from '../../context/context';
 import { IdempotencyRecord } from './idempotency-record.entity';
 
@@ -13,13 +14,44 @@ const canonical = (value: unknown): string =>
       : v,
   );
 
+/** How `once` holds a key while its call runs outside any transaction. */
+export interface ClaimOptions {
+  /**
+   * How long a PENDING claim is honoured before another caller may take it over, as the claim of a process
+   * that died mid-call. Longer than a vendor call with all its retries. Default 10 minutes.
+   */
+  leaseMs?: number;
+  /** How long a second caller waits for the first's result before answering CONFLICT. Default 60 s. */
+  maxWaitMs?: number;
+  /** The first pause between looks at a PENDING claim; doubles up to 1 s. Default 25 ms. */
+  pollMs?: number;
+}
+
+/** The error a failed claimed call gave, stored so that callers waiting on it get the same. */
+interface StoredFailure {
+  code: ErrorCode;
+  message: string;
+  extensions: Record<string, unknown>;
+}
+
 /**
  * Runs a mutation at most once per idempotency key. The key is claimed in the same transaction as the
  * mutation's writes, so either both land or neither does; a concurrent retry waits on the claim's row
  * lock and then sees the stored result.
  */
 export class IdempotencyService {
-  constructor(private readonly db: DataSource) {}
+  private readonly leaseMs: number;
+  private readonly maxWaitMs: number;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly db: DataSource,
+    claims: ClaimOptions = {},
+  ) {
+    this.leaseMs = claims.leaseMs ?? 600_000;
+    this.maxWaitMs = claims.maxWaitMs ?? 60_000;
+    this.pollMs = claims.pollMs ?? 25;
+  }
 
   /**
    * The stored result of an earlier call with this key, if any (CONFLICT if that call had other
@@ -63,6 +95,110 @@ export class IdempotencyService {
       const result = await work(manager);
       await manager.update(IdempotencyRecord, { scope, key }, { result: result as object });
       return result;
+    });
+  }
+
+  /**
+   * Runs `call` at most once per key when it cannot run inside the claim's transaction (a vendor call).
+   * The key is claimed PENDING in a committed row before `call` starts, so a concurrent caller with the
+   * key finds the claim and waits for its outcome instead of calling too. On success the result is stored
+   * DONE, together with `record`'s writes (the audit event), in one transaction; every caller gets that
+   * result. On failure the claim turns FAILED: callers that waited on it get the same error, and the next
+   * call with the key claims it again.
+   *
+   * A claim whose lease ran out (its process died mid-call) is taken over by the next caller. That retry
+   * may reach the vendor a second time, which is safe only because each adapter passes the key on to the
+   * vendor (Zendesk's Idempotency-Key, a UiPath queue item's Reference, looked up before adding): the
+   * lease bounds the wait, the vendor-side key keeps the retry from doing the work twice.
+   */
+  async once<T>(
+    ctx: RequestContext,
+    operation: string,
+    key: string,
+    args: unknown,
+    call: () => Promise<T>,
+    record: (manager: EntityManager, result: T) => Promise<void>,
+  ): Promise<T> {
+    const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
+    const giveUpAt = Date.now() + this.maxWaitMs;
+    let pause = this.pollMs;
+    let waited = false;
+    for (;;) {
+      const claimId = randomUUID();
+      // A new key, a FAILED one (unless this caller was waiting on that very failure) or a PENDING one
+      // whose lease ran out becomes this caller's; anything else is left as it is.
+      const claimed = (await this.db.query(
+        `INSERT INTO idempotency_record AS r (scope, key, request_hash, state, claim_id, lease_until)
+         VALUES ($1, $2, $3, 'PENDING', $4, now() + make_interval(secs => $5::double precision / 1000))
+         ON CONFLICT (scope, key) DO UPDATE
+            SET state = 'PENDING', claim_id = EXCLUDED.claim_id, lease_until = EXCLUDED.lease_until,
+                failure = NULL
+          WHERE r.request_hash = EXCLUDED.request_hash
+            AND ((r.state = 'FAILED' AND NOT $6::boolean) OR (r.state = 'PENDING' AND r.lease_until < now()))
+         RETURNING claim_id`,
+        [scope, key, requestHash, claimId, this.leaseMs, waited],
+      )) as Array<{ claim_id: string }>;
+      if (claimed.length === 1) return this.carryOut(scope, key, claimId, call, record);
+
+      const first = await this.db.getRepository(IdempotencyRecord).findOneBy({ scope, key });
+      if (!first) continue;
+      if (first.requestHash !== requestHash)
+        throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
+      if (first.state === 'DONE') return first.result as T;
+      if (first.state === 'FAILED' && waited) {
+        const failure = first.failure as StoredFailure;
+        throw new DomainError(failure.code, failure.message, failure.extensions);
+      }
+      if (first.state === 'PENDING') {
+        if (Date.now() >= giveUpAt)
+          throw new ConflictError(
+            'a call with this idempotencyKey is still in progress; retry it later for its result',
+            'idempotencyKey',
+          );
+        waited = true;
+        await delay(pause);
+        pause = Math.min(pause * 2, 1000);
+      }
+    }
+  }
+
+  /** The claimed call, then its outcome stored against the claim (unless the claim was taken over). */
+  private async carryOut<T>(
+    scope: string,
+    key: string,
+    claimId: string,
+    call: () => Promise<T>,
+    record: (manager: EntityManager, result: T) => Promise<void>,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await call();
+    } catch (error) {
+      const failure: StoredFailure =
+        error instanceof DomainError
+          ? { code: error.code, message: error.message, extensions: error.extensions }
+          : { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'internal error', extensions: {} };
+      await this.db.query(
+        `UPDATE idempotency_record SET state = 'FAILED', failure = $4, claim_id = NULL, lease_until = NULL
+          WHERE scope = $1 AND key = $2 AND claim_id = $3`,
+        [scope, key, claimId, JSON.stringify(failure)],
+      );
+      throw error;
+    }
+    return this.db.transaction(async (manager) => {
+      const done = (await manager.query(
+        `UPDATE idempotency_record SET state = 'DONE', result = $4, claim_id = NULL, lease_until = NULL
+          WHERE scope = $1 AND key = $2 AND claim_id = $3
+          RETURNING result`,
+        [scope, key, claimId, JSON.stringify(result)],
+      )) as [Array<{ result: T }>, number];
+      if (done[0].length === 0) {
+        // Taken over after the lease ran out: whoever holds the key now stores (and audits) its outcome.
+        const now = await manager.findOneBy(IdempotencyRecord, { scope, key });
+        return now?.state === 'DONE' ? (now.result as T) : result;
+      }
+      await record(manager, result);
+      return done[0][0].result;
     });
   }
 
