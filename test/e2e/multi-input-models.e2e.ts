@@ -122,6 +122,27 @@ describe('models with several inputs', () => {
     batch.predictBatch.predictions.forEach((p, i) => expect(p.values[0]).toBeCloseTo(expected(rows[i]), 4));
   });
 
+  it('reproduces golden samples through both inputs at registration', async () => {
+    const samples: Row[] = [
+      { amount: 60, plan: 'team', tenure: 1, seats: 2 },
+      { amount: 250, plan: 'starter', tenure: 4, seats: 11 },
+    ];
+    const res = await hub.gql<{ registerModelVersion: { status: string } }>(REGISTER, {
+      i: {
+        modelId,
+        artifactSha256: sha,
+        preprocessing: BOTH_INPUTS,
+        goldenSamples: samples.map((input) => ({
+          input,
+          expectedValues: [expected(input)],
+          tolerance: 1e-4,
+        })),
+      },
+    });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.registerModelVersion.status).toBe('VALIDATED');
+  });
+
   it('refuses at registration a spec that leaves a model input unfed, writing nothing', async () => {
     const before = await versionCount();
     const onlyNum = await register({

@@ -208,6 +208,27 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
       expect(fake.requests.at(-1)?.path).toBe('/v2/models/iris/infer');
     });
 
+    it('sends each model input its own columns of the rows, as one tensor per input', async () => {
+      // Two inputs of 3 and 1 columns; the fake serves one-input models and refuses, after recording the body.
+      const inputs = [
+        { name: 'num', offset: 0, width: 3 },
+        { name: 'cat', offset: 3, width: 1 },
+      ];
+      await backend()
+        .run(inputs, FEATURES.subarray(0, 8), 2, 4)
+        .catch(() => undefined);
+      const body = fake.lastInferBody as { inputs: Array<Record<string, unknown>> };
+      expect(body.inputs).toEqual([
+        {
+          name: 'num',
+          shape: [2, 3],
+          datatype: 'FP32',
+          data: [...ROWS[0].slice(0, 3), ...ROWS[1].slice(0, 3)].map(Math.fround),
+        },
+        { name: 'cat', shape: [2, 1], datatype: 'FP32', data: [ROWS[0][3], ROWS[1][3]].map(Math.fround) },
+      ]);
+    });
+
     it('reaches the version asked for', async () => {
       const out = await backend({ version: '2' }).run(FEATURES_INPUT, FEATURES.subarray(0, 4), 1, 4);
       const want = expectedProbabilities(IRIS_V2, ROWS[0]);
