@@ -48,6 +48,10 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'nerve_' });
+    // prom-client adds these gauges named *_total, which Prometheus reserves for counters (promtool
+    // flags them); each is only the sum of the same family by type, so nothing is lost without them.
+    for (const family of ['handles', 'requests', 'resources'])
+      this.registry.removeSingleMetric(`nerve_nodejs_active_${family}_total`);
   }
 
   /** Records one GraphQL operation: its latency and its outcome. */
@@ -144,12 +148,24 @@ export class Metrics {
         },
       });
     };
+    // Totals since start are counters, so rate() and increase() handle a restart's reset.
+    const counter = (name: `${string}_total`, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
     gauge('nerve_inference_queue_rows', 'Rows waiting for a batch', () => runtime.snapshot().queueDepth);
     gauge('nerve_inference_in_flight_batches', 'Batches being run', () => runtime.snapshot().inFlight);
-    gauge('nerve_inference_batches', 'Batches run since start', () => runtime.stats.batches);
-    gauge('nerve_inference_rows', 'Rows scored since start', () => runtime.stats.rows);
-    gauge(
-      'nerve_inference_batch_failures',
+    counter('nerve_inference_batches_total', 'Batches run since start', () => runtime.stats.batches);
+    counter('nerve_inference_rows_total', 'Rows scored since start', () => runtime.stats.rows);
+    counter(
+      'nerve_inference_batch_failures_total',
       'Model runs that failed since start',
       () => runtime.stats.failures,
     );
@@ -159,16 +175,12 @@ export class Metrics {
       () => runtime.snapshot().loadedVersions.length,
     );
     gauge('nerve_prediction_log_buffered_rows', 'Predictions waiting to be written', () => log.buffered);
-    gauge('nerve_prediction_log_written_rows', 'Predictions written since start', () => log.written);
-    new Counter({
-      name: 'nerve_prediction_log_dropped_rows_total',
-      help: 'Predictions the database refused on their own, dropped from the log',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(log.dropped);
-      },
-    });
+    counter('nerve_prediction_log_written_rows_total', 'Predictions written since start', () => log.written);
+    counter(
+      'nerve_prediction_log_dropped_rows_total',
+      'Predictions the database refused on their own, dropped from the log',
+      () => log.dropped,
+    );
   }
 
   /** Operation names come from clients: past a bound, new ones are counted as `other`. */

@@ -414,9 +414,9 @@ describe('inference', () => {
         headers: { authorization: `Bearer ${hub.adminKey}` },
       });
       const text = await scrape.text();
-      const written = Number(/^nerve_prediction_log_written_rows (\d+)$/m.exec(text)?.[1]);
+      const written = Number(/^nerve_prediction_log_written_rows_total (\d+)$/m.exec(text)?.[1]);
       expect(written).toBeGreaterThanOrEqual(10_000);
-      expect(text).toMatch(/^nerve_inference_batches \d+$/m);
+      expect(text).toMatch(/^nerve_inference_batches_total \d+$/m);
       // The concurrent test above formed batches of more than one row.
       expect(info.batchSizeHistogram.filter((b) => b.le === null || b.le > 1).some((b) => b.count > 0)).toBe(
         true,

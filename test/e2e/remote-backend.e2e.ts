@@ -42,6 +42,7 @@ const ROWS = [
   [7.7, 2.6, 6.9, 2.3],
 ];
 const FEATURES = Float32Array.from(ROWS.flat());
+const FEATURES_INPUT = [{ name: 'features', offset: 0, width: 4 }];
 
 /** softmax(x·W + b) for one row, written out longhand. */
 function expectedProbabilities(model: FakeLinearModel, row: number[]): number[] {
@@ -181,7 +182,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('scores 3 rows with the softmax of the linear layer, as FP32', async () => {
       const b = backend();
       expect(b.provider).toBe(`remote:${url}`);
-      const out = await b.run('features', FEATURES, 3, 4);
+      const out = await b.run(FEATURES_INPUT, FEATURES, 3, 4);
 
       expect(Object.keys(out)).toEqual(['probabilities']);
       expect(out.probabilities.dims).toEqual([3, 3]);
@@ -194,7 +195,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     });
 
     it('sends a protocol-shaped request to the versioned infer path', async () => {
-      await backend().run('features', FEATURES, 3, 4);
+      await backend().run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(fake.requests.at(-1)).toEqual({ method: 'POST', path: '/v2/models/iris/versions/1/infer' });
       const body = fake.lastInferBody as { id: string; inputs: Array<Record<string, unknown>> };
       expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -203,19 +204,40 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
       ]);
 
       const unversioned = backend({ version: undefined });
-      await unversioned.run('features', FEATURES, 3, 4);
+      await unversioned.run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(fake.requests.at(-1)?.path).toBe('/v2/models/iris/infer');
     });
 
+    it('sends each model input its own columns of the rows, as one tensor per input', async () => {
+      // Two inputs of 3 and 1 columns; the fake serves one-input models and refuses, after recording the body.
+      const inputs = [
+        { name: 'num', offset: 0, width: 3 },
+        { name: 'cat', offset: 3, width: 1 },
+      ];
+      await backend()
+        .run(inputs, FEATURES.subarray(0, 8), 2, 4)
+        .catch(() => undefined);
+      const body = fake.lastInferBody as { inputs: Array<Record<string, unknown>> };
+      expect(body.inputs).toEqual([
+        {
+          name: 'num',
+          shape: [2, 3],
+          datatype: 'FP32',
+          data: [...ROWS[0].slice(0, 3), ...ROWS[1].slice(0, 3)].map(Math.fround),
+        },
+        { name: 'cat', shape: [2, 1], datatype: 'FP32', data: [ROWS[0][3], ROWS[1][3]].map(Math.fround) },
+      ]);
+    });
+
     it('reaches the version asked for', async () => {
-      const out = await backend({ version: '2' }).run('features', FEATURES.subarray(0, 4), 1, 4);
+      const out = await backend({ version: '2' }).run(FEATURES_INPUT, FEATURES.subarray(0, 4), 1, 4);
       const want = expectedProbabilities(IRIS_V2, ROWS[0]);
       Array.from(out.probabilities.data).forEach((p, i) => expect(p).toBeCloseTo(want[i], 5));
     });
 
     it('scores a regression without softmax', async () => {
       const out = await backend({ model: 'price', version: undefined }).run(
-        'x',
+        [{ name: 'x', offset: 0, width: 2 }],
         Float32Array.from([1, 2, 3, 0.5]),
         2,
         2,
@@ -242,7 +264,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
           { name: 'flag', datatype: 'BOOL', shape: [2], data: [true, false] },
         ],
       });
-      const out = await backend().run('features', FEATURES.subarray(0, 8), 2, 4);
+      const out = await backend().run(FEATURES_INPUT, FEATURES.subarray(0, 8), 2, 4);
       expect(out.p).toEqual({ data: Float32Array.from([0.25, 0.75, 1, 0]), dims: [2, 2] });
       expect(out.label).toEqual({ data: Float64Array.from([1, 0]), dims: [2] });
       expect(out.score).toEqual({ data: Float64Array.from([0.1, 0.2]), dims: [2, 1] });
@@ -255,7 +277,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
         outputs: [{ name: 'label', datatype: 'BYTES', shape: [1], data: ['setosa'] }],
       });
       const error = await backend()
-        .run('features', FEATURES.subarray(0, 4), 1, 4)
+        .run(FEATURES_INPUT, FEATURES.subarray(0, 4), 1, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InferenceFailedError);
       expect((error as Error).message).toBe(
@@ -265,7 +287,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
 
     it('refuses non-finite features before calling the server', async () => {
       const features = Float32Array.from([1, 2, Number.NaN, 4]);
-      await expect(backend().run('features', features, 1, 4)).rejects.toBeInstanceOf(BadInputError);
+      await expect(backend().run(FEATURES_INPUT, features, 1, 4)).rejects.toBeInstanceOf(BadInputError);
       expect(fake.inferCalls).toBe(0);
     });
 
@@ -301,7 +323,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     ])('refuses a response with %s', async (_what, body, reason) => {
       fake.replyNext(body);
       const error = await backend()
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toBe(`model server ${url} sent an invalid response: ${reason}`);
@@ -311,7 +333,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('treats a body that is not JSON as a failure, without retrying', async () => {
       fake.malformedNext(1);
       const error = await backend()
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toBe(`model server ${url} sent an invalid response: body is not JSON`);
@@ -322,7 +344,9 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
   describe('caller errors', () => {
     it('surfaces a 400 as BadInputError with the server message, without retrying', async () => {
       const b = backend();
-      const error = await b.run('features', new Float32Array(10), 2, 5).catch((e: unknown) => e);
+      const error = await b
+        .run([{ name: 'features', offset: 0, width: 5 }], new Float32Array(10), 2, 5)
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BadInputError);
       expect((error as BadInputError).extensions).toEqual({ field: 'inputs' });
       expect((error as Error).message).toBe(
@@ -335,7 +359,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
 
     it('surfaces a 422 the same way', async () => {
       fake.failNext(1, 422, 'feature 3 is out of range');
-      await expect(backend().run('features', FEATURES, 3, 4)).rejects.toThrow(
+      await expect(backend().run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(
         new BadInputError('inputs', 'feature 3 is out of range'),
       );
       expect(fake.inferCalls).toBe(1);
@@ -344,7 +368,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('surfaces a 404 as UnavailableError naming the model, without retrying or tripping the circuit', async () => {
       const b = backend({ model: 'nope', breaker: { failureThreshold: 2 } });
       for (let i = 0; i < 3; i++) {
-        const error = await b.run('features', FEATURES, 3, 4).catch((e: unknown) => e);
+        const error = await b.run(FEATURES_INPUT, FEATURES, 3, 4).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(UnavailableError);
         expect((error as Error).message).toBe(
           `model server ${url} does not serve model "nope" version 1: Request for unknown model: 'nope' is not found`,
@@ -356,7 +380,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
 
     it('keeps the status decisive when an error body is too large to read', async () => {
       fake.replyNext({ error: 'x'.repeat(100_000) }, 400);
-      await expect(backend().run('features', FEATURES, 3, 4)).rejects.toThrow(
+      await expect(backend().run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(
         new BadInputError('inputs', 'rejected by the model server (400 Bad Request)'),
       );
     });
@@ -364,7 +388,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('surfaces a 500 as InferenceFailedError, without retrying', async () => {
       fake.failNext(1, 500, 'model raised: division by zero');
       const error = await backend()
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InferenceFailedError);
       expect((error as Error).message).toBe(
@@ -383,7 +407,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
 
     it('retries through two 503s with jittered exponential backoff', async () => {
       fake.failNext(2, 503);
-      const out = await backend().run('features', FEATURES, 3, 4);
+      const out = await backend().run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(out.probabilities.dims).toEqual([3, 3]);
       expect(fake.inferCalls).toBe(3);
       expect(fake.rowsPerCall).toEqual([3]);
@@ -394,16 +418,16 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('retries 429, 502 and 504 too', async () => {
       fake.failNext(1, 429);
       fake.failNext(1, 502);
-      await backend().run('features', FEATURES, 3, 4);
+      await backend().run(FEATURES_INPUT, FEATURES, 3, 4);
       fake.failNext(1, 504);
-      await backend().run('features', FEATURES, 3, 4);
+      await backend().run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(fake.inferCalls).toBe(5);
     });
 
     it('gives up after the retries, naming the server and the last cause', async () => {
       fake.failNext(3, 503);
       const error = await backend()
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toBe(
@@ -415,7 +439,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('waits as long as Retry-After asks', async () => {
       fake.retryAfter = 1;
       fake.failNext(1, 503);
-      await backend().run('features', FEATURES, 3, 4);
+      await backend().run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(sleeps).toEqual([1000]);
       expect(fake.inferCalls).toBe(2);
     });
@@ -424,7 +448,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
       fake.retryAfter = 30;
       fake.failNext(3, 429);
       const error = await backend()
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toBe(
@@ -438,7 +462,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('times out a server that does not answer, without echoing the payload', async () => {
       fake.hangNext(2);
       const error = await backend({ timeoutMs: 40, retries: 1 })
-        .run('features', FEATURES, 3, 4)
+        .run(FEATURES_INPUT, FEATURES, 3, 4)
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       const message = (error as Error).message;
@@ -449,7 +473,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
 
     it('reports an unreachable server by its error code', async () => {
       const gone = `http://127.0.0.1:${await freePort()}`;
-      await expect(backend({ url: gone }).run('features', FEATURES, 3, 4)).rejects.toThrow(
+      await expect(backend({ url: gone }).run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(
         `model server ${gone} could not be reached (ECONNREFUSED) (3 attempts)`,
       );
       expect(sleeps).toEqual([25, 50]);
@@ -461,13 +485,13 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
       const b = backend({ breaker: { failureThreshold: 5, openMs: 10_000 } });
       fake.failNext(15, 503);
       for (let i = 0; i < 5; i++) {
-        await expect(b.run('features', FEATURES, 3, 4)).rejects.toThrow(/answered 503 .*\(3 attempts\)/);
+        await expect(b.run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(/answered 503 .*\(3 attempts\)/);
       }
       expect(fake.inferCalls).toBe(15);
       expect(b.client.breaker.state).toBe(CircuitState.OPEN);
 
       clock.t += 3_000;
-      const error = await b.run('features', FEATURES, 3, 4).catch((e: unknown) => e);
+      const error = await b.run(FEATURES_INPUT, FEATURES, 3, 4).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnavailableError);
       expect((error as Error).message).toBe(
         `model server ${url} is unavailable: circuit open after 5 consecutive failures; retry in 7s`,
@@ -476,7 +500,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
       expect(fake.inferCalls).toBe(15);
 
       clock.t += 7_000;
-      const out = await b.run('features', FEATURES, 3, 4);
+      const out = await b.run(FEATURES_INPUT, FEATURES, 3, 4);
       expect(out.probabilities.dims).toEqual([3, 3]);
       expect(fake.inferCalls).toBe(16);
       expect(b.client.breaker.state).toBe(CircuitState.CLOSED);
@@ -485,9 +509,9 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('counts invalid responses toward opening it', async () => {
       const b = backend({ breaker: { failureThreshold: 2 } });
       fake.malformedNext(2);
-      await expect(b.run('features', FEATURES, 3, 4)).rejects.toThrow(/invalid response/);
-      await expect(b.run('features', FEATURES, 3, 4)).rejects.toThrow(/invalid response/);
-      await expect(b.run('features', FEATURES, 3, 4)).rejects.toThrow(/circuit open/);
+      await expect(b.run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(/invalid response/);
+      await expect(b.run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(/invalid response/);
+      await expect(b.run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(/circuit open/);
       expect(fake.inferCalls).toBe(2);
     });
   });
@@ -496,7 +520,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
     it('rejects calls after close', async () => {
       const b = backend();
       await b.close();
-      await expect(b.run('features', FEATURES, 3, 4)).rejects.toThrow(
+      await expect(b.run(FEATURES_INPUT, FEATURES, 3, 4)).rejects.toThrow(
         `model server ${url}: the client is closed`,
       );
       await expect(b.ready()).rejects.toBeInstanceOf(UnavailableError);
@@ -525,7 +549,7 @@ describe('RemoteBackend against a fake Open Inference Protocol server', () => {
         return fetch(input, init);
       };
       await backend({ fetch: spy, headers: { authorization: 'Bearer t0ken' } }).run(
-        'features',
+        FEATURES_INPUT,
         FEATURES,
         3,
         4,

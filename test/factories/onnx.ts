@@ -115,3 +115,59 @@ export function failingAtRunTime(): Buffer {
   });
   return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
+
+/** One input of {@link multiInputRegressorOnnx}: its name and one weight per column. */
+export interface RegressorInput {
+  name: string;
+  weights: number[];
+}
+
+/**
+ * A regressor over several float32 inputs, as tabular models exported from PyTorch or sklearn often
+ * are: `prediction` [N, 1] = Σ MatMul(input_k [N, width_k], W_k) + bias. Every input is required.
+ */
+export function multiInputRegressorOnnx(inputs: RegressorInput[], bias: number): Buffer {
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const info = (name: string, dims: Array<number | string>): onnx.IValueInfoProto => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const nodes: onnx.INodeProto[] = inputs.map((input, k) => ({
+    opType: 'MatMul',
+    input: [input.name, `W${k}`],
+    output: [`xw${k}`],
+    name: `matmul${k}`,
+  }));
+  let sum = 'B';
+  inputs.forEach((_, k) => {
+    const out = k === inputs.length - 1 ? 'prediction' : `sum${k}`;
+    nodes.push({ opType: 'Add', input: [sum, `xw${k}`], output: [out], name: `add${k}` });
+    sum = out;
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'nerve-test-factory',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'multi_input_regressor',
+      node: nodes,
+      initializer: [
+        ...inputs.map((input, k) => ({
+          name: `W${k}`,
+          dims: [input.weights.length, 1],
+          dataType: FLOAT,
+          floatData: input.weights,
+        })),
+        { name: 'B', dims: [1], dataType: FLOAT, floatData: [bias] },
+      ],
+      input: inputs.map((input) => info(input.name, ['N', input.weights.length])),
+      output: [info('prediction', ['N', 1])],
+    },
+  });
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
+}

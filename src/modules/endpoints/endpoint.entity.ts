@@ -24,7 +24,11 @@ export class Sla {
   })
   maxErrorRate: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Lowest expected throughput, predictions per minute' })
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Lowest expected throughput, predictions per minute over the SLA window; below it a KPI alert is raised',
+  })
   minThroughputPerMinute: number | null;
 
   @Field(() => Float, {

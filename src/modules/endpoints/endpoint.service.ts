@@ -120,6 +120,7 @@ export class EndpointService {
       if (sla.maxErrorRate !== undefined) changes.slaMaxErrorRate = sla.maxErrorRate;
       if (sla.minThroughputPerMinute !== undefined)
         changes.slaMinThroughputPerMinute = sla.minThroughputPerMinute;
+      if (sla.minLiveAccuracy !== undefined) changes.slaMinLiveAccuracy = sla.minLiveAccuracy;
     }
     if (input.batching) {
       const batching = checkBatching(input.batching);

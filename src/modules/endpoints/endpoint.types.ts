@@ -10,7 +10,11 @@ export class SlaInput {
   @Field(() => Float, { nullable: true, description: 'Highest acceptable error rate, 0 to 1' })
   maxErrorRate?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Lowest expected predictions per minute (>= 0)' })
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Lowest expected predictions per minute over the SLA window (>= 0); below it a KPI alert is raised',
+  })
   minThroughputPerMinute?: number | null;
 
   @Field(() => Float, { nullable: true, description: 'Lowest acceptable live accuracy per version, 0 to 1' })

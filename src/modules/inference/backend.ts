@@ -12,12 +12,27 @@ export interface OutputTensor {
 /** Output tensors by name. */
 export type ScoredOutputs = Record<string, OutputTensor>;
 
-/** A model version ready to score: the preprocessed features are one float32 tensor [rows, width]. */
+/** One model input: the `width` columns from `offset` of each preprocessed row. */
+export interface InputSlot {
+  name: string;
+  offset: number;
+  width: number;
+}
+
+/**
+ * A model version ready to score: the preprocessed features are one float32 matrix [rows, width], which
+ * holds each model input's columns side by side ({@link InputSlot}); one input takes the whole row.
+ */
 export interface ScoringBackend {
   /** Where it runs, for `inferenceRuntime`: `cpu`, `cuda`, or `remote:<base url>`. */
   readonly provider: string;
-  /** Scores `rows` rows of `width` features (row-major in `features`) fed to the input `inputName`. */
-  run(inputName: string, features: Float32Array, rows: number, width: number): Promise<ScoredOutputs>;
+  /** Scores `rows` rows of `width` features (row-major in `features`), split among `inputs`. */
+  run(
+    inputs: readonly InputSlot[],
+    features: Float32Array,
+    rows: number,
+    width: number,
+  ): Promise<ScoredOutputs>;
   /** Frees the session or connection pool. */
   close(): Promise<void>;
 }

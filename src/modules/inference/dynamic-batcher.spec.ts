@@ -1,4 +1,4 @@
-import type { ScoredOutputs, ScoringBackend } from './backend';
+import type { InputSlot, ScoredOutputs, ScoringBackend } from './backend';
 import { BatchStats, DynamicBatcher, sliceRows } from './dynamic-batcher';
 
 /** A backend that doubles every feature and remembers the batch sizes it saw; runs finish on demand. */
@@ -9,7 +9,12 @@ class FakeBackend implements ScoringBackend {
   failWhen: (features: Float32Array) => boolean = () => false;
   manual = false;
 
-  run(_input: string, features: Float32Array, rows: number, width: number): Promise<ScoredOutputs> {
+  run(
+    _inputs: readonly InputSlot[],
+    features: Float32Array,
+    rows: number,
+    width: number,
+  ): Promise<ScoredOutputs> {
     this.batches.push(rows);
     const answer = (): ScoredOutputs => {
       if (this.failWhen(features)) throw new Error('poisoned batch');
@@ -41,6 +46,9 @@ class FakeBackend implements ScoringBackend {
   }
 }
 
+/** The fake model's one input, two columns wide. */
+const X = [{ name: 'x', offset: 0, width: 2 }];
+
 const rowsOf = (...values: number[]): Float32Array => Float32Array.from(values.flatMap((v) => [v, v + 0.5]));
 
 /**
@@ -63,7 +71,7 @@ describe('DynamicBatcher', () => {
     it('runs the requests of one event-loop turn as one batch, with a single setImmediate and no timer', async () => {
       const backend = new FakeBackend();
       const stats = new BatchStats();
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(8, 1), stats);
       const a = batcher.submit(rowsOf(1), 1);
       const b = batcher.submit(rowsOf(2, 3), 2);
       const c = batcher.submit(rowsOf(4), 1);
@@ -87,7 +95,7 @@ describe('DynamicBatcher', () => {
 
     it('sends a full batch, and a request larger than the max batch size, at once without waiting', async () => {
       const backend = new FakeBackend();
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(3, 2), new BatchStats());
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(3, 2), new BatchStats());
       const full = [1, 2, 3].map((v) => batcher.submit(rowsOf(v), 1));
       expect(backend.batches).toEqual([3]);
       const large = batcher.submit(rowsOf(4, 5, 6, 7, 8), 5);
@@ -101,7 +109,7 @@ describe('DynamicBatcher', () => {
       const backend = new FakeBackend();
       backend.manual = true;
       const stats = new BatchStats();
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(8, 1), stats);
       const first = batcher.submit(rowsOf(1), 1);
       await endTurn();
       expect(backend.batches).toEqual([1]);
@@ -129,7 +137,7 @@ describe('DynamicBatcher', () => {
     it('never exceeds the max batch size, except a single larger request which runs alone', async () => {
       const backend = new FakeBackend();
       backend.manual = true;
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(3, 1), new BatchStats());
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(3, 1), new BatchStats());
       const all = [0, 1, 2, 3, 4, 5, 6, 7].map((v) => batcher.submit(rowsOf(v), 1));
       all.push(batcher.submit(rowsOf(8, 9, 10, 11, 12), 5));
       for (let round = 0; round < 6; round++) {
@@ -143,7 +151,7 @@ describe('DynamicBatcher', () => {
     it('keeps up to maxInFlight batches running at once', async () => {
       const backend = new FakeBackend();
       backend.manual = true;
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(2, 3), new BatchStats());
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(2, 3), new BatchStats());
       const all = [1, 2, 3, 4, 5].map((v) => batcher.submit(rowsOf(v), 1));
       expect(backend.batches).toEqual([2, 2]);
       await endTurn();
@@ -163,7 +171,7 @@ describe('DynamicBatcher', () => {
       backend.manual = true;
       backend.failWhen = (features) => features.includes(666);
       const stats = new BatchStats();
-      const batcher = new DynamicBatcher(backend, 'x', 2, delay0(8, 1), stats);
+      const batcher = new DynamicBatcher(backend, X, 2, delay0(8, 1), stats);
       const first = batcher.submit(rowsOf(1), 1);
       const good = batcher.submit(rowsOf(2), 1);
       const poison = batcher.submit(rowsOf(666), 1).catch((error: Error) => error);
@@ -186,7 +194,7 @@ describe('DynamicBatcher', () => {
     const backend = new FakeBackend();
     const batcher = new DynamicBatcher(
       backend,
-      'x',
+      X,
       2,
       { maxBatchSize: 4, maxQueueDelayMs: 5, maxInFlight: 1 },
       new BatchStats(),

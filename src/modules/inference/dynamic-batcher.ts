@@ -1,4 +1,4 @@
-import type { ScoredOutputs, ScoringBackend } from './backend';
+import type { InputSlot, ScoredOutputs, ScoringBackend } from './backend';
 
 /** How requests for one model version are merged, after Triton's dynamic batcher. */
 export interface BatchingOptions {
@@ -63,7 +63,7 @@ export class DynamicBatcher {
 
   constructor(
     private readonly backend: ScoringBackend,
-    private readonly inputName: string,
+    private readonly inputs: readonly InputSlot[],
     private readonly width: number,
     readonly options: BatchingOptions,
     private readonly stats: BatchStats,
@@ -192,7 +192,7 @@ export class DynamicBatcher {
       }
     }
     this.stats.record(rows);
-    return this.backend.run(this.inputName, features, rows, this.width);
+    return this.backend.run(this.inputs, features, rows, this.width);
   }
 }
 

@@ -127,7 +127,7 @@ export class InferenceRuntime {
   ): Promise<ScoredOutputs> {
     const model = await this.model(source);
     this.stats.record(rows);
-    return model.backend.run(plan.inputName, features, rows, plan.width);
+    return model.backend.run(plan.inputs, features, rows, plan.width);
   }
 
   /** Reads a remote model's signature from its server's metadata. */
@@ -254,7 +254,7 @@ export class InferenceRuntime {
     const maxInFlight = state.version.source.kind === 'onnx' ? this.pool.size : REMOTE_IN_FLIGHT;
     const batcher = new DynamicBatcher(
       state.model.backend,
-      state.plan.inputName,
+      state.plan.inputs,
       state.plan.width,
       { maxBatchSize, maxQueueDelayMs: batching.maxQueueDelayMs, maxInFlight },
       this.stats,

@@ -6,6 +6,9 @@ import { OnnxLoadError } from '../models/onnx-signature';
 import { OnnxWorkerPool, runFailureReason } from './onnx-worker-pool';
 import { linearClassifierOnnx } from '../../../test/factories/onnx';
 
+/** The test model's only input, two columns wide. */
+const FEATURES = [{ name: 'features', offset: 0, width: 2 }];
+
 describe('OnnxWorkerPool', () => {
   let dir: string;
   let file: string;
@@ -38,7 +41,7 @@ describe('OnnxWorkerPool', () => {
     const info = await pool.load('m', file);
     expect(info.provider).toBe('cpu');
     const backend = pool.backend('m', file, info.provider);
-    const out = await backend.run('features', Float32Array.from([0, 0, 2, 0]), 2, 2);
+    const out = await backend.run(FEATURES, Float32Array.from([0, 0, 2, 0]), 2, 2);
     expect(out.probabilities.dims).toEqual([2, 2]);
     expect(out.probabilities.data[0]).toBeCloseTo(0.5, 6);
     expect(out.probabilities.data[2]).toBeCloseTo(1 / (1 + Math.exp(-4)), 6);
@@ -55,14 +58,14 @@ describe('OnnxWorkerPool', () => {
     const backend = pool.backend('m', file, 'cpu');
     const slots = (pool as unknown as { slots: Array<{ worker: Worker }> }).slots;
     const dying = slots[0].worker;
-    const inFlight = backend.run('features', Float32Array.from([1, 1]), 1, 2).catch((e: Error) => e);
+    const inFlight = backend.run(FEATURES, Float32Array.from([1, 1]), 1, 2).catch((e: Error) => e);
     await dying.terminate();
     const outcome = await inFlight;
     // The request either finished first or failed with the exit; it never hangs.
     expect(outcome instanceof Error ? outcome.message : 'answered').toMatch(/worker stopped|answered/);
     // Every later request is answered, the model reloaded lazily in the new worker.
     const later = await Promise.all(
-      Array.from({ length: 8 }, () => backend.run('features', Float32Array.from([1, 1]), 1, 2)),
+      Array.from({ length: 8 }, () => backend.run(FEATURES, Float32Array.from([1, 1]), 1, 2)),
     );
     for (const out of later) expect(out.probabilities.data[0]).toBeCloseTo(1 / (1 + Math.exp(-2)), 6);
     expect(slots[0].worker).not.toBe(dying);

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { InferenceFailedError } from '../../common/errors';
 import { loadFailureReason, OnnxLoadError } from '../models/onnx-signature';
-import type { OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
+import type { InputSlot, OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
 
 /**
  * The worker's code, as source: it must run unchanged from `dist/` and under ts-jest (whose VM breaks
@@ -54,7 +54,20 @@ parentPort.on('message', async (msg) => {
     } else if (msg.op === 'run') {
       const session = sessions.get(msg.key);
       if (!session) throw new Error('model ' + msg.key + ' is not loaded in this worker');
-      const feeds = { [msg.input]: new ort.Tensor('float32', msg.data, msg.dims) };
+      const feeds = {};
+      if (msg.inputs.length === 1) feeds[msg.inputs[0].name] = new ort.Tensor('float32', msg.data, msg.dims);
+      else {
+        // Each input's columns are copied out of the row here, off the event loop.
+        const [rows, width] = msg.dims;
+        for (const input of msg.inputs) {
+          const part = new Float32Array(rows * input.width);
+          for (let r = 0; r < rows; r++) {
+            const at = r * width + input.offset;
+            part.set(msg.data.subarray(at, at + input.width), r * input.width);
+          }
+          feeds[input.name] = new ort.Tensor('float32', part, [rows, input.width]);
+        }
+      }
       const started = performance.now();
       const results = await session.run(feeds);
       const runMs = performance.now() - started;
@@ -211,7 +224,7 @@ export class OnnxWorkerPool {
   backend(key: string, path: string, provider: string): ScoringBackend {
     return {
       provider,
-      run: (input, features, rows, width) => this.run(key, path, input, features, rows, width),
+      run: (inputs, features, rows, width) => this.run(key, path, inputs, features, rows, width),
       close: () => this.unload(key),
     };
   }
@@ -243,7 +256,7 @@ export class OnnxWorkerPool {
   private async run(
     key: string,
     path: string,
-    input: string,
+    inputs: readonly InputSlot[],
     features: Float32Array,
     rows: number,
     width: number,
@@ -256,7 +269,7 @@ export class OnnxWorkerPool {
       features.byteOffset === 0 && features.byteLength === features.buffer.byteLength
         ? features
         : features.slice();
-    const reply = await slot.send({ op: 'run', key, input, data, dims: [rows, width] }, [
+    const reply = await slot.send({ op: 'run', key, inputs, data, dims: [rows, width] }, [
       data.buffer as ArrayBuffer,
     ]);
     if (!reply.ok) throw new InferenceFailedError(`the model failed: ${runFailureReason(reply.error ?? '')}`);

@@ -434,6 +434,47 @@ describe('preprocessing', () => {
     });
   });
 
+  describe('several model inputs', () => {
+    const spec = {
+      version: 1,
+      input: 'num',
+      features: [
+        { name: 'amount', kind: 'numeric' },
+        { name: 'plan', kind: 'categorical', categories: ['free', 'pro'], input: 'cat' },
+        { name: 'tenure', kind: 'numeric' },
+      ],
+    };
+
+    it("groups each input's columns, in feature order within it", () => {
+      const p = compilePreprocessing(spec);
+      expect(p.inputs).toEqual([
+        { name: 'num', offset: 0, width: 2, field: 'input' },
+        { name: 'cat', offset: 2, width: 2, field: 'features.1.input' },
+      ]);
+      const rows = [
+        { amount: 3, plan: 'pro', tenure: 7 },
+        { amount: -1, plan: 'free', tenure: 2 },
+      ];
+      expect(Array.from(p.encode(rows, (i) => `inputs.${i}`))).toEqual([3, 7, 0, 1, -1, 2, 1, 0]);
+    });
+
+    it('keeps one input in feature order', () => {
+      const p = compilePreprocessing({ ...spec, features: spec.features.map((f) => ({ ...f, input: 'x' })) });
+      expect(p.inputs).toEqual([{ name: 'x', offset: 0, width: 4, field: 'features.0.input' }]);
+      expect(Array.from(p.encode([{ amount: 3, plan: 'pro', tenure: 7 }], () => 'input'))).toEqual([
+        3, 0, 1, 7,
+      ]);
+    });
+
+    it('refuses a feature that names no input when others do and the spec names none', () => {
+      const fails = (raw: unknown) => badInput(() => compilePreprocessing(raw)).field;
+      expect(fails({ version: 1, features: spec.features })).toBe('preprocessing.features.0.input');
+      expect(fails({ version: 1, features: [{ name: 'a', kind: 'numeric', input: '' }] })).toBe(
+        'preprocessing.features.0.input',
+      );
+    });
+  });
+
   describe('compilePreprocessing', () => {
     const fails = (raw: unknown) => badInput(() => compilePreprocessing(raw));
     const withFeature = (feature: Record<string, unknown>) => ({ version: 1, features: [feature] });

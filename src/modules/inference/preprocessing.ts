@@ -16,12 +16,27 @@ import { murmur3, murmur3Bytes } from './murmur3';
  *   ] }
  * ```
  *
- * Columns are laid out in feature order; the row width is the sum of the features' widths. Training code
- * runs the same {@link Preprocessor} as the hub, so what a model learned is what it is served.
+ * A model with several inputs (a tabular model exported from PyTorch or sklearn often takes numeric and
+ * one-hot columns as separate tensors) names, per feature, the input it feeds; a feature without
+ * `input` feeds the spec's `input`:
+ *
+ * ```json
+ * { "version": 1, "output": "prediction",
+ *   "features": [
+ *     { "name": "amount", "kind": "numeric", "input": "num" },
+ *     { "name": "tenure", "kind": "numeric", "input": "num" },
+ *     { "name": "plan", "kind": "categorical", "categories": ["free", "pro"], "input": "cat" }
+ *   ] }
+ * ```
+ *
+ * Each input's columns are its features' in feature order, and a row holds the inputs one after the
+ * other ({@link Preprocessor.inputs}); with one input that is simply feature order. The row width is the
+ * sum of the features' widths. Training code runs the same {@link Preprocessor} as the hub, so what a
+ * model learned is what it is served.
  */
 export interface PreprocessingSpec {
   version: 1;
-  /** The model input tensor fed with the row; defaults to the model's only input. */
+  /** The model input tensor fed by features that name none; defaults to the model's only input. */
   input?: string;
   /** The output tensor read for answers; defaults to the model's first tensor output. */
   output?: string;
@@ -31,7 +46,14 @@ export interface PreprocessingSpec {
 export type Scale =
   { type: 'standard'; mean: number; std: number } | { type: 'minmax'; min: number; max: number };
 
-export type FeatureSpec =
+/** The model input a feature's columns go to; the spec's `input` when absent. */
+interface FeedsInput {
+  input?: string;
+}
+
+export type FeatureSpec = FeedsInput & FeatureOfKind;
+
+type FeatureOfKind =
   | { name: string; kind: 'numeric'; scale?: Scale; clip?: [number, number]; default?: number }
   | { name: string; kind: 'vector'; length: number; default?: number[] }
   | { name: string; kind: 'boolean'; default?: boolean }
@@ -67,12 +89,28 @@ const MAX_FEATURES = 10_000;
 const MAX_WIDTH = 1 << 20;
 const MAX_TEXT_LENGTH = 100_000;
 
+/**
+ * The columns of a row that one model input takes: `width` of them from `offset`. `name` is undefined
+ * for features that name no input where the spec names none either: the model's only input.
+ */
+export interface InputColumns {
+  name: string | undefined;
+  offset: number;
+  width: number;
+  /** Where the name was given, under the spec: `input` or `features.<i>.input`. */
+  field: string;
+}
+
 /** A compiled spec: validates raw rows and writes them into a float32 matrix. */
 export class Preprocessor {
   /** Columns per row. */
   readonly width: number;
   readonly featureNames: string[];
+  /** The model inputs the row feeds, in the order their columns sit in it. */
+  readonly inputs: InputColumns[];
   private readonly encoders: Encoder[];
+  /** The column of a row where each encoder (in feature order) writes. */
+  private readonly offsets: Int32Array;
   private readonly known: Set<string>;
 
   constructor(readonly spec: PreprocessingSpec) {
@@ -80,6 +118,27 @@ export class Preprocessor {
     this.width = this.encoders.reduce((sum, e) => sum + e.width, 0);
     this.featureNames = spec.features.map((f) => f.name);
     this.known = new Set(this.featureNames);
+    const groups = new Map<string | undefined, { field: string; features: number[] }>();
+    spec.features.forEach((f, i) => {
+      const name = f.input ?? spec.input;
+      let group = groups.get(name);
+      if (!group) {
+        group = { field: f.input !== undefined ? `features.${i}.input` : 'input', features: [] };
+        groups.set(name, group);
+      }
+      group.features.push(i);
+    });
+    this.offsets = new Int32Array(this.encoders.length);
+    this.inputs = [];
+    let at = 0;
+    for (const [name, group] of groups) {
+      const offset = at;
+      for (const i of group.features) {
+        this.offsets[i] = at;
+        at += this.encoders[i].width;
+      }
+      this.inputs.push({ name, offset, width: at - offset, field: group.field });
+    }
   }
 
   /**
@@ -117,10 +176,10 @@ export class Preprocessor {
           `is not a feature of this model (${this.describeFeatures()})`,
         );
     }
-    let at = offset;
-    for (const encoder of this.encoders) {
-      encoder.write(values[encoder.name], `${field}.${encoder.name}`, out, at);
-      at += encoder.width;
+    const encoders = this.encoders;
+    for (let i = 0; i < encoders.length; i++) {
+      const encoder = encoders[i];
+      encoder.write(values[encoder.name], `${field}.${encoder.name}`, out, offset + this.offsets[i]);
     }
   }
 
@@ -394,6 +453,14 @@ export function compilePreprocessing(raw: unknown, field = 'preprocessing'): Pre
     throw new BadInputError(`${field}.features`, `must hold at most ${MAX_FEATURES} features`);
   const seen = new Set<string>();
   const features = spec.features.map((f, i) => checkFeature(f, `${field}.features.${i}`, seen));
+  if (features.some((f) => f.input === undefined) && spec.input === undefined) {
+    const named = features.findIndex((f) => f.input !== undefined);
+    if (named >= 0)
+      throw new BadInputError(
+        `${field}.features.${features.findIndex((f) => f.input === undefined)}.input`,
+        `must name the model input it feeds: features.${named} names one, and there is no spec-wide input`,
+      );
+  }
   const preprocessor = new Preprocessor({
     version: 1,
     input: spec.input as string | undefined,
@@ -419,9 +486,12 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
     throw new BadInputError(`${field}.name`, 'must be 1 to 200 characters');
   if (seen.has(f.name)) throw new BadInputError(`${field}.name`, `repeats "${f.name}"`);
   seen.add(f.name);
+  if (f.input !== undefined && (typeof f.input !== 'string' || !f.input))
+    throw new BadInputError(`${field}.input`, 'must be a tensor name');
+  const feeds = f.input === undefined ? {} : { input: f.input as string };
   const allowed = (...keys: string[]): void => {
     for (const key of Object.keys(f)) {
-      if (!['name', 'kind', 'default', ...keys].includes(key))
+      if (!['name', 'kind', 'default', 'input', ...keys].includes(key))
         throw new BadInputError(`${field}.${key}`, `is not an option of a ${String(f.kind)} feature`);
     }
   };
@@ -439,7 +509,14 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
       }
       if (f.default !== undefined && !isFiniteNumber(f.default))
         throw new BadInputError(`${field}.default`, 'must be a finite number');
-      return { name, kind: 'numeric', scale: s, clip: clipRange, default: f.default as number | undefined };
+      return {
+        ...feeds,
+        name,
+        kind: 'numeric',
+        scale: s,
+        clip: clipRange,
+        default: f.default as number | undefined,
+      };
     }
     case 'vector': {
       allowed('length');
@@ -449,13 +526,13 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
         (!Array.isArray(f.default) || f.default.length !== length || !f.default.every(isFiniteNumber))
       )
         throw new BadInputError(`${field}.default`, `must be a list of ${length} finite numbers`);
-      return { name, kind: 'vector', length, default: f.default as number[] | undefined };
+      return { ...feeds, name, kind: 'vector', length, default: f.default as number[] | undefined };
     }
     case 'boolean':
       allowed();
       if (f.default !== undefined && typeof f.default !== 'boolean')
         throw new BadInputError(`${field}.default`, 'must be true or false');
-      return { name, kind: 'boolean', default: f.default as boolean | undefined };
+      return { ...feeds, name, kind: 'boolean', default: f.default as boolean | undefined };
     case 'categorical': {
       allowed('categories', 'unknown');
       const c = f.categories;
@@ -468,6 +545,7 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
       if (f.default !== undefined && (typeof f.default !== 'string' || !c.includes(f.default)))
         throw new BadInputError(`${field}.default`, 'must be one of the categories');
       return {
+        ...feeds,
         name,
         kind: 'categorical',
         categories: c as string[],
@@ -501,6 +579,7 @@ function checkFeature(raw: unknown, field: string, seen: Set<string>): FeatureSp
       if (f.default !== undefined && typeof f.default !== 'string')
         throw new BadInputError(`${field}.default`, 'must be a string');
       return {
+        ...feeds,
         name,
         kind: 'text',
         buckets,

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BadInputError, InferenceFailedError, UnavailableError } from '../../common/errors';
 import type { ModelSignature, TensorSpec } from '../models/onnx-signature';
-import type { OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
+import type { InputSlot, OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 
 /** Tensor element types of the Open Inference Protocol. */
@@ -383,7 +383,12 @@ export class RemoteBackend implements ScoringBackend {
     return this.client.metadata();
   }
 
-  async run(inputName: string, features: Float32Array, rows: number, width: number): Promise<ScoredOutputs> {
+  async run(
+    inputs: readonly InputSlot[],
+    features: Float32Array,
+    rows: number,
+    width: number,
+  ): Promise<ScoredOutputs> {
     if (!Number.isInteger(rows) || !Number.isInteger(width) || rows < 1 || width < 1)
       throw new RangeError(`rows and width must be positive integers (got ${rows} × ${width})`);
     if (features.length !== rows * width)
@@ -399,7 +404,12 @@ export class RemoteBackend implements ScoringBackend {
     const id = randomUUID();
     const response = await this.client.infer({
       id,
-      inputs: [{ name: inputName, shape: [rows, width], datatype: 'FP32', data: Array.from(features) }],
+      inputs: inputs.map((input) => ({
+        name: input.name,
+        shape: [rows, input.width],
+        datatype: 'FP32' as const,
+        data: input.width === width ? Array.from(features) : columnsOf(features, rows, width, input),
+      })),
     });
     const scored: ScoredOutputs = {};
     for (const output of response.outputs) scored[output.name] = this.toTensor(output);
@@ -573,4 +583,13 @@ function elements(data: unknown[], datatype: OipDatatype, named: string): number
       throw new InvalidResponse(`${named} has non-numeric ${datatype} data`);
   }
   return data as number[];
+}
+
+/** One input's columns of row-major `features`, as the flat list an OIP tensor carries. */
+function columnsOf(features: Float32Array, rows: number, width: number, input: InputSlot): number[] {
+  const out = new Array<number>(rows * input.width);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < input.width; c++) out[r * input.width + c] = features[r * width + input.offset + c];
+  }
+  return out;
 }

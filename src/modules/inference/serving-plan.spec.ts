@@ -33,7 +33,7 @@ describe('ServingPlan', () => {
   it('reads feature names as raw numbers when there is no spec', () => {
     const plan = ServingPlan.build(version({ featureNames: ['x', 'y'] }));
     expect(plan).toMatchObject({
-      inputName: 'features',
+      inputs: [{ name: 'features', offset: 0, width: 2 }],
       outputName: 'probabilities',
       width: 2,
       batchLimit: Infinity,

@@ -1,7 +1,7 @@
 import { BadInputError } from '../../common/errors';
 import type { ModelSignature, TensorSpec } from '../models/onnx-signature';
-import type { OutputTensor, ScoredOutputs } from './backend';
-import { compilePreprocessing, numericSpec, type Preprocessor } from './preprocessing';
+import type { InputSlot, OutputTensor, ScoredOutputs } from './backend';
+import { compilePreprocessing, numericSpec, type InputColumns, type Preprocessor } from './preprocessing';
 
 /** One row's answer: labels with scores for classifiers, values for regressors. */
 export interface Answer {
@@ -40,7 +40,8 @@ const NUMERIC_OUTPUTS = new Set([
 export class ServingPlan {
   private constructor(
     readonly preprocessor: Preprocessor,
-    readonly inputName: string,
+    /** Every model input, with the columns of a preprocessed row it takes. */
+    readonly inputs: readonly InputSlot[],
     readonly outputName: string,
     readonly labels: string[],
     readonly task: ServableVersion['task'],
@@ -76,22 +77,38 @@ export class ServingPlan {
     const spec = preprocessor.spec;
     // Without a spec, the feature names are what shaped the row: name them in errors.
     const shapedBy = version.preprocessing ? 'preprocessing' : 'featureNames';
-    const input = pickInput(version.signature, spec.input);
-    if (input.type !== 'float32')
+    const inputs: InputSlot[] = [];
+    let batch: number | null = null;
+    for (const columns of preprocessor.inputs) {
+      const input = pickInput(version.signature, columns);
+      const field = `preprocessing.${columns.field}`;
+      if (input.type !== 'float32')
+        throw new BadInputError(field, `the model input "${input.name}" takes ${input.type}, not float32`);
+      if (input.shape.length !== 2)
+        throw new BadInputError(
+          field,
+          `the model input "${input.name}" has rank ${input.shape.length}; Nerve feeds [batch, features]`,
+        );
+      const width = input.shape[1];
+      if (width !== null && width !== columns.width)
+        throw new BadInputError(
+          shapedBy,
+          preprocessor.inputs.length === 1
+            ? `makes rows of ${columns.width} columns but the model input "${input.name}" takes ${width}`
+            : `gives the model input "${input.name}" ${columns.width} columns but it takes ${width}`,
+        );
+      const rows = input.shape[0];
+      if (rows !== null) batch = batch === null ? rows : Math.min(batch, rows);
+      inputs.push({ name: input.name, offset: columns.offset, width: columns.width });
+    }
+    // onnxruntime requires every graph input (initializers are not listed): a spec that leaves one
+    // unfed would register fine and fail every predict.
+    const unfed = version.signature.inputs.filter((i) => !inputs.some((fed) => fed.name === i.name));
+    if (unfed.length > 0)
       throw new BadInputError(
-        'preprocessing.input',
-        `the model input "${input.name}" takes ${input.type}, not float32`,
-      );
-    if (input.shape.length !== 2)
-      throw new BadInputError(
-        'preprocessing.input',
-        `the model input "${input.name}" has rank ${input.shape.length}; Nerve feeds [batch, features]`,
-      );
-    const columns = input.shape[1];
-    if (columns !== null && columns !== preprocessor.width)
-      throw new BadInputError(
-        shapedBy,
-        `makes rows of ${preprocessor.width} columns but the model input "${input.name}" takes ${columns}`,
+        version.preprocessing ? 'preprocessing.features' : 'featureNames',
+        `leave the model input${unfed.length > 1 ? 's' : ''} ${unfed.map((i) => `"${i.name}"`).join(', ')} unfed: ` +
+          `each input needs the features that feed it to name it ("input": "${unfed[0].name}")`,
       );
     const output = pickOutput(version.signature, spec.output);
     let labels = [...version.labels];
@@ -116,10 +133,9 @@ export class ServingPlan {
         );
       }
     }
-    const batch = input.shape[0];
     return new ServingPlan(
       preprocessor,
-      input.name,
+      inputs,
       output.name,
       labels,
       version.task,
@@ -150,20 +166,21 @@ export class ServingPlan {
 /** float32 noise (0.30000001192092896) helps no one reading a prediction. */
 const round = (x: number): number => Math.round(x * 1e7) / 1e7;
 
-function pickInput(signature: ModelSignature, name: string | undefined): TensorSpec {
-  if (name) {
-    const input = signature.inputs.find((i) => i.name === name);
+function pickInput(signature: ModelSignature, columns: InputColumns): TensorSpec {
+  const field = `preprocessing.${columns.field}`;
+  if (columns.name) {
+    const input = signature.inputs.find((i) => i.name === columns.name);
     if (!input)
       throw new BadInputError(
-        'preprocessing.input',
-        `the model has no input "${name}" (it has ${names(signature.inputs)})`,
+        field,
+        `the model has no input "${columns.name}" (it has ${names(signature.inputs)})`,
       );
     return input;
   }
   if (signature.inputs.length !== 1)
     throw new BadInputError(
-      'preprocessing.input',
-      `the model has ${signature.inputs.length} inputs (${names(signature.inputs)}); name the one Nerve feeds`,
+      field,
+      `the model has ${signature.inputs.length} inputs (${names(signature.inputs)}); name the one each feature feeds`,
     );
   return signature.inputs[0];
 }

@@ -1,3 +1,5 @@
+import studentTQuantile from '@stdlib/stats-base-dists-t-quantile';
+
 /** Summary statistics of a sample: enough to compare two samples without their values. */
 export interface SampleSummary {
   n: number;
@@ -49,23 +51,14 @@ export function normalQuantile(p: number): number {
 }
 
 /**
- * Student's t quantile for `df` degrees of freedom (Hill's 1970 expansion in 1/df around the normal
- * quantile; within 1e-3 of tables for df ≥ 3, exact forms for df 1 and 2).
+ * Student's t quantile for `df` degrees of freedom, exact for any positive real `df` (stdlib inverts the
+ * regularized incomplete beta). Welch–Satterthwaite degrees of freedom are fractional and often small,
+ * where series approximations run too narrow and would declare a difference too early.
  */
 export function tQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`p must be in (0, 1), got ${p}`);
   if (!(df > 0)) throw new RangeError(`df must be positive, got ${df}`);
-  if (df === 1) return Math.tan(Math.PI * (p - 0.5));
-  if (df === 2) {
-    const a = 4 * p * (1 - p);
-    return 2 * (p - 0.5) * Math.sqrt(2 / a);
-  }
-  const z = normalQuantile(p);
-  const z2 = z * z;
-  const g1 = ((z2 + 1) * z) / 4;
-  const g2 = (((5 * z2 + 16) * z2 + 3) * z) / 96;
-  const g3 = ((((3 * z2 + 19) * z2 + 17) * z2 - 15) * z) / 384;
-  const g4 = (((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z) / 92160;
-  return z + g1 / df + g2 / df ** 2 + g3 / df ** 3 + g4 / df ** 4;
+  return studentTQuantile(p, df);
 }
 
 /** Two-sided confidence interval of a sample's mean (t distribution); null below two values. */

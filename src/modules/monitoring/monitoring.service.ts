@@ -28,6 +28,8 @@ export const SLA_MIN_REQUESTS = 20;
 /** Hysteresis: an SLA alert clears only once the figure is back below this share of its target. */
 const LATENCY_CLEAR_RATIO = 0.9;
 const ERROR_RATE_CLEAR_RATIO = 0.8;
+/** A throughput alert clears once traffic is back above this multiple of the minimum. */
+const THROUGHPUT_CLEAR_RATIO = 1.1;
 /** Live accuracy is judged over the last hour, with at least this many recorded outcomes per version. */
 const ACCURACY_WINDOW_MS = 60 * MINUTE_MS;
 const ACCURACY_MIN_OUTCOMES = 30;
@@ -224,8 +226,8 @@ export class MonitoringService {
   }
 
   /**
-   * One evaluation tick: per endpoint, SLA latency and error rate over the last minutes and live
-   * accuracy per version, raising or clearing alerts, and the stats published to subscribers.
+   * One evaluation tick: per endpoint, SLA latency, error rate and throughput over the last minutes and
+   * live accuracy per version, raising or clearing alerts, and the stats published to subscribers.
    */
   async evaluate(lost?: AbortSignal): Promise<void> {
     const endpoints = await this.db.getRepository(Endpoint).find();
@@ -256,8 +258,10 @@ export class MonitoringService {
   }
 
   private async evaluateSla(endpoint: Endpoint, stats: EndpointStats): Promise<void> {
-    if (stats.requests < SLA_MIN_REQUESTS) return;
     const window = { from: stats.from, to: stats.to, minutes: stats.windowMinutes };
+    // Before the request floor: too little traffic is exactly what this target is about.
+    await this.evaluateThroughput(endpoint, stats, window);
+    if (stats.requests < SLA_MIN_REQUESTS) return;
     const target = endpoint.slaP95LatencyMs;
     if (target !== null && stats.p95Ms !== null) {
       const key = `sla_latency:${endpoint.id}`;
@@ -304,6 +308,41 @@ export class MonitoringService {
       } else if (stats.errorRate <= maxRate * ERROR_RATE_CLEAR_RATIO) {
         await this.alerts.clear(key);
       }
+    }
+  }
+
+  /**
+   * Traffic below `minThroughputPerMinute` over the SLA window: an upstream bot or integration that
+   * stopped calling is an outage nothing else reports. Raised as a KPI alert (like live accuracy) so
+   * the alert kinds stay as they are. An endpoint younger than the window is not judged yet.
+   */
+  private async evaluateThroughput(
+    endpoint: Endpoint,
+    stats: EndpointStats,
+    window: { from: Date; to: Date; minutes: number },
+  ): Promise<void> {
+    const min = endpoint.slaMinThroughputPerMinute;
+    if (min === null || min <= 0 || endpoint.createdAt.getTime() > stats.from.getTime()) return;
+    const key = `kpi:throughput:${endpoint.id}`;
+    const perMinute = stats.throughputPerMinute;
+    if (perMinute < min) {
+      await this.alerts.raise({
+        projectId: endpoint.projectId,
+        endpointId: endpoint.id,
+        kind: AlertKind.KPI,
+        severity: perMinute < min / 2 ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+        dedupeKey: key,
+        title: `throughput of ${endpoint.name} is ${perMinute.toFixed(1)} predictions/min (at least ${min})`,
+        evidence: {
+          kpi: 'throughput_per_minute',
+          throughputPerMinute: perMinute,
+          minThroughputPerMinute: min,
+          requests: stats.requests,
+          window,
+        },
+      });
+    } else if (perMinute >= min * THROUGHPUT_CLEAR_RATIO) {
+      await this.alerts.clear(key);
     }
   }
 
