@@ -5,6 +5,7 @@ import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
 import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
 import { AddGovernance1795527957839 } from './1795527957839-AddGovernance';
 import { KeyAuditChain1796475797463 } from './1796475797463-KeyAuditChain';
+import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArtifactsToProjects';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   AddConnectorsAndKpis1795526188332,
   AddGovernance1795527957839,
   KeyAuditChain1796475797463,
+  ScopeArtifactsToProjects1796476008916,
 ];

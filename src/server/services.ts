@@ -98,6 +98,7 @@ export function createServices(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     config.maxArtifactBytes,
+    projects,
   );
   const idempotency = new IdempotencyService(db);
   const runtime = new InferenceRuntime({

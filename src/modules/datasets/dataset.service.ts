@@ -143,7 +143,7 @@ export class DatasetService {
     ctx.authorize('create', 'Dataset', dataset.projectId);
     const data = hasRows
       ? profileInline(input.rows as unknown[], overrides)
-      : await this.profileCsv(ctx, input.csvSha256!, overrides);
+      : await this.profileCsv(ctx, dataset.projectId, input.csvSha256!, overrides);
 
     return this.db.transaction(async (manager) => {
       const locked = await manager
@@ -187,10 +187,15 @@ export class DatasetService {
     });
   }
 
-  private async profileCsv(ctx: RequestContext, sha256: string, overrides: Overrides): Promise<ProfiledData> {
-    ctx.authorize('read', 'Artifact');
+  private async profileCsv(
+    ctx: RequestContext,
+    projectId: string,
+    sha256: string,
+    overrides: Overrides,
+  ): Promise<ProfiledData> {
+    ctx.authorize('read', 'Artifact', projectId);
     const hex = requireSha256('csvSha256', sha256);
-    const { path } = await this.artifacts.locate(hex, 'csvSha256');
+    const { path } = await this.artifacts.locate(projectId, hex, 'csvSha256');
     let profiler: DatasetProfiler | undefined;
     for await (const { cells, line } of readCsv(path, 'csvSha256', { lines: true })) {
       if (!profiler) {

@@ -44,7 +44,8 @@ export class RegisterDatasetVersionInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'sha256 of a CSV artifact (header row first), uploaded with PUT /artifacts/sha256/<hex>',
+    description:
+      'sha256 of a CSV artifact (header row first), uploaded to the project with PUT /artifacts/sha256/<hex>?project=<slug>',
   })
   csvSha256?: string | null;
 

@@ -134,7 +134,7 @@ export class ModelService {
       input.datasetVersionId == null ? null : requireId('datasetVersionId', input.datasetVersionId);
     const goldenSamples = input.goldenSamples ?? [];
 
-    const { source, artifact, remote, signature } = await this.openModel(input);
+    const { source, artifact, remote, signature } = await this.openModel(input, model.projectId);
     const servable = { task: model.task, signature, featureNames, labels, preprocessing };
     const plan =
       preprocessing || featureNames.length || goldenSamples.length ? ServingPlan.build(servable) : null;
@@ -554,7 +554,10 @@ export class ModelService {
   }
 
   /** The artifact (or remote model) a registration names, and its signature. */
-  private async openModel(input: RegisterModelVersionInput): Promise<{
+  private async openModel(
+    input: RegisterModelVersionInput,
+    projectId: string,
+  ): Promise<{
     source: ModelSource;
     artifact: { sha256: string; size: number } | null;
     remote: RemoteModel | null;
@@ -563,7 +566,7 @@ export class ModelService {
     if ((input.artifactSha256 == null) === (input.remote == null))
       throw new BadInputError('artifactSha256', 'give either artifactSha256 (an ONNX artifact) or remote');
     if (input.artifactSha256 != null) {
-      const { artifact, path } = await this.locateArtifact(input.artifactSha256);
+      const { artifact, path } = await this.locateArtifact(projectId, input.artifactSha256);
       const signature = await this.readSignature(path);
       return { source: { kind: 'onnx', sha256: artifact.sha256, path }, artifact, remote: null, signature };
     }
@@ -588,10 +591,11 @@ export class ModelService {
   }
 
   private async locateArtifact(
+    projectId: string,
     sha256: string,
   ): Promise<{ artifact: { sha256: string; size: number }; path: string }> {
     try {
-      return await this.artifacts.locate(sha256, 'artifactSha256');
+      return await this.artifacts.locate(projectId, sha256, 'artifactSha256');
     } catch (error) {
       if (error instanceof DomainError && error.code === ErrorCode.NOT_FOUND) {
         throw new DomainError(ErrorCode.NOT_FOUND, error.message, { field: 'artifactSha256' });

@@ -61,7 +61,8 @@ export class RegisterModelVersionInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'sha256 of an ONNX artifact uploaded with PUT /artifacts/sha256/<hex>; or give `remote`',
+    description:
+      'sha256 of an ONNX artifact uploaded to the project with PUT /artifacts/sha256/<hex>?project=<slug>; or give `remote`',
   })
   artifactSha256?: string | null;
 
