@@ -101,6 +101,7 @@ export function createServices(
     projects,
   );
   const idempotency = new IdempotencyService(db);
+  audit.idempotency = idempotency;
   const runtime = new InferenceRuntime({
     providers: config.inferenceProviders,
     workers: config.inferenceWorkers,

@@ -4,6 +4,7 @@ import { BadInputError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
 import { murmur3 } from '../inference/murmur3';
+import type { Creating, IdempotencyService } from '../idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
 import { AuditEvent } from './audit-event.entity';
 import type { AuditChainReport, AuditLogArgs } from './audit.types';
@@ -109,6 +110,8 @@ const KEYED = 1;
 export class AuditService {
   /** Set once the project service exists (it records its own mutations here, so it is built after). */
   projects!: ProjectService;
+  /** Set once built, for {@link AuditService.createOnce}. */
+  idempotency!: IdempotencyService;
 
   private readonly key: Buffer | undefined;
 
@@ -200,6 +203,22 @@ export class AuditService {
     work: (manager: EntityManager) => Promise<{ result: T; audit: AuditEntry | AuditEntry[] | null }>,
   ): Promise<T> {
     return this.db.transaction(async (manager) => {
+      const { result, audit } = await work(manager);
+      if (audit) await this.record(manager, ctx, audit);
+      return result;
+    });
+  }
+
+  /**
+   * `transaction` for a mutation that creates one row, with an optional idempotency key: the key's
+   * claim, the row and its audit event commit together, and a retry with the key gets the first row.
+   */
+  async createOnce<E extends { id: string }>(
+    ctx: RequestContext,
+    creating: Creating<E>,
+    work: (manager: EntityManager) => Promise<{ result: E; audit: AuditEntry | AuditEntry[] | null }>,
+  ): Promise<E> {
+    return this.idempotency.runCreating(ctx, creating, async (manager) => {
       const { result, audit } = await work(manager);
       if (audit) await this.record(manager, ctx, audit);
       return result;

@@ -145,7 +145,8 @@ export class DatasetService {
       ? profileInline(input.rows as unknown[], overrides)
       : await this.profileCsv(ctx, dataset.projectId, input.csvSha256!, overrides);
 
-    return this.db.transaction(async (manager) => {
+    const creating = { operation: 'registerDatasetVersion', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: DatasetVersion }, async (manager) => {
       const locked = await manager
         .getRepository(Dataset)
         .createQueryBuilder('d')
@@ -170,20 +171,22 @@ export class DatasetService {
         profile: data.profile,
       });
       await manager.insert(DatasetVersion, version);
-      await this.audit.record(manager, ctx, {
-        action: 'registerDatasetVersion',
-        subjectType: 'DatasetVersion',
-        subjectId: version.id,
-        projectId: dataset.projectId,
-        after: {
-          datasetId: dataset.id,
-          version: version.version,
-          sha256: version.sha256,
-          rowCount: version.rowCount,
-          uri,
+      return {
+        result: version,
+        audit: {
+          action: 'registerDatasetVersion',
+          subjectType: 'DatasetVersion',
+          subjectId: version.id,
+          projectId: dataset.projectId,
+          after: {
+            datasetId: dataset.id,
+            version: version.version,
+            sha256: version.sha256,
+            rowCount: version.rowCount,
+            uri,
+          },
         },
-      });
-      return version;
+      };
     });
   }
 

@@ -57,6 +57,12 @@ export class RegisterDatasetVersionInput {
     description: 'Column types to use instead of inferring them',
   })
   columns?: DatasetColumnInput[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ArgsType()

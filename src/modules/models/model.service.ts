@@ -146,7 +146,8 @@ export class ModelService {
       status = validation.failed === 0 ? ModelVersionStatus.VALIDATED : ModelVersionStatus.REJECTED;
     }
 
-    return this.audit.transaction(ctx, async (manager) => {
+    const creating = { operation: 'registerModelVersion', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: ModelVersion }, async (manager) => {
       await this.lockModel(manager, model.id);
       if (runId && !(await manager.existsBy(Run, { id: runId, projectId: model.projectId }))) {
         throw new BadInputError('runId', "names no run in the model's project");

@@ -104,6 +104,12 @@ export class RegisterModelVersionInput {
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   modelCard?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ArgsType()
