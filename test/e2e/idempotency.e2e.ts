@@ -1,5 +1,6 @@
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type GqlResult, type TestHub } from '../harness';
+import { ASSESSMENT } from '../support/fixture';
 
 const REGISTER_MODEL = `mutation($i: RegisterModelVersionInput!) {
   registerModelVersion(input: $i) { id version createdAt }
@@ -108,5 +109,80 @@ describe('idempotent creation', () => {
       count('SELECT count(*) AS n FROM dataset_version WHERE dataset_id = $1', createDataset.id),
     );
     expect(await auditCount('registerDatasetVersion')).toBe(3);
+  });
+  it('every other creating mutation with a key: a retry gets the first row, and one row exists', async () => {
+    const { createModel } = await hub.gqlOk<{ createModel: { id: string; name: string } }>(
+      'mutation($i: CreateModelInput!) { createModel(input: $i) { id name } }',
+      { i: { project: project.slug, name: unique('served'), task: 'CLASSIFICATION' } },
+    );
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }), project.slug);
+    await hub.gqlOk(REGISTER_MODEL, {
+      i: { modelId: createModel.id, artifactSha256: sha, featureNames: ['a', 'b'], labels: ['no', 'yes'] },
+    });
+    const slug = unique('p');
+    const cases: Array<{
+      field: string;
+      mutation: string;
+      variables: Record<string, unknown>;
+      rows: string;
+    }> = [
+      {
+        field: 'createProject',
+        mutation: 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
+        variables: { i: { slug, name: 'Retried' } },
+        rows: `SELECT count(*) AS n FROM project WHERE slug = '${slug}' AND $1::uuid IS NOT NULL`,
+      },
+      {
+        field: 'createModel',
+        mutation: 'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
+        variables: { i: { project: project.slug, name: 'retried', task: 'REGRESSION' } },
+        rows: 'SELECT count(*) AS n FROM model WHERE project_id = $1',
+      },
+      {
+        field: 'createDataset',
+        mutation: 'mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }',
+        variables: { i: { project: project.slug, name: 'retried' } },
+        rows: 'SELECT count(*) AS n FROM dataset WHERE project_id = $1',
+      },
+      {
+        field: 'createEndpoint',
+        mutation: 'mutation($i: CreateEndpointInput!) { createEndpoint(input: $i) { id } }',
+        variables: { i: { project: project.slug, name: unique('ep'), model: createModel.name, version: 1 } },
+        rows: 'SELECT count(*) AS n FROM endpoint WHERE project_id = $1',
+      },
+      {
+        field: 'startRun',
+        mutation: 'mutation($i: StartRunInput!) { startRun(input: $i) { id } }',
+        variables: { i: { project: project.slug, name: 'train', kind: 'TRAINING' } },
+        rows: 'SELECT count(*) AS n FROM run WHERE project_id = $1',
+      },
+      {
+        field: 'submitImpactAssessment',
+        mutation: `mutation($p: String!, $s: ImpactAssessmentInput!, $k: String) {
+          submitImpactAssessment(project: $p, sections: $s, idempotencyKey: $k) { id }
+        }`,
+        variables: { p: project.slug, s: ASSESSMENT },
+        rows: 'SELECT count(*) AS n FROM impact_assessment WHERE project_id = $1',
+      },
+    ];
+    for (const { field, mutation, variables, rows } of cases) {
+      const key = unique('k');
+      const keyed =
+        'i' in variables
+          ? { i: { ...(variables.i as object), idempotencyKey: key } }
+          : { ...variables, k: key };
+      const answers = await Promise.all([hub.gql(mutation, keyed), hub.gql(mutation, keyed)]);
+      answers.push(await hub.gql(mutation, keyed));
+      expect({ field, errors: answers.map((a) => a.errors) }).toEqual({
+        field,
+        errors: [undefined, undefined, undefined],
+      });
+      const ids = answers.map((a) => (a.data as Record<string, { id: string }>)[field].id);
+      expect({ field, distinct: new Set(ids).size }).toEqual({ field, distinct: 1 });
+      expect({ field, rows: await count(rows, project.id) }).toEqual({
+        field,
+        rows: field === 'createModel' ? 2 : 1,
+      });
+    }
   });
 });

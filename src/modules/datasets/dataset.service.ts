@@ -48,7 +48,8 @@ export class DatasetService {
     const description = input.description?.trim()
       ? requireText('description', input.description, 10_000)
       : null;
-    return this.db.transaction(async (manager) => {
+    const creating = { operation: 'createDataset', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: Dataset }, async (manager) => {
       const dataset = manager.create(Dataset, { projectId: project.id, name, description });
       try {
         await manager.insert(Dataset, dataset);
@@ -58,14 +59,16 @@ export class DatasetService {
         }
         throw error;
       }
-      await this.audit.record(manager, ctx, {
-        action: 'createDataset',
-        subjectType: 'Dataset',
-        subjectId: dataset.id,
-        projectId: project.id,
-        after: { name, description },
-      });
-      return dataset;
+      return {
+        result: dataset,
+        audit: {
+          action: 'createDataset',
+          subjectType: 'Dataset',
+          subjectId: dataset.id,
+          projectId: project.id,
+          after: { name, description },
+        },
+      };
     });
   }
 

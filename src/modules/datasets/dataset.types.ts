@@ -23,6 +23,12 @@ export class CreateDatasetInput {
 
   @Field(() => String, { nullable: true })
   description?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'Declares a column type instead of inferring it' })

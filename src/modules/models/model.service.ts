@@ -87,8 +87,9 @@ export class ModelService {
       task: input.task,
       description: input.description?.trim() || null,
     });
+    const creating = { operation: 'createModel', key: input.idempotencyKey, args: input };
     try {
-      return await this.audit.transaction(ctx, async (manager) => {
+      return await this.audit.createOnce(ctx, { ...creating, entity: Model }, async (manager) => {
         await manager.insert(Model, model);
         return {
           result: model,

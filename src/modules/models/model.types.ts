@@ -16,6 +16,12 @@ export class CreateModelInput {
 
   @Field(() => String, { nullable: true })
   description?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'A model on a remote Open Inference Protocol (KServe v2) server' })
