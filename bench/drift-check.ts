@@ -311,7 +311,7 @@ export async function arrangeTabular(
     weights: Array.from({ length: width * LABELS.length }, () => random() - 0.5),
     bias: LABELS.map(() => 0),
   });
-  const sha256 = await uploadArtifact(env, onnx);
+  const sha256 = await uploadArtifact(env, onnx, project.slug);
   const model = expectData(
     await env.gql<{ createModel: { id: string } }>(
       'mutation($input: CreateModelInput!) { createModel(input: $input) { id } }',

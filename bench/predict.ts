@@ -235,7 +235,8 @@ async function arrange(
   ).createProject;
 
   const sha256 = createHash('sha256').update(trained.onnx).digest('hex');
-  const upload = await fetch(`${env.hub.url.replace(/\/graphql$/, '')}/artifacts/sha256/${sha256}`, {
+  const base = env.hub.url.replace(/\/graphql$/, '');
+  const upload = await fetch(`${base}/artifacts/sha256/${sha256}?project=${project.slug}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${env.adminKey}`, 'content-type': 'application/octet-stream' },
     body: trained.onnx,

@@ -309,12 +309,13 @@ export function machineLine(): string {
 }
 
 /**
- * Uploads `bytes` as a content-addressed artifact (PUT /artifacts/sha256/<hex>, admin key) and returns
- * the hex digest that registers it.
+ * Uploads `bytes` as a content-addressed artifact of `project` (PUT /artifacts/sha256/<hex>?project=,
+ * admin key) and returns the hex digest that registers it there.
  */
-export async function uploadArtifact(env: BenchHub, bytes: Buffer): Promise<string> {
+export async function uploadArtifact(env: BenchHub, bytes: Buffer, project: string): Promise<string> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const response = await fetch(`${env.hub.url.replace(/\/graphql$/, '')}/artifacts/sha256/${sha256}`, {
+  const base = env.hub.url.replace(/\/graphql$/, '');
+  const response = await fetch(`${base}/artifacts/sha256/${sha256}?project=${encodeURIComponent(project)}`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${env.adminKey}`, 'content-type': 'application/octet-stream' },
     body: bytes,

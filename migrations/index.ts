@@ -4,6 +4,8 @@ import { AddMonitoring1795517831619 } from './1795517831619-AddMonitoring';
 import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
 import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
 import { AddGovernance1795527957839 } from './1795527957839-AddGovernance';
+import { KeyAuditChain1796475797463 } from './1796475797463-KeyAuditChain';
+import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArtifactsToProjects';
 import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempotencyKeys';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
@@ -14,5 +16,7 @@ export const migrations = [
   AddRollouts1795520736143,
   AddConnectorsAndKpis1795526188332,
   AddGovernance1795527957839,
+  KeyAuditChain1796475797463,
+  ScopeArtifactsToProjects1796476008916,
   ClaimIdempotencyKeys1796476812896,
 ];

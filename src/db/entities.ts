@@ -1,5 +1,5 @@
 import { ApiKey } from '../modules/api-keys/api-key.entity';
-import { Artifact } from '../modules/artifacts/artifact.entity';
+import { Artifact, ArtifactGrant } from '../modules/artifacts/artifact.entity';
 import { Dataset, DatasetVersion } from '../modules/datasets/dataset.entity';
 import { IdempotencyRecord } from '../modules/idempotency/idempotency-record.entity';
 import { Model, ModelAlias, ModelVersion } from '../modules/models/model.entity';
@@ -28,6 +28,7 @@ export const entities = [
   Project,
   ApiKey,
   Artifact,
+  ArtifactGrant,
   IdempotencyRecord,
   Dataset,
   DatasetVersion,

@@ -311,12 +311,20 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     res: ServerResponse,
     sha256: string,
     requestId: string,
+    query: URLSearchParams,
   ): Promise<void> => {
     const ctx = admit(await principalContext(req, requestId));
     if (req.method === 'PUT') {
       const length = header(req, 'content-length');
       invite(req, res);
-      const stored = await services.artifacts.upload(ctx, sha256, req, length ? Number(length) : undefined);
+      const project = query.get('project');
+      const stored = await services.artifacts.upload(
+        ctx,
+        sha256,
+        project,
+        req,
+        length ? Number(length) : undefined,
+      );
       send(res, stored.created ? 201 : 200, { sha256: stored.sha256, size: stored.size });
       return;
     }
@@ -370,7 +378,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         const match = ARTIFACT_PATH.exec(pathname);
         if (match) {
           route = '/artifacts/sha256/:hex';
-          await artifacts(req, res, match[1], requestId);
+          await artifacts(req, res, match[1], requestId, new URLSearchParams(query));
         } else {
           route = 'unknown';
           send(res, 404, { errors: [{ message: `no route for ${pathname}` }] });

@@ -88,18 +88,22 @@ export function createServices(
   now: () => Date = () => new Date(),
   options: ServiceOptions = {},
 ): Services {
-  const audit = new AuditService(db, now);
-  const projects = new ProjectService(db, audit);
   // The embedded hub makes its key on first need; a hub on DATABASE_URL has one only when it is given.
   const secretKey = config.secretKey ?? (config.databaseUrl ? undefined : embeddedSecretKey(config.dataDir));
+  const audit = new AuditService(db, now, secretKey);
+  if (!secretKey)
+    logger.warn('NERVE_SECRET_KEY is not set: audit events are hashed without a key (forgeable)');
+  const projects = new ProjectService(db, audit);
   const dataPolicy = new DataPolicyService(db, projects, audit, logger, now, secretKey);
   const impactAssessments = new ImpactAssessmentService(db, projects, audit, now);
   const artifacts = new ArtifactService(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     config.maxArtifactBytes,
+    projects,
   );
   const idempotency = new IdempotencyService(db, options.idempotencyClaims);
+  audit.idempotency = idempotency;
   const runtime = new InferenceRuntime({
     providers: config.inferenceProviders,
     workers: config.inferenceWorkers,

@@ -107,11 +107,11 @@ class Client {
     return `${this.api.url.replace(/\/graphql\/?$/, '')}/artifacts/sha256/${sha256}`;
   }
 
-  /** Stores bytes with `PUT /artifacts/sha256/<hex>` and returns the hex digest. */
-  async upload(bytes: Uint8Array | string, what: string): Promise<string> {
+  /** Stores bytes for a project with `PUT /artifacts/sha256/<hex>?project=` and returns the hex digest. */
+  async upload(bytes: Uint8Array | string, project: string, what: string): Promise<string> {
     const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const sha256 = createHash('sha256').update(buffer).digest('hex');
-    const url = this.artifactUrl(sha256);
+    const url = `${this.artifactUrl(sha256)}?project=${encodeURIComponent(project)}`;
     let res: Response;
     try {
       res = await fetch(url, {
@@ -122,10 +122,21 @@ class Client {
     } catch (error) {
       throw new NerveApiError(`uploading the ${what}: cannot reach ${url}: ${reason(error)}`);
     }
-    if (res.status !== 200 && res.status !== 201)
+    if (res.status !== 200 && res.status !== 201) {
+      const text = await res.text();
+      // The hub answers errors as GraphQL does, so a caller can tell an unknown project (NOT_FOUND) apart.
+      let error: { extensions?: { code?: string; field?: string } } | undefined;
+      try {
+        error = (JSON.parse(text) as GraphQLResponse<unknown>).errors?.[0];
+      } catch {
+        error = undefined;
+      }
       throw new NerveApiError(
-        `uploading the ${what}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`,
+        `uploading the ${what}: HTTP ${res.status}: ${text.slice(0, 300)}`,
+        error?.extensions?.code,
+        error?.extensions?.field,
       );
+    }
     return sha256;
   }
 }
@@ -246,7 +257,7 @@ export async function registerTrainedModel(
   const modelName = options.model ?? 'ticket-router';
   const datasetName = options.dataset ?? 'support-tickets';
 
-  const csvSha256 = await client.upload(trained.dataset.csv, 'training CSV');
+  const csvSha256 = await client.upload(trained.dataset.csv, project, 'training CSV');
   const dataset =
     (await findByName(client, 'Datasets', project, datasetName)) ??
     (
@@ -273,7 +284,7 @@ export async function registerTrainedModel(
 
   try {
     await client.request('LogRunMetrics', LOG_RUN_METRICS, { runId: run.id, points: runPoints(trained) });
-    const artifactSha256 = await client.upload(trained.onnx, 'ONNX model');
+    const artifactSha256 = await client.upload(trained.onnx, project, 'ONNX model');
     const model =
       (await findByName(client, 'Models', project, modelName)) ??
       (

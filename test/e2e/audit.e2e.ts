@@ -8,7 +8,7 @@ const LOG = `query($p: String!, $actions: [String!], $actor: ID, $from: DateTime
     pageInfo { hasNextPage endCursor }
   }
 }`;
-const VERIFY = `query($p: String!) { verifyAuditChain(project: $p) { ok events firstBroken { seq eventId reason } } }`;
+const VERIFY = `query($p: String!) { verifyAuditChain(project: $p) { ok events unkeyedEvents firstBroken { seq eventId reason } } }`;
 
 interface Event {
   id: string;
@@ -48,6 +48,7 @@ describe('audit trail', () => {
         verifyAuditChain: {
           ok: boolean;
           events: number;
+          unkeyedEvents: number;
           firstBroken: { seq: number; eventId: string; reason: string } | null;
         };
       }>(VERIFY, { p })
@@ -118,7 +119,7 @@ describe('audit trail', () => {
     const ascending = [...log].reverse();
     expect(ascending[0].prevHash).toBe('0'.repeat(64));
     for (let i = 1; i < ascending.length; i++) expect(ascending[i].prevHash).toBe(ascending[i - 1].hash);
-    expect(await verify()).toEqual({ ok: true, events: 7, firstBroken: null });
+    expect(await verify()).toEqual({ ok: true, events: 7, unkeyedEvents: 0, firstBroken: null });
 
     // Filters.
     expect((await events(project.slug, { actions: ['defineKpi'] })).map((e) => e.seq)).toEqual([7, 6]);
@@ -145,7 +146,7 @@ describe('audit trail', () => {
     const log = await events();
     expect(log).toHaveLength(22);
     expect(log.map((e) => e.seq)).toEqual(Array.from({ length: 22 }, (_, i) => 22 - i));
-    expect(await verify()).toEqual({ ok: true, events: 22, firstBroken: null });
+    expect(await verify()).toEqual({ ok: true, events: 22, unkeyedEvents: 0, firstBroken: null });
   });
 
   it('is readable by admins and auditors of the project only', async () => {
@@ -220,9 +221,10 @@ describe('audit trail', () => {
     expect(await verify()).toEqual({
       ok: false,
       events: 2,
+      unkeyedEvents: 0,
       firstBroken: { seq: 3, eventId: third.id, reason: expect.stringMatching(/altered/) },
     });
-    // Recomputing the edited row's hash too only moves the break to the next link.
+    // Recomputing the edited row's sha256 too does not help: the hash is keyed.
     const [{ hash }] = (await hub.db.query('SELECT hash FROM audit_event WHERE id = $1', [
       third.id,
     ])) as Array<{
@@ -238,11 +240,24 @@ describe('audit trail', () => {
     const forged = auditHash(row);
     expect(forged).not.toBe(hash);
     await tamper('UPDATE audit_event SET hash = $2 WHERE id = $1', [third.id, forged]);
-    const fourth = log.find((e) => e.seq === 4)!;
     expect(await verify()).toEqual({
       ok: false,
-      events: 3,
-      firstBroken: { seq: 4, eventId: fourth.id, reason: expect.stringMatching(/previous hash/) },
+      events: 2,
+      unkeyedEvents: 0,
+      firstBroken: { seq: 3, eventId: third.id, reason: expect.stringMatching(/altered or forged/) },
+    });
+    // A link whose event holds but whose previous hash is not its predecessor's is named as such.
+    await tamper('UPDATE audit_event SET hash = $2 WHERE id = $1', [third.id, hash]);
+    await tamper("UPDATE audit_event SET after = jsonb_set(after, '{name}', '\"d1\"') WHERE id = $1", [
+      third.id,
+    ]);
+    expect(await verify()).toMatchObject({ ok: true, events: 5 });
+    await tamper('UPDATE audit_event SET prev_hash = $2 WHERE id = $1', [third.id, '1'.repeat(64)]);
+    expect(await verify()).toEqual({
+      ok: false,
+      events: 2,
+      unkeyedEvents: 0,
+      firstBroken: { seq: 3, eventId: third.id, reason: expect.stringMatching(/previous hash/) },
     });
     // Removing an event is a missing position.
     await tamper('DELETE FROM audit_event WHERE id = $1', [log.find((e) => e.seq === 2)!.id]);
@@ -250,6 +265,105 @@ describe('audit trail', () => {
       ok: false,
       events: 1,
       firstBroken: { seq: 2, reason: expect.stringMatching(/missing/) },
+    });
+  });
+});
+
+describe('audit chain keying', () => {
+  let hub: TestHub;
+  /** The hub as it ran before keying: no NERVE_SECRET_KEY, so it writes version-0 (plain sha256) events. */
+  let unkeyed: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    unkeyed = await startTestHub({ secretKey: undefined });
+  });
+  afterAll(async () => {
+    await unkeyed.close();
+    await hub.close();
+  });
+
+  const verify = async (slug: string) =>
+    (await hub.gqlOk<{ verifyAuditChain: Record<string, unknown> }>(VERIFY, { p: slug })).verifyAuditChain;
+  const createProject = async (on: TestHub) =>
+    (
+      await on.gqlOk<{ createProject: { id: string; slug: string } }>(
+        'mutation($i: CreateProjectInput!) { createProject(input: $i) { id slug } }',
+        { i: { slug: unique('keyed'), name: 'Keyed' } },
+      )
+    ).createProject;
+  const createDataset = (on: TestHub, project: string) =>
+    on.gqlOk('mutation($i: CreateDatasetInput!) { createDataset(input: $i) { id } }', {
+      i: { project, name: unique('d') },
+    });
+
+  /**
+   * What someone with INSERT on the database (and no NERVE_SECRET_KEY) can do: append an event at the
+   * chain's tail whose sha256 is correctly recomputed over its fields and the previous hash.
+   */
+  async function forge(chain: string, hashVersion: number): Promise<string> {
+    const [last] = (await hub.db.query(
+      'SELECT seq, hash FROM audit_event WHERE chain = $1 ORDER BY seq DESC LIMIT 1',
+      [chain],
+    )) as Array<{ seq: number; hash: string }>;
+    const event = {
+      chain,
+      seq: last.seq + 1,
+      projectId: chain,
+      actorKeyId: '00000000-0000-0000-0000-000000000000',
+      actorName: 'hub',
+      actorRole: 'SYSTEM',
+      action: 'setModelAlias',
+      subjectType: 'ModelVersion',
+      subjectId: 'innocent',
+      before: null,
+      after: { alias: 'champion' },
+      requestId: 'forged',
+      at: new Date('2026-01-01T00:00:00.000Z'),
+      prevHash: last.hash,
+    };
+    const [{ id }] = (await hub.db.query(
+      `INSERT INTO audit_event (chain, seq, project_id, actor_key_id, actor_name, actor_role, action,
+         subject_type, subject_id, before, after, request_id, at, prev_hash, hash, hash_version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
+      [...Object.values({ ...event, after: JSON.stringify(event.after) }), auditHash(event), hashVersion],
+    )) as Array<{ id: string }>;
+    return String(id);
+  }
+
+  it('names an event inserted with a recomputed sha256, whichever hash version it claims', async () => {
+    const project = await createProject(hub);
+    await createDataset(hub, project.slug);
+    expect(await verify(project.slug)).toEqual({ ok: true, events: 2, unkeyedEvents: 0, firstBroken: null });
+    const forgedKeyed = await forge(project.id, 1);
+    expect(await verify(project.slug)).toEqual({
+      ok: false,
+      events: 2,
+      unkeyedEvents: 0,
+      firstBroken: { seq: 3, eventId: forgedKeyed, reason: expect.stringMatching(/altered or forged/) },
+    });
+
+    const other = await createProject(hub);
+    const forgedUnkeyed = await forge(other.id, 0);
+    expect(await verify(other.slug)).toEqual({
+      ok: false,
+      events: 1,
+      unkeyedEvents: 0,
+      firstBroken: { seq: 2, eventId: forgedUnkeyed, reason: expect.stringMatching(/unkeyed after keyed/) },
+    });
+  });
+
+  it('verifies a chain begun before keying, whose first keyed event seals the unkeyed prefix', async () => {
+    const project = await createProject(unkeyed);
+    await createDataset(unkeyed, project.slug);
+    expect(await verify(project.slug)).toEqual({ ok: true, events: 2, unkeyedEvents: 2, firstBroken: null });
+    await createDataset(hub, project.slug);
+    expect(await verify(project.slug)).toEqual({ ok: true, events: 3, unkeyedEvents: 2, firstBroken: null });
+    const forged = await forge(project.id, 0);
+    expect(await verify(project.slug)).toMatchObject({
+      ok: false,
+      events: 3,
+      firstBroken: { seq: 4, eventId: forged, reason: expect.stringMatching(/unkeyed after keyed/) },
     });
   });
 });

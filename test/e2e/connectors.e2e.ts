@@ -105,6 +105,7 @@ describe('connectors', () => {
       const sha = await uploadArtifact(
         hub,
         linearClassifierOnnx({ features: 1, classes: 2, weights: [[1, -1]], bias }),
+        project.slug,
       );
       await hub.gqlOk('mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }', {
         i: { modelId: createModel.id, artifactSha256: sha, labels: ['a', 'b'], preprocessing: spec },

@@ -57,7 +57,7 @@ describe('data policy: personal data and retention', () => {
   let hub: TestHub;
   let clock = new Date(Date.UTC(2024, 1, 15));
   let policyReads = 0;
-  let artifact: string;
+  const onnx = linearClassifierOnnx({ features: 5, classes: 2 });
   const closers: Array<{ close(): Promise<void> }> = [];
 
   const failure = (res: GqlResult<unknown>) => {
@@ -87,7 +87,7 @@ describe('data policy: personal data and retention', () => {
         i: {
           modelId: createModel.id,
           labels: ['stay', 'leave'],
-          artifactSha256: artifact,
+          artifactSha256: await uploadArtifact(hub, onnx, project),
           preprocessing: SPEC,
         },
       },
@@ -155,7 +155,6 @@ describe('data policy: personal data and retention', () => {
         },
       },
     );
-    artifact = await uploadArtifact(hub, linearClassifierOnnx({ features: 5, classes: 2 }));
   });
   afterAll(async () => {
     for (const c of closers) await c.close();

@@ -38,12 +38,13 @@ describe('dataloaders', () => {
   beforeAll(async () => {
     // Default query limits: this nested query is what a frontend asks, and must pass them.
     hub = await startTestHub({}, { onQuery: (sql) => statements.push(sql) });
-    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 3, classes: 2 }));
+    const onnx = linearClassifierOnnx({ features: 3, classes: 2 });
     const { projects, models } = hub.services;
     // Arranged through the services, one project at a time in parallel.
     projectIds = await Promise.all(
       Array.from({ length: PROJECTS }, async (_, p) => {
         const project = await projects.create(hub.system, { slug: unique('dl'), name: `Loader ${p}` });
+        const sha = await uploadArtifact(hub, onnx, project.slug);
         for (let m = 0; m < MODELS_PER_PROJECT; m++) {
           const model = await models.create(hub.system, {
             project: project.id,

@@ -76,9 +76,10 @@ describe('datasets', () => {
     return { status: res.status, ...((await res.json()) as object) };
   };
 
-  const upload = async (content: string | Buffer): Promise<string> => {
+  /** Uploads to project A, where the tests below register. */
+  const upload = async (content: string | Buffer, project = projectA.slug): Promise<string> => {
     const hex = sha256(content);
-    const res = await fetch(`${hub.url.replace('/graphql', '')}/artifacts/sha256/${hex}`, {
+    const res = await fetch(`${hub.url.replace('/graphql', '')}/artifacts/sha256/${hex}?project=${project}`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${hub.adminKey}`, 'content-type': 'text/csv' },
       body: content,

@@ -154,6 +154,7 @@ describe('inference', () => {
     goodSha = await uploadArtifact(
       hub,
       linearClassifierOnnx({ features: 2, classes: 3, weights: WEIGHTS, bias: BIAS }),
+      project.slug,
     );
   });
   afterAll(() => hub.close());
@@ -243,7 +244,11 @@ describe('inference', () => {
         weights: WEIGHTS,
         bias: [0.01, 0.02, 0.03],
       });
-      const truncated = await uploadArtifact(hub, whole.subarray(0, Math.floor(whole.length / 2)));
+      const truncated = await uploadArtifact(
+        hub,
+        whole.subarray(0, Math.floor(whole.length / 2)),
+        project.slug,
+      );
       const res = await register({ artifactSha256: truncated, preprocessing: SPEC });
       expect(failure(res)).toMatchObject({ code: 'BAD_USER_INPUT', field: 'artifactSha256' });
       expect(failure(res).message).toMatch(/is not a loadable ONNX model/);
@@ -431,6 +436,7 @@ describe('inference', () => {
       const otherSha = await uploadArtifact(
         hub,
         linearClassifierOnnx({ features: 2, classes: 3, weights: WEIGHTS, bias: [0.5, 0, -0.5] }),
+        project.slug,
       );
       const v2 = (await register({ artifactSha256: otherSha, preprocessing: SPEC })).data!
         .registerModelVersion;
@@ -500,7 +506,7 @@ describe('inference', () => {
     it('keeps serving the stable version while a canary that throws at run time fails clearly', async () => {
       const stable = (await register({ artifactSha256: goodSha, preprocessing: SPEC })).data!
         .registerModelVersion;
-      const brokenSha = await uploadArtifact(hub, failingAtRunTime());
+      const brokenSha = await uploadArtifact(hub, failingAtRunTime(), project.slug);
       const broken = await register({ artifactSha256: brokenSha, preprocessing: SPEC });
       expect(broken.errors).toBeUndefined();
       const name = unique('fragile');
@@ -709,6 +715,7 @@ describe('inference', () => {
       const sha = await uploadArtifact(
         own,
         linearClassifierOnnx({ features: 2, classes: 3, weights: WEIGHTS, bias: BIAS }),
+        slug,
       );
       await own.gql(REGISTER, {
         i: { modelId: id, artifactSha256: sha, preprocessing: SPEC, labels: LABELS },

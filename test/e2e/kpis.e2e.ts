@@ -178,6 +178,7 @@ describe('KPIs', () => {
       const sha = await uploadArtifact(
         hub,
         linearClassifierOnnx({ features: 1, classes: 2, weights: [[1, -1]], bias: [0, 0.1 * (i + 1)] }),
+        projectSlug,
       );
       const { registerModelVersion } = await hub.gqlOk<{ registerModelVersion: { id: string } }>(
         'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }',

@@ -1,5 +1,5 @@
 import { Role } from '../../src/modules/api-keys/api-key.entity';
-import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
+import { linearClassifierOnnx, sha256Hex, uploadArtifact } from '../factories/onnx';
 import { startTestHub, unique, type GqlResult, type TestHub } from '../harness';
 
 const VIEW = `versionId complete missing markdown card {
@@ -70,7 +70,16 @@ function failure(res: GqlResult<unknown>): { code?: string; field?: string } {
 
 describe('model cards', () => {
   let hub: TestHub;
-  let sha: string;
+  const onnx = linearClassifierOnnx({
+    features: 2,
+    classes: 2,
+    weights: [
+      [0.5, -0.5],
+      [-0.1, 0.1],
+    ],
+    bias: [0, 0],
+  });
+  const sha = sha256Hex(onnx);
 
   /** A project with a dataset version, a finished run that logged metrics, and a model. */
   async function arrange(riskLevel = 'LIMITED') {
@@ -120,6 +129,7 @@ describe('model cards', () => {
         { i: { project: slug, name: unique('churn'), task: 'CLASSIFICATION' } },
       )
     ).createModel;
+    await uploadArtifact(hub, onnx, slug);
     const register = async (input: Record<string, unknown> = {}) =>
       (
         await hub.gqlOk<{ registerModelVersion: { id: string; version: number; createdAt: string } }>(
@@ -151,18 +161,6 @@ describe('model cards', () => {
 
   beforeAll(async () => {
     hub = await startTestHub();
-    sha = await uploadArtifact(
-      hub,
-      linearClassifierOnnx({
-        features: 2,
-        classes: 2,
-        weights: [
-          [0.5, -0.5],
-          [-0.1, 0.1],
-        ],
-        bias: [0, 0],
-      }),
-    );
   });
   afterAll(() => hub.close());
 

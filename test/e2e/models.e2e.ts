@@ -92,8 +92,9 @@ describe('models', () => {
       ),
     );
     [projectA, projectB] = created;
-    classifierSha = await uploadArtifact(hub, linearClassifierOnnx({ features: 4, classes: 3 }));
-    regressorSha = await uploadArtifact(hub, linearRegressorOnnx({ features: 2 }));
+    const both = [projectA.slug, projectB.slug];
+    classifierSha = await uploadArtifact(hub, linearClassifierOnnx({ features: 4, classes: 3 }), both);
+    regressorSha = await uploadArtifact(hub, linearRegressorOnnx({ features: 2 }), both);
   });
   afterAll(() => hub.close());
 
@@ -227,7 +228,7 @@ describe('models', () => {
         field: 'artifactSha256',
       });
 
-      const garbage = await uploadArtifact(hub, Buffer.from(`not an onnx model ${unique()}`));
+      const garbage = await uploadArtifact(hub, Buffer.from(`not an onnx model ${unique()}`), projectA.slug);
       const notOnnx = await register({ modelId: model.id, artifactSha256: garbage });
       expect(failure(notOnnx)).toEqual({ code: 'BAD_USER_INPUT', field: 'artifactSha256' });
       expect(notOnnx.errors![0].message).toMatch(/^artifactSha256: is not a loadable ONNX model: /);
@@ -459,6 +460,7 @@ describe('models', () => {
       ).data!.createProject.slug;
       const first = (await createModel(slug, unique('first'))).data!.createModel;
       const second = (await createModel(slug, unique('second'))).data!.createModel;
+      await uploadArtifact(hub, linearClassifierOnnx({ features: 4, classes: 3 }), slug);
       const versions = [];
       for (let i = 0; i < 3; i++)
         versions.push((await register({ modelId: second.id })).data!.registerModelVersion);

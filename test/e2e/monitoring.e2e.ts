@@ -230,6 +230,7 @@ describe('monitoring', () => {
       const sha = await uploadArtifact(
         hub,
         linearClassifierOnnx({ features: 5, classes: 3, weights: WEIGHTS, bias: BIAS }),
+        project.slug,
       );
       const v = await register({
         modelId,
@@ -315,6 +316,7 @@ describe('monitoring', () => {
       const sha = await uploadArtifact(
         hub,
         linearClassifierOnnx({ features: 5, classes: 3, weights: WEIGHTS, bias: [0.1, 0, 0] }),
+        project.slug,
       );
       const bare = await endpointOf(model, await register({ modelId, artifactSha256: sha }));
       const res = await hub.gql('mutation($e: String!) { runDriftCheck(endpoint: $e) { id } }', { e: bare });

@@ -177,7 +177,7 @@ describe('graphql/operations', () => {
       ],
       bias: [0, 0],
     });
-    const sha = await uploadArtifact(hub, onnx);
+    const sha = await uploadArtifact(hub, onnx, slug);
     const version = (
       await run<{ registerModelVersion: { id: string } }>('RegisterModelVersion', {
         input: {

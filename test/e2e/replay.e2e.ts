@@ -181,8 +181,8 @@ describe('replayPredictions', () => {
         { i: { slug: unique('replay'), name: 'Replay' } },
       )
     ).createProject;
-    v1Sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 3, ...V1 }));
-    v2Sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 3, ...V2 }));
+    v1Sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 3, ...V1 }), project.slug);
+    v2Sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 3, ...V2 }), project.slug);
   });
   afterAll(() => hub.close());
 
@@ -465,12 +465,12 @@ describe('replayPredictions', () => {
     const r2 = { weights: [[0.4], [1.2]], bias: [0] as [number] };
     const v1 = await registered({
       modelId: model.id,
-      artifactSha256: await uploadArtifact(hub, linearRegressorOnnx({ features: 2, ...r1 })),
+      artifactSha256: await uploadArtifact(hub, linearRegressorOnnx({ features: 2, ...r1 }), project.slug),
       labels: [],
     });
     const v2 = await registered({
       modelId: model.id,
-      artifactSha256: await uploadArtifact(hub, linearRegressorOnnx({ features: 2, ...r2 })),
+      artifactSha256: await uploadArtifact(hub, linearRegressorOnnx({ features: 2, ...r2 }), project.slug),
       labels: [],
     });
     const endpoint = await createEndpoint(model.name, v1.version);
@@ -519,7 +519,7 @@ describe('replayPredictions', () => {
 
   it("counts the rows the version's preprocessing refuses, with the first reason", async () => {
     const model = await createModel();
-    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 3, classes: 3 }));
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 3, classes: 3 }), project.slug);
     const amount = SPEC.features[0];
     const errors = SPEC.features[1];
     // v1 takes an optional flag; v2 needs it.

@@ -80,7 +80,7 @@ describeRedis('two hub processes sharing PostgreSQL and Redis', () => {
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project: project.slug, name: 'm', task: 'CLASSIFICATION' } },
     );
-    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }));
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }), project.slug);
     await hub.gql('mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }', {
       i: {
         modelId: model.data!.createModel.id,

@@ -187,7 +187,9 @@ describe('rollouts', () => {
       linearClassifierOnnx({ features: 2, classes: 3, weights: WEIGHTS, bias: WORSE_BIAS }),
       failingAtRunTime(),
     );
-    const [good, worse, broken] = await Promise.all(artifacts.map((a) => uploadArtifact(hub, a)));
+    const [good, worse, broken] = await Promise.all(
+      artifacts.map((a) => uploadArtifact(hub, a, project.slug)),
+    );
     fake = new FakeOipServer([
       {
         name: 'router',
@@ -490,7 +492,7 @@ describe('rollouts', () => {
     // Another process takes over (the first worker is gone): all it knows is in the database.
     const second = await startTestHub({}, { now: () => clock });
     try {
-      await Promise.all(artifacts.map((a) => uploadArtifact(second, a)));
+      await Promise.all(artifacts.map((a) => uploadArtifact(second, a, project.slug)));
       advance(1);
       await traffic(endpoint, 60);
       await hub.services.predictionLog.flush();

@@ -68,21 +68,27 @@ export function expectedSoftmax(row: number[], weights: number[][], bias: number
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-/** Uploads bytes to the hub's artifact store (`PUT /artifacts/sha256/<hex>`) and returns the hex digest. */
+/**
+ * Uploads bytes to the hub's artifact store for a project, or for each of several
+ * (`PUT /artifacts/sha256/<hex>?project=<slug>`), and returns the hex digest.
+ */
 export async function uploadArtifact(
   hub: TestHub,
   bytes: Uint8Array,
+  projects: string | string[],
   key: string = hub.adminKey,
 ): Promise<string> {
   const sha256 = sha256Hex(bytes);
   const base = hub.url.replace(/\/graphql$/, '');
-  const res = await fetch(`${base}/artifacts/sha256/${sha256}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
-    body: bytes,
-  });
-  if (res.status !== 200 && res.status !== 201) {
-    throw new Error(`artifact upload failed with ${res.status}: ${await res.text()}`);
+  for (const project of Array.isArray(projects) ? projects : [projects]) {
+    const res = await fetch(`${base}/artifacts/sha256/${sha256}?project=${encodeURIComponent(project)}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    if (res.status !== 200 && res.status !== 201) {
+      throw new Error(`artifact upload failed with ${res.status}: ${await res.text()}`);
+    }
   }
   return sha256;
 }

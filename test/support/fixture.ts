@@ -100,6 +100,7 @@ export class ProjectFixture {
         ],
         bias: [0, 0],
       }),
+      this.slug,
     );
     for (let i = 0; i < 3; i++) {
       const lineage = i === 0 ? { runId: this.runId, datasetVersionId: this.datasetVersionId } : {};

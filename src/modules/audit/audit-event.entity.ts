@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from '../../common/json-scalar';
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
@@ -73,7 +73,16 @@ export class AuditEvent {
   @Column('text')
   prevHash: string;
 
-  @Field({ description: 'sha256 over this event’s fields and prevHash' })
+  @Field({ description: 'HMAC-SHA256 (or, for hashVersion 0, plain sha256) over the fields and prevHash' })
   @Column('text')
   hash: string;
+
+  /**
+   * How `hash` was made: 0, plain sha256 (events written before keying; anyone who can INSERT can
+   * recompute it), 1, HMAC-SHA256 under a key derived from NERVE_SECRET_KEY, which the database never
+   * holds. A version-0 event is accepted only before a chain's first keyed event.
+   */
+  @Field(() => Int, { description: '0: unkeyed sha256 (written before keying), 1: HMAC-SHA256' })
+  @Column('smallint', { default: 0 })
+  hashVersion: number;
 }

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { BadInputError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
 import { murmur3 } from '../inference/murmur3';
+import type { Creating, IdempotencyService } from '../idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
 import { AuditEvent } from './audit-event.entity';
 import type { AuditChainReport, AuditLogArgs } from './audit.types';
@@ -58,29 +59,48 @@ type Hashed = Pick<
   | 'prevHash'
 >;
 
-/** sha256 over every field of the event and the previous hash, in a fixed order. */
+/** Every field of the event and the previous hash, in a fixed order: what a hash covers. */
+const hashedText = (e: Hashed): string =>
+  canonical([
+    e.chain,
+    e.seq,
+    e.projectId,
+    e.actorKeyId,
+    e.actorName,
+    e.actorRole,
+    e.action,
+    e.subjectType,
+    e.subjectId,
+    e.before,
+    e.after,
+    e.requestId,
+    e.at.toISOString(),
+    e.prevHash,
+  ]);
+
+/**
+ * Version 0: plain sha256 of the event. Kept to verify events written before keying; anyone who can
+ * INSERT can compute it, so it proves nothing against them.
+ */
 export function auditHash(e: Hashed): string {
-  return createHash('sha256')
-    .update(
-      canonical([
-        e.chain,
-        e.seq,
-        e.projectId,
-        e.actorKeyId,
-        e.actorName,
-        e.actorRole,
-        e.action,
-        e.subjectType,
-        e.subjectId,
-        e.before,
-        e.after,
-        e.requestId,
-        e.at.toISOString(),
-        e.prevHash,
-      ]),
-    )
-    .digest('hex');
+  return createHash('sha256').update(hashedText(e)).digest('hex');
 }
+
+/** Version 1: HMAC-SHA256 of the event under the chain key (see {@link auditChainKey}). */
+export function keyedAuditHash(key: Buffer, e: Hashed): string {
+  return createHmac('sha256', key).update(hashedText(e)).digest('hex');
+}
+
+/**
+ * The audit chain's key, derived (HKDF) from NERVE_SECRET_KEY for this one purpose: the database holds
+ * neither, so write access to it is not enough to forge an event that verifies.
+ */
+export function auditChainKey(secretKey: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', Buffer.from(secretKey, 'base64'), '', 'nerve audit chain v1', 32));
+}
+
+const UNKEYED = 0;
+const KEYED = 1;
 
 /**
  * The audit trail. `record` appends to the project's chain inside the caller's transaction (so the
@@ -90,11 +110,19 @@ export function auditHash(e: Hashed): string {
 export class AuditService {
   /** Set once the project service exists (it records its own mutations here, so it is built after). */
   projects!: ProjectService;
+  /** Set once built, for {@link AuditService.createOnce}. */
+  idempotency!: IdempotencyService;
+
+  private readonly key: Buffer | undefined;
 
   constructor(
     private readonly db: DataSource,
     private readonly now: () => Date,
-  ) {}
+    /** NERVE_SECRET_KEY; undefined (a hub on DATABASE_URL without one): events are written unkeyed. */
+    secretKey?: string,
+  ) {
+    this.key = secretKey ? auditChainKey(secretKey) : undefined;
+  }
 
   async record(
     manager: EntityManager,
@@ -162,7 +190,10 @@ export class AuditService {
         at: new Date(this.now().getTime()),
         prevHash: last?.hash ?? GENESIS,
       };
-      await manager.insert(AuditEvent, { ...event, hash: auditHash(event) } as never);
+      const hashed = this.key
+        ? { hash: keyedAuditHash(this.key, event), hashVersion: KEYED }
+        : { hash: auditHash(event), hashVersion: UNKEYED };
+      await manager.insert(AuditEvent, { ...event, ...hashed } as never);
     }
   }
 
@@ -172,6 +203,22 @@ export class AuditService {
     work: (manager: EntityManager) => Promise<{ result: T; audit: AuditEntry | AuditEntry[] | null }>,
   ): Promise<T> {
     return this.db.transaction(async (manager) => {
+      const { result, audit } = await work(manager);
+      if (audit) await this.record(manager, ctx, audit);
+      return result;
+    });
+  }
+
+  /**
+   * `transaction` for a mutation that creates one row, with an optional idempotency key: the key's
+   * claim, the row and its audit event commit together, and a retry with the key gets the first row.
+   */
+  async createOnce<E extends { id: string }>(
+    ctx: RequestContext,
+    creating: Creating<E>,
+    work: (manager: EntityManager) => Promise<{ result: E; audit: AuditEntry | AuditEntry[] | null }>,
+  ): Promise<E> {
+    return this.idempotency.runCreating(ctx, creating, async (manager) => {
       const { result, audit } = await work(manager);
       if (audit) await this.record(manager, ctx, audit);
       return result;
@@ -198,8 +245,10 @@ export class AuditService {
 
   /**
    * Recomputes a project's chain from its first event and names the first link that does not hold:
-   * a missing position, a previous-hash that is not the prior event's hash, or a hash that does not
-   * match the event's fields. Reads in pages, so a long chain is not held in memory.
+   * a missing position, a previous-hash that is not the prior event's hash, a hash that does not
+   * match the event's fields under the hub's key, or an unkeyed event after a keyed one (unkeyed
+   * hashes are only honoured as the prefix written before keying: otherwise a forger would write
+   * version 0). Reads in pages, so a long chain is not held in memory.
    */
   async verify(ctx: RequestContext, projectRef: string): Promise<AuditChainReport> {
     const project = await this.projects.resolve(ctx, projectRef, 'AuditEvent');
@@ -207,6 +256,8 @@ export class AuditService {
     let previous = GENESIS;
     let expectedSeq = 1;
     let events = 0;
+    let unkeyedEvents = 0;
+    let keyedSeen = false;
     for (;;) {
       const page = await this.db
         .getRepository(AuditEvent)
@@ -219,18 +270,34 @@ export class AuditService {
         const broken = (reason: string): AuditChainReport => ({
           ok: false,
           events: events,
+          unkeyedEvents,
           firstBroken: { seq: expectedSeq, eventId: e.id, reason },
         });
         if (e.seq !== expectedSeq) return broken(`event ${expectedSeq} is missing (found ${e.seq} next)`);
         if (e.prevHash !== previous)
           return broken('its previous hash is not the hash of the event before it');
-        if (auditHash(e) !== e.hash)
-          return broken('its hash does not match its contents: the event was altered');
+        if (e.hashVersion === UNKEYED) {
+          if (keyedSeen)
+            return broken('its hash is unkeyed after keyed events: it was not written by the hub');
+          if (auditHash(e) !== e.hash)
+            return broken('its hash does not match its contents: the event was altered');
+          unkeyedEvents += 1;
+        } else if (e.hashVersion === KEYED) {
+          if (!this.key)
+            return broken('it is keyed under NERVE_SECRET_KEY, which this hub was not given: cannot verify');
+          if (keyedAuditHash(this.key, e) !== e.hash)
+            return broken(
+              'its hash does not match its contents under the hub key: the event was altered or forged',
+            );
+          keyedSeen = true;
+        } else {
+          return broken(`its hash version ${e.hashVersion} is unknown`);
+        }
         previous = e.hash;
         expectedSeq += 1;
         events += 1;
       }
-      if (page.length < 1000) return { ok: true, events, firstBroken: null };
+      if (page.length < 1000) return { ok: true, events, unkeyedEvents, firstBroken: null };
     }
   }
 }

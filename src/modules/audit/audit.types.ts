@@ -49,6 +49,12 @@ export class AuditChainReport {
   @Field(() => Int, { description: 'Events verified before the first break (all of them when ok)' })
   events: number;
 
+  @Field(() => Int, {
+    description:
+      'Of those, events hashed without a key (written before keying): evidence only against someone who cannot write to the database',
+  })
+  unkeyedEvents: number;
+
   @Field(() => AuditChainBreak, { nullable: true })
   firstBroken: AuditChainBreak | null;
 }

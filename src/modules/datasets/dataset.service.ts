@@ -50,7 +50,8 @@ export class DatasetService {
     const description = input.description?.trim()
       ? requireText('description', input.description, 10_000)
       : null;
-    return this.db.transaction(async (manager) => {
+    const creating = { operation: 'createDataset', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: Dataset }, async (manager) => {
       const dataset = manager.create(Dataset, { projectId: project.id, name, description });
       try {
         await manager.insert(Dataset, dataset);
@@ -60,14 +61,16 @@ export class DatasetService {
         }
         throw error;
       }
-      await this.audit.record(manager, ctx, {
-        action: 'createDataset',
-        subjectType: 'Dataset',
-        subjectId: dataset.id,
-        projectId: project.id,
-        after: { name, description },
-      });
-      return dataset;
+      return {
+        result: dataset,
+        audit: {
+          action: 'createDataset',
+          subjectType: 'Dataset',
+          subjectId: dataset.id,
+          projectId: project.id,
+          after: { name, description },
+        },
+      };
     });
   }
 
@@ -145,9 +148,10 @@ export class DatasetService {
     ctx.authorize('create', 'Dataset', dataset.projectId);
     const data = hasRows
       ? profileInline(input.rows as unknown[], overrides)
-      : await this.profileCsv(ctx, input.csvSha256!, overrides);
+      : await this.profileCsv(ctx, dataset.projectId, input.csvSha256!, overrides);
 
-    return this.db.transaction(async (manager) => {
+    const creating = { operation: 'registerDatasetVersion', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: DatasetVersion }, async (manager) => {
       const locked = await manager
         .getRepository(Dataset)
         .createQueryBuilder('d')
@@ -172,27 +176,34 @@ export class DatasetService {
         profile: data.profile,
       });
       await manager.insert(DatasetVersion, version);
-      await this.audit.record(manager, ctx, {
-        action: 'registerDatasetVersion',
-        subjectType: 'DatasetVersion',
-        subjectId: version.id,
-        projectId: dataset.projectId,
-        after: {
-          datasetId: dataset.id,
-          version: version.version,
-          sha256: version.sha256,
-          rowCount: version.rowCount,
-          uri,
+      return {
+        result: version,
+        audit: {
+          action: 'registerDatasetVersion',
+          subjectType: 'DatasetVersion',
+          subjectId: version.id,
+          projectId: dataset.projectId,
+          after: {
+            datasetId: dataset.id,
+            version: version.version,
+            sha256: version.sha256,
+            rowCount: version.rowCount,
+            uri,
+          },
         },
-      });
-      return version;
+      };
     });
   }
 
-  private async profileCsv(ctx: RequestContext, sha256: string, overrides: Overrides): Promise<ProfiledData> {
-    ctx.authorize('read', 'Artifact');
+  private async profileCsv(
+    ctx: RequestContext,
+    projectId: string,
+    sha256: string,
+    overrides: Overrides,
+  ): Promise<ProfiledData> {
+    ctx.authorize('read', 'Artifact', projectId);
     const hex = requireSha256('csvSha256', sha256);
-    const { path } = await this.artifacts.locate(hex, 'csvSha256');
+    const { path } = await this.artifacts.locate(projectId, hex, 'csvSha256');
     let profiler: DatasetProfiler | undefined;
     for await (const { cells, line } of readCsv(path, 'csvSha256', { lines: true })) {
       if (!profiler) {

@@ -23,6 +23,12 @@ export class CreateDatasetInput {
 
   @Field(() => String, { nullable: true })
   description?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'Declares a column type instead of inferring it' })
@@ -44,7 +50,8 @@ export class RegisterDatasetVersionInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'sha256 of a CSV artifact (header row first), uploaded with PUT /artifacts/sha256/<hex>',
+    description:
+      'sha256 of a CSV artifact (header row first), uploaded to the project with PUT /artifacts/sha256/<hex>?project=<slug>',
   })
   csvSha256?: string | null;
 
@@ -56,6 +63,12 @@ export class RegisterDatasetVersionInput {
     description: 'Column types to use instead of inferring them',
   })
   columns?: DatasetColumnInput[] | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ArgsType()

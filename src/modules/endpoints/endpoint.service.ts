@@ -63,8 +63,9 @@ export class EndpointService {
     const batching = checkBatching(input.batching);
     const logSampleRate = checkSampleRate(input.logSampleRate) ?? 1;
     await this.governance.assertMayServe(project.id, 'project');
+    const creating = { operation: 'createEndpoint', key: input.idempotencyKey, args: input };
     try {
-      return await this.db.transaction(async (manager) => {
+      return await this.audit.createOnce(ctx, { ...creating, entity: Endpoint }, async (manager) => {
         const endpoint = manager.create(Endpoint, {
           projectId: project.id,
           name,
@@ -90,7 +91,8 @@ export class EndpointService {
           ctx.requestId,
           'createEndpoint',
         );
-        return manager.findOneByOrFail(Endpoint, { id: endpoint.id });
+        // recordTraffic wrote the audit event, with the traffic history row.
+        return { result: await manager.findOneByOrFail(Endpoint, { id: endpoint.id }), audit: null };
       });
     } catch (error) {
       if (fromDatabaseError(error) instanceof ConflictError)

@@ -59,6 +59,12 @@ export class CreateEndpointInput {
     description: 'Share of successful predictions logged, 0 to 1; default 1',
   })
   logSampleRate?: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType()

@@ -50,8 +50,13 @@ export class ImpactAssessmentResolver {
     @Ctx() ctx: RequestContext,
     @Arg('project') project: string,
     @Arg('sections') sections: ImpactAssessmentInput,
+    @Arg('idempotencyKey', () => String, {
+      nullable: true,
+      description: 'A retry with the same key returns the version the first call submitted',
+    })
+    idempotencyKey: string | null,
   ): Promise<ImpactAssessment> {
-    return this.services.impactAssessments.submit(ctx, project, sections);
+    return this.services.impactAssessments.submit(ctx, project, sections, idempotencyKey);
   }
 
   @Can('approve', 'ImpactAssessment')

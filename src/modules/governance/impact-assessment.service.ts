@@ -29,11 +29,18 @@ export class ImpactAssessmentService {
     ctx: RequestContext,
     projectRef: string,
     input: ImpactAssessmentInput,
+    idempotencyKey?: string | null,
   ): Promise<ImpactAssessment> {
     const project = await this.projects.resolve(ctx, projectRef, 'ImpactAssessment');
     ctx.authorize('create', 'ImpactAssessment', project.id);
     const sections = validSections(input);
-    return this.audit.transaction(ctx, async (manager) => {
+    const creating = {
+      operation: 'submitImpactAssessment',
+      key: idempotencyKey,
+      args: { project: project.id, sections: input },
+      entity: ImpactAssessment,
+    };
+    return this.audit.createOnce(ctx, creating, async (manager) => {
       // One version at a time per project: the row lock orders concurrent submissions.
       await manager.query('SELECT id FROM project WHERE id = $1 FOR UPDATE', [project.id]);
       const [{ next }] = (await manager.query(

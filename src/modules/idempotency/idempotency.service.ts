@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, EntityTarget } from 'typeorm';
 import { BadInputError, ConflictError, DomainError, ErrorCode } from '../../common/errors';
 import type { RequestContext } from '../../context/context';
 import { IdempotencyRecord } from './idempotency-record.entity';
@@ -32,6 +32,16 @@ interface StoredFailure {
   code: ErrorCode;
   message: string;
   extensions: Record<string, unknown>;
+}
+
+/** A mutation that creates one row, made at most once per idempotency key (see `runCreating`). */
+export interface Creating<E> {
+  /** The mutation's name: keys are scoped per operation and caller. */
+  operation: string;
+  key: string | null | undefined;
+  /** What a retry must repeat exactly; the same key with other arguments is a CONFLICT. */
+  args: unknown;
+  entity: EntityTarget<E>;
 }
 
 /**
@@ -200,6 +210,23 @@ export class IdempotencyService {
       await record(manager, result);
       return done[0][0].result;
     });
+  }
+
+  /**
+   * `run` for a mutation that creates one row: the claim keeps only the row's id, and a retry gets the
+   * row as it is now (the first call's entity does not survive a trip through jsonb: dates, relations).
+   */
+  async runCreating<E extends { id: string }>(
+    ctx: RequestContext,
+    creating: Creating<E>,
+    work: (manager: EntityManager) => Promise<E>,
+  ): Promise<E> {
+    let created: E | undefined;
+    const { id } = await this.run(ctx, creating.operation, creating.key, creating.args, async (manager) => {
+      created = await work(manager);
+      return { id: created.id };
+    });
+    return created ?? this.db.getRepository(creating.entity).findOneByOrFail({ id } as never);
   }
 
   private claimOf(ctx: RequestContext, operation: string, key: string, args: unknown) {

@@ -87,8 +87,9 @@ export class ModelService {
       task: input.task,
       description: input.description?.trim() ? requireText('description', input.description, 10_000) : null,
     });
+    const creating = { operation: 'createModel', key: input.idempotencyKey, args: input };
     try {
-      return await this.audit.transaction(ctx, async (manager) => {
+      return await this.audit.createOnce(ctx, { ...creating, entity: Model }, async (manager) => {
         await manager.insert(Model, model);
         return {
           result: model,
@@ -134,7 +135,7 @@ export class ModelService {
       input.datasetVersionId == null ? null : requireId('datasetVersionId', input.datasetVersionId);
     const goldenSamples = input.goldenSamples ?? [];
 
-    const { source, artifact, remote, signature } = await this.openModel(input);
+    const { source, artifact, remote, signature } = await this.openModel(input, model.projectId);
     const servable = { task: model.task, signature, featureNames, labels, preprocessing };
     const plan =
       preprocessing || featureNames.length || goldenSamples.length ? ServingPlan.build(servable) : null;
@@ -146,7 +147,8 @@ export class ModelService {
       status = validation.failed === 0 ? ModelVersionStatus.VALIDATED : ModelVersionStatus.REJECTED;
     }
 
-    return this.audit.transaction(ctx, async (manager) => {
+    const creating = { operation: 'registerModelVersion', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: ModelVersion }, async (manager) => {
       await this.lockModel(manager, model.id);
       if (runId && !(await manager.existsBy(Run, { id: runId, projectId: model.projectId }))) {
         throw new BadInputError('runId', "names no run in the model's project");
@@ -554,7 +556,10 @@ export class ModelService {
   }
 
   /** The artifact (or remote model) a registration names, and its signature. */
-  private async openModel(input: RegisterModelVersionInput): Promise<{
+  private async openModel(
+    input: RegisterModelVersionInput,
+    projectId: string,
+  ): Promise<{
     source: ModelSource;
     artifact: { sha256: string; size: number } | null;
     remote: RemoteModel | null;
@@ -563,7 +568,7 @@ export class ModelService {
     if ((input.artifactSha256 == null) === (input.remote == null))
       throw new BadInputError('artifactSha256', 'give either artifactSha256 (an ONNX artifact) or remote');
     if (input.artifactSha256 != null) {
-      const { artifact, path } = await this.locateArtifact(input.artifactSha256);
+      const { artifact, path } = await this.locateArtifact(projectId, input.artifactSha256);
       const signature = await this.readSignature(path);
       return { source: { kind: 'onnx', sha256: artifact.sha256, path }, artifact, remote: null, signature };
     }
@@ -588,10 +593,11 @@ export class ModelService {
   }
 
   private async locateArtifact(
+    projectId: string,
     sha256: string,
   ): Promise<{ artifact: { sha256: string; size: number }; path: string }> {
     try {
-      return await this.artifacts.locate(sha256, 'artifactSha256');
+      return await this.artifacts.locate(projectId, sha256, 'artifactSha256');
     } catch (error) {
       if (error instanceof DomainError && error.code === ErrorCode.NOT_FOUND) {
         throw new DomainError(ErrorCode.NOT_FOUND, error.message, { field: 'artifactSha256' });

@@ -16,6 +16,12 @@ export class CreateModelInput {
 
   @Field(() => String, { nullable: true })
   description?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'A model on a remote Open Inference Protocol (KServe v2) server' })
@@ -61,7 +67,8 @@ export class RegisterModelVersionInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'sha256 of an ONNX artifact uploaded with PUT /artifacts/sha256/<hex>; or give `remote`',
+    description:
+      'sha256 of an ONNX artifact uploaded to the project with PUT /artifacts/sha256/<hex>?project=<slug>; or give `remote`',
   })
   artifactSha256?: string | null;
 
@@ -103,6 +110,12 @@ export class RegisterModelVersionInput {
 
   @Field(() => GraphQLJSONObject, { nullable: true })
   modelCard?: Record<string, unknown> | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @ArgsType()

@@ -31,7 +31,8 @@ export class ProjectService {
       description: input.description?.trim() ? requireText('description', input.description, 10_000) : null,
       riskLevel: input.riskLevel ?? RiskLevel.MINIMAL,
     });
-    return this.audit.transaction(ctx, async (manager) => {
+    const creating = { operation: 'createProject', key: input.idempotencyKey, args: input };
+    return this.audit.createOnce(ctx, { ...creating, entity: Project }, async (manager) => {
       await manager.getRepository(Project).insert(project);
       return {
         result: project,

@@ -15,6 +15,12 @@ export class CreateProjectInput {
 
   @Field(() => RiskLevel, { nullable: true, defaultValue: RiskLevel.MINIMAL })
   riskLevel?: RiskLevel;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 export const ProjectConnection = Connection(Project);

@@ -52,7 +52,8 @@ export class RunService {
     const inputIds = requireIdSet('inputs', input.inputs ?? [], MAX_INPUTS);
     const queued = input.queued ?? false;
 
-    return this.db.transaction(async (manager) => {
+    const creating = { operation: 'startRun', key: input.idempotencyKey, args: input, entity: Run };
+    return this.idempotency.runCreating(ctx, creating, async (manager) => {
       if (inputIds.length) await this.checkInputs(manager, project.id, input.inputs ?? [], inputIds);
       const inserted: Array<{ id: string }> = await manager.query(
         `INSERT INTO run (project_id, name, kind, status, params, tags, external_ref, started_at)

@@ -37,6 +37,12 @@ export class StartRunInput {
     description: 'Start as QUEUED instead of RUNNING',
   })
   queued?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'A retry with the same key returns what the first call created, and creates nothing',
+  })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'One value of a metric at a step' })
