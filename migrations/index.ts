@@ -4,6 +4,7 @@ import { AddMonitoring1795517831619 } from './1795517831619-AddMonitoring';
 import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
 import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
 import { AddGovernance1795527957839 } from './1795527957839-AddGovernance';
+import { AddHubState1796475861836 } from './1796475861836-AddHubState';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   AddRollouts1795520736143,
   AddConnectorsAndKpis1795526188332,
   AddGovernance1795527957839,
+  AddHubState1796475861836,
 ];
