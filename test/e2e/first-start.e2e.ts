@@ -11,7 +11,7 @@ import { recordProcessOutput, recordResponsesFrom, runDir } from '../support/run
  * The `npm start` path of a fresh clone: a hub process on the embedded database in its own data
  * directory, seeding the demo. Not the suite's database: the demo is seeded only into an empty one.
  */
-jest.setTimeout(600_000);
+jest.setTimeout(300_000);
 
 interface Started {
   child: ChildProcess;
@@ -165,8 +165,8 @@ describe('first start', () => {
 
     const second = await start(dataDir, noDemo);
     running.push(second);
-    expect(await second.exit).toBe(1);
     expect(second.url).toBeUndefined();
+    expect(await second.exit).toBe(1);
     expect(second.output).toContain(
       `Nerve cannot start: the data directory ${dataDir} is in use by process ${holder.child.pid}`,
     );
