@@ -1,7 +1,8 @@
 /**
  * Runs every benchmark in turn, each in its own process, echoing its output, then prints one table.
  *
- *   npm run bench        (= npm run build && node dist/bench/run-all.js)
+ *   npm run bench              every benchmark (builds first when the sources changed)
+ *   npm run bench -- predict   only the ones named
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -51,8 +52,15 @@ function runOne(name: string): Promise<Outcome> {
 }
 
 async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !BENCHES.includes(name));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; there are: ${BENCHES.join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
   const outcomes: Outcome[] = [];
-  for (const name of BENCHES) {
+  for (const name of asked.length ? asked : BENCHES) {
     console.log(`\n>>> node dist/bench/${name}.js`);
     outcomes.push(await runOne(name));
   }

@@ -5,6 +5,7 @@ import { AddRollouts1795520736143 } from './1795520736143-AddRollouts';
 import { AddConnectorsAndKpis1795526188332 } from './1795526188332-AddConnectorsAndKpis';
 import { AddGovernance1795527957839 } from './1795527957839-AddGovernance';
 import { KeyAuditChain1796475797463 } from './1796475797463-KeyAuditChain';
+import { AddHubState1796475861836 } from './1796475861836-AddHubState';
 import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArtifactsToProjects';
 import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempotencyKeys';
 
@@ -17,6 +18,7 @@ export const migrations = [
   AddConnectorsAndKpis1795526188332,
   AddGovernance1795527957839,
   KeyAuditChain1796475797463,
+  AddHubState1796475861836,
   ScopeArtifactsToProjects1796476008916,
   ClaimIdempotencyKeys1796476812896,
 ];

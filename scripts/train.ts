@@ -8,7 +8,7 @@ const USAGE = `Trains the support-ticket router, exports it to ONNX and register
 
 Usage: npm run train -- [options]
 
-  --url <url>          GraphQL endpoint (default $NERVE_URL or http://127.0.0.1:4000/graphql)
+  --url <url>          GraphQL endpoint (default $NERVE_URL, else http://127.0.0.1:$PORT/graphql, PORT 4000)
   --key <key>          API key (default $NERVE_API_KEY); required unless --no-register
   --project <ref>      project slug or id (default demo)
   --model <name>       model name (default ticket-router)
@@ -19,7 +19,8 @@ Usage: npm run train -- [options]
   --ngrams <lo-hi>     word n-gram lengths, e.g. 1-2 (default 1-2)
   --epochs <n>         training epochs (default 20)
   --l2 <x>             L2 penalty (default 1e-4)
-  --out <dir>          also write model.onnx, preprocessing.json and metrics.json there
+  --out <path>         also write model.onnx, preprocessing.json and metrics.json in that folder
+                       (a path ending in .onnx: write just the model there)
   --no-register        train (and write with --out) without calling the hub
   -h, --help           show this help`;
 
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
     return;
   }
   const register = !values['no-register'];
-  const url = values.url ?? process.env.NERVE_URL ?? 'http://127.0.0.1:4000/graphql';
+  // The hub's own PORT: the same shell that started the hub on another port reaches it without --url.
+  const url = values.url ?? process.env.NERVE_URL ?? `http://127.0.0.1:${process.env.PORT || 4000}/graphql`;
   const key = values.key ?? process.env.NERVE_API_KEY;
   if (register && !key)
     throw new UsageError(
@@ -113,7 +115,12 @@ async function main(): Promise<void> {
     );
   }
 
-  if (values.out) {
+  if (values.out?.endsWith('.onnx')) {
+    const file = path.resolve(values.out);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, trained.onnx);
+    console.log(`wrote ${file}`);
+  } else if (values.out) {
     const dir = path.resolve(values.out);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'model.onnx'), trained.onnx);

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/config';
 import { Logger } from './common/logger';
 import { startHub } from './server/hub';
+import { DataDirInUseError } from './db/embedded-postgres';
 
 async function main(): Promise<void> {
   let config;
@@ -31,7 +32,17 @@ async function main(): Promise<void> {
       `         -H 'authorization: Bearer ${hub.seeded.adminKey}' -d '{"query":"{ me { name role } }"}'`,
     );
   }
-  if (hub.seeded.demoProject) lines.push('', `  Demo project created: "${hub.seeded.demoProject}"`);
+  if (hub.seeded.demoCreated) lines.push('', `  Demo project created: "${hub.seeded.demoProject}"`);
+  if (hub.seeded.demoMissing) {
+    lines.push(
+      '',
+      `  DEMO INCOMPLETE: seeding the demo project "${hub.seeded.demoProject}" did not finish.`,
+      `    missing: ${hub.seeded.demoMissing.join(', ')}`,
+      '    Start Nerve again (npm start) to resume it; the log above says what failed.',
+    );
+  } else if (hub.seeded.demoProject && !hub.seeded.demoCreated) {
+    lines.push('', `  Demo project "${hub.seeded.demoProject}": seeding resumed and finished.`);
+  }
   if (hub.seeded.demoEndpoint) {
     lines.push(
       `  A ticket router trained here (versions 1 and 2) serves on the endpoint "${hub.seeded.demoEndpoint}":`,
@@ -64,6 +75,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DataDirInUseError) {
+    process.stderr.write(`Nerve cannot start: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Nerve failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 
 const SSL_REQUEST = 80877103;
@@ -27,13 +28,25 @@ export class EmbeddedPostgres {
   private waiting: Array<() => void> = [];
   private readonly connections = new Set<Connection>();
 
-  private constructor(readonly db: PGlite) {}
+  private constructor(
+    readonly db: PGlite,
+    private readonly lock: DataDirLock | undefined,
+  ) {}
 
-  /** Opens (or creates) the database at `dataDir`; `memory://` keeps it in memory. */
+  /**
+   * Opens (or creates) the database at `dataDir`; `memory://` keeps it in memory. Takes the directory's
+   * lock first: PGlite has no postmaster.pid of its own, and two processes on one directory corrupt it.
+   */
   static async open(dataDir: string): Promise<EmbeddedPostgres> {
-    if (!dataDir.startsWith('memory://')) fs.mkdirSync(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir);
-    return new EmbeddedPostgres(db);
+    if (dataDir.startsWith('memory://')) return new EmbeddedPostgres(await PGlite.create(dataDir), undefined);
+    fs.mkdirSync(dataDir, { recursive: true });
+    const lock = DataDirLock.take(dataDir);
+    try {
+      return new EmbeddedPostgres(await PGlite.create(dataDir), lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
 
   /** Listens on 127.0.0.1 (port 0: an ephemeral one) and returns a `postgres://` URL for it. */
@@ -56,6 +69,7 @@ export class EmbeddedPostgres {
     for (const connection of this.connections) connection.socket.destroy();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     await this.db.close();
+    this.lock?.release();
   }
 
   /** Waits until `connection` owns the backend. */
@@ -83,6 +97,75 @@ export class EmbeddedPostgres {
       void connection.abandon();
     });
     socket.on('error', () => socket.destroy());
+  }
+}
+
+/** Another live process holds the data directory. */
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `the data directory ${dataDir} is in use by process ${pid} (another Nerve hub); stop that process, ` +
+        'or point NERVE_DATA_DIR at another directory',
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+/** Lock files this process holds: a second open in the same process is as unsafe as one from another. */
+const heldLocks = new Set<string>();
+
+/**
+ * `<dataDir>.lock` beside the database directory, holding the owner's PID. Stale (taken over) when that
+ * process is gone, e.g. after a crash or a container restart (where the new process may even reuse the
+ * PID, hence the set of locks held here rather than a PID comparison alone).
+ */
+export class DataDirLock {
+  private constructor(readonly file: string) {}
+
+  static take(dataDir: string): DataDirLock {
+    const resolved = path.resolve(dataDir);
+    const file = `${resolved}.lock`;
+    for (;;) {
+      try {
+        fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+        heldLocks.add(file);
+        return new DataDirLock(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const pid = Number.parseInt(readOr(file, ''), 10);
+      const mine = pid === process.pid && heldLocks.has(file);
+      if (mine || (pid > 0 && pid !== process.pid && alive(pid)))
+        throw new DataDirInUseError(path.dirname(resolved), pid);
+      // Stale (or half-written by a process that died at once): remove it and race for it again.
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  release(): void {
+    if (!heldLocks.delete(this.file)) return;
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

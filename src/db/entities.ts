@@ -22,6 +22,7 @@ import {
 import { Kpi, KpiPoint } from '../modules/kpis/kpi.entity';
 import { AuditEvent } from '../modules/audit/audit-event.entity';
 import { ImpactAssessment } from '../modules/governance/impact-assessment.entity';
+import { HubState } from '../modules/hub-state/hub-state.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -60,4 +61,5 @@ export const entities = [
   KpiPoint,
   AuditEvent,
   ImpactAssessment,
+  HubState,
 ];

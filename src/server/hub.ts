@@ -446,12 +446,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const graphqlUrl = `http://${host}:${port}/graphql`;
   if (seeded.demoProject) {
-    // Through the API, so the hub must be listening; a failure leaves the demo without models, not the hub down.
-    try {
-      seeded.demoEndpoint = await seedDemoModels(services, graphqlUrl, seeded.demoProject);
-    } catch (error) {
-      logger.error('demo models could not be seeded', { error });
-    }
+    // Through the API, so the hub must be listening; a failure leaves the demo unfinished (the next start
+    // resumes it), not the hub down.
+    const demo = await seedDemoModels(services, graphqlUrl, seeded.demoProject);
+    seeded.demoEndpoint = demo.endpoint;
+    if (demo.missing.length) seeded.demoMissing = demo.missing;
   }
 
   if (config.schedulerEnabled) {

@@ -8,6 +8,13 @@ export interface NerveApi {
   url: string;
   /** An API key allowed to write to the project. */
   key: string;
+  /**
+   * Tries per request for failures that say nothing reached the hub or it could not answer yet (the
+   * connection refused or reset, 429, 502-504). Default 4.
+   */
+  attempts?: number;
+  /** The first retry's delay in ms, doubled each time (with jitter). Default 250. */
+  retryDelayMs?: number;
 }
 
 export interface RegisterTrainedModelOptions {
@@ -71,16 +78,11 @@ class Client {
   constructor(private readonly api: NerveApi) {}
 
   async request<T>(operation: string, query: string, variables: Record<string, unknown>): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(this.api.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.api.key}` },
-        body: JSON.stringify({ query, variables, operationName: operation }),
-      });
-    } catch (error) {
-      throw new NerveApiError(`${operation}: cannot reach ${this.api.url}: ${reason(error)}`);
-    }
+    const res = await this.send(`${operation}: cannot reach ${this.api.url}`, this.api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.api.key}` },
+      body: JSON.stringify({ query, variables, operationName: operation }),
+    });
     const text = await res.text();
     let body: GraphQLResponse<T>;
     try {
@@ -102,6 +104,38 @@ class Client {
     return body.data;
   }
 
+  /**
+   * fetch, retried with backoff while the failure is transient. A hub under load (or starting) may
+   * reset a reused keep-alive socket or answer 503; giving up on the first such blip is what left
+   * pipelines, and the demo seed, half done.
+   */
+  private async send(failure: string, url: string, init: RequestInit): Promise<Response> {
+    const attempts = Math.max(1, this.api.attempts ?? 4);
+    const base = this.api.retryDelayMs ?? 250;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response | undefined;
+      let error: unknown;
+      try {
+        res = await fetch(url, init);
+      } catch (caught) {
+        error = caught;
+      }
+      const transient = !res || TRANSIENT_STATUSES.has(res.status);
+      if (!transient || attempt >= attempts) {
+        if (res) return res;
+        throw new NerveApiError(`${failure}: ${reason(error)}`);
+      }
+      // Drain the refused answer so its socket can be reused.
+      await res?.arrayBuffer().catch(() => undefined);
+      const retryAfter = Number(res?.headers.get('retry-after'));
+      const delay =
+        Number.isFinite(retryAfter) && retryAfter > 0
+          ? retryAfter * 1000
+          : base * 2 ** (attempt - 1) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
   /** Artifacts are served beside the GraphQL endpoint: `<base>/artifacts/sha256/<hex>`. */
   artifactUrl(sha256: string): string {
     return `${this.api.url.replace(/\/graphql\/?$/, '')}/artifacts/sha256/${sha256}`;
@@ -112,16 +146,11 @@ class Client {
     const buffer = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     const sha256 = createHash('sha256').update(buffer).digest('hex');
     const url = `${this.artifactUrl(sha256)}?project=${encodeURIComponent(project)}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${this.api.key}`, 'content-type': 'application/octet-stream' },
-        body: buffer,
-      });
-    } catch (error) {
-      throw new NerveApiError(`uploading the ${what}: cannot reach ${url}: ${reason(error)}`);
-    }
+    const res = await this.send(`uploading the ${what}: cannot reach ${url}`, url, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${this.api.key}`, 'content-type': 'application/octet-stream' },
+      body: buffer,
+    });
     if (res.status !== 200 && res.status !== 201) {
       const text = await res.text();
       // The hub answers errors as GraphQL does, so a caller can tell an unknown project (NOT_FOUND) apart.
@@ -140,6 +169,9 @@ class Client {
     return sha256;
   }
 }
+
+/** Answers that mean "not now": the same request may well succeed a moment later. */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
 
 const reason = (error: unknown): string =>
   error instanceof Error

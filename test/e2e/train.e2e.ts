@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { preprocessingHash } from '../../src/modules/models/model-input';
 import { NerveApiError, registerTrainedModel } from '../../src/training/register-model';
 import { BASELINE_TICKET_ROUTER, trainTicketRouter } from '../../src/training/train-ticket-router';
@@ -203,6 +204,41 @@ describe('training pipeline registration', () => {
       status: 'FAILED',
       error: expect.stringMatching(/labels/),
     });
+  });
+
+  it('retries a request whose connection the hub side reset, and finishes the registration', async () => {
+    // A proxy that resets the first connections as a request arrives on them: what a client sees when it
+    // reuses a keep-alive socket the server already closed (the ECONNRESET that broke the demo seed).
+    const hubPort = Number(new URL(hub.url).port);
+    let resets = 2;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      sockets.add(client);
+      if (resets > 0) {
+        resets--;
+        client.once('data', () => client.resetAndDestroy());
+        return;
+      }
+      const upstream = net.connect(hubPort, '127.0.0.1');
+      sockets.add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = proxy.address() as net.AddressInfo;
+      const registered = await registerTrainedModel(
+        { url: `http://127.0.0.1:${port}/graphql`, key: api().key, retryDelayMs: 1 },
+        trained,
+        { project, model: unique('reset') },
+      );
+      expect(resets).toBe(0);
+      expect(registered.status).toBe('VALIDATED');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('fails clearly on an unknown project or a bad key', async () => {
