@@ -59,7 +59,7 @@ describe('endpoint SLA targets', () => {
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project, name: model, task: 'CLASSIFICATION' } },
     );
-    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }));
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }), project);
     const { registerModelVersion } = await hub.gqlOk<{ registerModelVersion: { id: string } }>(
       'mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }',
       {

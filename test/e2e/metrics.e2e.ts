@@ -31,7 +31,7 @@ describe('/metrics exposition', () => {
       'mutation($i: CreateModelInput!) { createModel(input: $i) { id } }',
       { i: { project, name: model, task: 'CLASSIFICATION' } },
     );
-    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }));
+    const sha = await uploadArtifact(hub, linearClassifierOnnx({ features: 2, classes: 2 }), project);
     await hub.gqlOk('mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { id } }', {
       i: { modelId: createModel.id, artifactSha256: sha, featureNames: ['a', 'b'], labels: ['no', 'yes'] },
     });

@@ -89,6 +89,7 @@ describe('models with several inputs', () => {
         ],
         BIAS,
       ),
+      project,
     );
   });
   afterAll(() => hub.close());
