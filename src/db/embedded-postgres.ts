@@ -49,17 +49,28 @@ export class EmbeddedPostgres {
     }
   }
 
-  /** Listens on 127.0.0.1 (port 0: an ephemeral one) and returns a `postgres://` URL for it. */
-  async listen(port = 0): Promise<string> {
+  /**
+   * Listens on 127.0.0.1 (port 0: an ephemeral one) and returns a `postgres://` URL for it. `onError`
+   * hears what goes wrong once it listens (the server failing, a connection's rollback failing): each
+   * ends at most that connection, never the process.
+   */
+  async listen(port = 0, onError: (error: unknown) => void = () => undefined): Promise<string> {
+    this.onError = onError;
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        server.on('error', (error) => this.onError(error));
+        resolve();
+      });
     });
     const address = server.address() as net.AddressInfo;
     return `postgres://postgres@127.0.0.1:${address.port}/postgres?sslmode=disable`;
   }
+
+  private onError: (error: unknown) => void = () => undefined;
 
   /** Set once close() starts: connections dropped from then on need no rollback. */
   closing = false;
@@ -94,7 +105,7 @@ export class EmbeddedPostgres {
     this.connections.add(connection);
     socket.on('close', () => {
       this.connections.delete(connection);
-      void connection.abandon();
+      connection.abandon().catch((error: unknown) => this.onError(error));
     });
     socket.on('error', () => socket.destroy());
   }

@@ -74,7 +74,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   let url = config.databaseUrl;
   if (!url) {
     embedded = await EmbeddedPostgres.open(path.join(config.dataDir, 'pgdata'));
-    url = await embedded.listen();
+    url = await embedded.listen(0, (error) => logger.error('embedded database connection failed', { error }));
     logger.info('embedded database started', { dataDir: config.dataDir });
   }
   const db = createDataSource({

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { TrainedTicketRouter } from './train-ticket-router';
 import { TICKET_COLUMNS } from './ticket-dataset';
 
@@ -196,8 +196,8 @@ const REGISTER_DATASET_VERSION = `mutation RegisterDatasetVersion($input: Regist
 const START_RUN = `mutation StartRun($input: StartRunInput!) {
   startRun(input: $input) { id status }
 }`;
-const LOG_RUN_METRICS = `mutation LogRunMetrics($runId: ID!, $points: [MetricPointInput!]!) {
-  logRunMetrics(runId: $runId, points: $points) { runId accepted }
+const LOG_RUN_METRICS = `mutation LogRunMetrics($runId: ID!, $points: [MetricPointInput!]!, $idempotencyKey: String) {
+  logRunMetrics(runId: $runId, points: $points, idempotencyKey: $idempotencyKey) { runId accepted }
 }`;
 const FINISH_RUN = `mutation FinishRun($id: ID!, $status: RunStatus!, $error: String) {
   finishRun(id: $id, status: $status, error: $error) { id status }
@@ -251,6 +251,7 @@ async function datasetVersionOf(
   client: Client,
   datasetId: string,
   csvSha256: string,
+  idempotencyKey: string,
 ): Promise<{ id: string; version: number }> {
   const { dataset } = await client.request<{
     dataset: { versions: Array<{ id: string; version: number; sha256: string }> };
@@ -260,7 +261,13 @@ async function datasetVersionOf(
   const { registerDatasetVersion } = await client.request<{
     registerDatasetVersion: { id: string; version: number };
   }>('RegisterDatasetVersion', REGISTER_DATASET_VERSION, {
-    input: { datasetId, csvSha256, uri: client.artifactUrl(csvSha256), columns: TICKET_COLUMN_TYPES },
+    input: {
+      datasetId,
+      csvSha256,
+      uri: client.artifactUrl(csvSha256),
+      columns: TICKET_COLUMN_TYPES,
+      idempotencyKey,
+    },
   });
   return registerDatasetVersion;
 }
@@ -286,6 +293,10 @@ export async function registerTrainedModel(
 ): Promise<RegisteredModel> {
   const client = new Client(api);
   const { project } = options;
+  // The client retries a request whose reply was lost; each creating mutation carries a key of this
+  // registration, so such a retry returns what the first attempt made instead of making it twice.
+  const attempt = randomUUID();
+  const once = (what: string): string => `register-trained-model:${attempt}:${what}`;
   const modelName = options.model ?? 'ticket-router';
   const datasetName = options.dataset ?? 'support-tickets';
 
@@ -298,10 +309,11 @@ export async function registerTrainedModel(
           project,
           name: datasetName,
           description: 'Support tickets labelled with the queue that handled them',
+          idempotencyKey: once('dataset'),
         },
       })
     ).createDataset;
-  const datasetVersion = await datasetVersionOf(client, dataset.id, csvSha256);
+  const datasetVersion = await datasetVersionOf(client, dataset.id, csvSha256, once('dataset-version'));
 
   const { startRun: run } = await client.request<{ startRun: { id: string } }>('StartRun', START_RUN, {
     input: {
@@ -311,11 +323,16 @@ export async function registerTrainedModel(
       params: { ...trained.options, algorithm: 'softmax-regression', optimizer: 'adam' },
       tags: { model: modelName, dataset: datasetName, trainer: 'nerve-training' },
       inputs: [datasetVersion.id],
+      idempotencyKey: once('run'),
     },
   });
 
   try {
-    await client.request('LogRunMetrics', LOG_RUN_METRICS, { runId: run.id, points: runPoints(trained) });
+    await client.request('LogRunMetrics', LOG_RUN_METRICS, {
+      runId: run.id,
+      points: runPoints(trained),
+      idempotencyKey: once('metrics'),
+    });
     const artifactSha256 = await client.upload(trained.onnx, project, 'ONNX model');
     const model =
       (await findByName(client, 'Models', project, modelName)) ??
@@ -326,6 +343,7 @@ export async function registerTrainedModel(
             name: modelName,
             task: 'CLASSIFICATION',
             description: 'Routes support tickets to a queue',
+            idempotencyKey: once('model'),
           },
         })
       ).createModel;
@@ -348,6 +366,7 @@ export async function registerTrainedModel(
         metrics: trained.metrics,
         modelCard: modelCard(trained),
         goldenSamples: trained.goldenSamples,
+        idempotencyKey: once('model-version'),
       },
     });
     await client.request('FinishRun', FINISH_RUN, { id: run.id, status: 'SUCCEEDED' });

@@ -70,7 +70,7 @@ if (!realPostgres)
     // Uploaded to the process under test: the artifact store is its own data directory.
     const onnx = linearClassifierOnnx({ features: 2, classes: 2 });
     const sha = sha256Hex(onnx);
-    const put = await fetch(hub.url.replace(/\/graphql$/, `/artifacts/sha256/${sha}`), {
+    const put = await fetch(hub.url.replace(/\/graphql$/, `/artifacts/sha256/${sha}?project=${project}`), {
       method: 'PUT',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
       body: onnx,

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config/config';
-import { startTestHub, type TestHub } from '../harness';
+import { startTestHub, unique, type TestHub } from '../harness';
 
 interface RawResponse {
   status: number;
@@ -171,11 +171,15 @@ describe('the front door: keys before bodies, parse limits, CORS', () => {
       status: 200,
       text: { data: { me: { role: 'ADMIN' } } },
     });
+    const project = unique('continue');
+    await hub.gqlOk('mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+      i: { slug: project, name: 'Continue' },
+    });
     const blob = randomBytes(1024);
     const sha256 = createHash('sha256').update(blob).digest('hex');
     const upload = await invited(
       'PUT',
-      hub.url.replace('/graphql', `/artifacts/sha256/${sha256}`),
+      hub.url.replace('/graphql', `/artifacts/sha256/${sha256}?project=${project}`),
       blob,
       'application/octet-stream',
     );
