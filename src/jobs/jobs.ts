@@ -29,15 +29,15 @@ export function scheduledJobs(
     {
       id: 'kpi-attribution',
       schedule: '0 */10 * * * *',
-      run: async () => {
-        await kpis.reattribute();
+      run: async (lost) => {
+        await kpis.reattribute(undefined, lost);
       },
     },
     {
       id: 'data-retention',
       schedule: '0 17 * * * *',
-      run: async () => {
-        await dataPolicy.runRetention();
+      run: async (lost) => {
+        await dataPolicy.runRetention(undefined, lost);
       },
     },
   ];

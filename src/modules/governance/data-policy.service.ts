@@ -196,8 +196,9 @@ export class DataPolicyService implements FeatureRedactor {
    * syncedRecordRetentionDays, {@link PURGE_BATCH_ROWS} rows per statement. KPI points derived from
    * purged records stay: they hold a value, a time and a model version, no personal data. Each project
    * that lost rows gets an audit event saying how many; a project that fails is logged and skipped.
+   * Stops before the next project once `lost` says the job's lock went with its database session.
    */
-  async runRetention(now: Date = this.now()): Promise<RetentionReport> {
+  async runRetention(now: Date = this.now(), lost?: AbortSignal): Promise<RetentionReport> {
     const projects = (await this.db.query(
       `SELECT id, data_policy FROM project
         WHERE jsonb_typeof(data_policy->'predictionRetentionDays') = 'number'
@@ -205,6 +206,7 @@ export class DataPolicyService implements FeatureRedactor {
     )) as Array<{ id: string; data_policy: Project['dataPolicy'] }>;
     const report: RetentionReport = { projects: projects.length, predictionLogs: 0, records: {} };
     for (const { id, data_policy } of projects) {
+      lost?.throwIfAborted();
       try {
         const purged = await this.purgeProject(id, compilePolicy(data_policy), now);
         report.predictionLogs += purged.predictionLogs;

@@ -316,12 +316,14 @@ export class KpiService {
   /**
    * Attributes points that no prediction had touched when they were written but one does now (a
    * record synced before the prediction carrying its request key was logged): points of the last
-   * `days` days, in batches of 10,000. Returns how many it attributed.
+   * `days` days, in batches of 10,000. Returns how many it attributed. Stops before the next batch once
+   * `lost` says the job's lock went with its database session (another replica may hold it now).
    */
-  async reattribute(days = 7): Promise<number> {
+  async reattribute(days = 7, lost?: AbortSignal): Promise<number> {
     const since = new Date(this.now().getTime() - days * 86_400_000);
     let total = 0;
     for (;;) {
+      lost?.throwIfAborted();
       const [{ n }] = (await this.db.query(
         `WITH found AS (
            SELECT k.id, a.version
