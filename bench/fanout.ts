@@ -24,9 +24,8 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
-import { Topics } from '../src/events/topics';
+import { subscribeTo } from '../src/events/domain';
 import { AlertKind, AlertSeverity } from '../src/modules/alerts/alert.entity';
-import type { AlertMessage } from '../src/modules/alerts/alert.service';
 import { openProfiler, printPackages, printTopFunctions, summarize, type ProfileSummary } from './profile';
 import {
   envInt,
@@ -331,7 +330,7 @@ async function main(): Promise<void> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   const listening = new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const bus = env.hub.services.events;
-  const tap = bus.subscribe(Topics.alert);
+  const tap = subscribeTo(bus, 'alert.changed');
   try {
     console.log(`database: ${env.databaseLabel} (raise() writes the alert there before publishing)`);
     const project = expectData(
@@ -358,7 +357,7 @@ async function main(): Promise<void> {
     void (async () => {
       for await (const message of tap) {
         const at = now();
-        const seq = (message as AlertMessage).alert.evidence.seq;
+        const seq = message.payload.alert.evidence.seq;
         if (typeof seq === 'number') publishedAt.set(seq, at);
       }
     })();

@@ -3,9 +3,10 @@ import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
 import { requireIdSet } from '../common/validate';
 import type { RequestContext } from '../context/context';
-import { Topics, type EventBus } from '../events';
+import { subscribeTo, type EventBus } from '../events';
 import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
-import type { AuditEntry, AuditService } from '../modules/audit/audit.service';
+import type { AuditEntry } from '../platform/audit/audit-trail';
+import type { UnitOfWork } from '../platform/unit-of-work';
 import { Project } from '../modules/projects/project.entity';
 import type { Principal } from './abilities';
 
@@ -43,8 +44,8 @@ export class ApiKeyService {
   constructor(
     private readonly db: DataSource,
     private readonly now: () => number,
-    private readonly audit: AuditService,
-    private readonly events?: EventBus,
+    private readonly work: UnitOfWork,
+    events?: EventBus,
   ) {
     if (events) void this.watchRevocations(events);
   }
@@ -59,10 +60,7 @@ export class ApiKeyService {
 
   /** Ends when the bus closes. */
   private async watchRevocations(events: EventBus): Promise<void> {
-    for await (const payload of events.subscribeInternal(Topics.apiKeyRevoked)) {
-      const keyId = (payload as { keyId?: unknown } | null)?.keyId;
-      if (typeof keyId === 'string') this.forget(keyId);
-    }
+    for await (const event of subscribeTo(events, 'api-key.revoked', true)) this.forget(event.payload.keyId);
   }
 
   /** Drops a revoked key from the cache and tells the listeners; idempotent (the revoking replica hears its own event too). */
@@ -136,9 +134,9 @@ export class ApiKeyService {
     if (caller.projectIds && (!projectIds || projectIds.some((id) => !caller.projectIds!.includes(id)))) {
       throw new ForbiddenError('a project-scoped key can only create keys within its own projects');
     }
-    return this.db.transaction(async (manager) => {
-      const created = await this.insert({ ...input, name, projectIds }, caller.keyId, manager);
-      await this.audit.record(manager, ctx, this.auditEntries('createApiKey', created.key, null));
+    return this.work.run(ctx, async (tx) => {
+      const created = await this.insert({ ...input, name, projectIds }, caller.keyId, tx.manager);
+      tx.audit(this.auditEntries('createApiKey', created.key, null));
       return created;
     });
   }
@@ -178,14 +176,19 @@ export class ApiKeyService {
     }
     if (!key.revokedAt) {
       key.revokedAt = new Date(this.now());
-      await this.db.transaction(async (manager) => {
-        await manager.update(ApiKey, { id }, { revokedAt: key.revokedAt });
-        await this.audit.record(manager, ctx, this.auditEntries('revokeApiKey', key, { revokedAt: null }));
+      await this.work.run(ctx, async (tx) => {
+        await tx.manager.update(ApiKey, { id }, { revokedAt: key.revokedAt });
+        tx.audit(this.auditEntries('revokeApiKey', key, { revokedAt: null }));
+        tx.emit({
+          type: 'api-key.revoked',
+          stream: `api-key:${key.id}`,
+          projectId: null,
+          payload: { keyId: key.id, projectIds: key.projectIds },
+        });
       });
     }
-    // Here at once, without waiting for the bus to echo it; the other replicas hear it from the bus.
+    // Here at once, without waiting for the event; every replica (this one again) hears it from the outbox.
     this.forget(key.id);
-    this.events?.publish(Topics.apiKeyRevoked, { keyId: key.id });
     return key;
   }
 

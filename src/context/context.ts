@@ -10,6 +10,9 @@ import {
 import { ForbiddenError, UnauthenticatedError } from '../common/errors';
 import type { Logger } from '../common/logger';
 
+/** The key id recorded for changes the hub makes itself. */
+export const SYSTEM_KEY_ID = '00000000-0000-0000-0000-000000000000';
+
 /**
  * What every service call receives first: who is calling, what they may do, and the per-request
  * loaders. One is built per HTTP request and per WebSocket operation; never shared across principals.
@@ -22,6 +25,8 @@ export class RequestContext {
     readonly requestId: string,
     readonly principal: Principal | undefined,
     readonly logger: Logger,
+    /** The hub itself (a job, the rollout driver, a sync, the seed), acting under its own name. */
+    readonly isSystem = false,
   ) {}
 
   /** The caller's CASL ability, built on first use and at most once per request. */
@@ -30,17 +35,17 @@ export class RequestContext {
     return (this.builtAbility ??= defineAbility(this.principal));
   }
 
-  /** A context for jobs and internal callers: acts with every right, named for the audit trail. */
-  static system(logger: Logger, name = 'system'): RequestContext {
+  /**
+   * A context for the hub's own actors (jobs, the rollout driver, syncs, the seed): acts with every
+   * right; the audit trail records it as role SYSTEM under `name`, and `requestId` (default: the name)
+   * ties its changes together, e.g. `rollout:<id>`.
+   */
+  static system(logger: Logger, name: string, requestId = name): RequestContext {
     return new RequestContext(
-      name,
-      {
-        keyId: '00000000-0000-0000-0000-000000000000',
-        name,
-        role: 'ADMIN' as Principal['role'],
-        projectIds: null,
-      },
+      requestId,
+      { keyId: SYSTEM_KEY_ID, name, role: 'ADMIN' as Principal['role'], projectIds: null },
       logger,
+      true,
     );
   }
 

@@ -1,7 +1,7 @@
 import { ApiKey } from '../modules/api-keys/api-key.entity';
 import { Artifact, ArtifactGrant } from '../modules/artifacts/artifact.entity';
 import { Dataset, DatasetVersion } from '../modules/datasets/dataset.entity';
-import { IdempotencyRecord } from '../modules/idempotency/idempotency-record.entity';
+import { IdempotencyRecord } from '../platform/idempotency/idempotency-record.entity';
 import { Model, ModelAlias, ModelVersion } from '../modules/models/model.entity';
 import { Project } from '../modules/projects/project.entity';
 import { Run, RunInput, RunMetric } from '../modules/runs/run.entity';
@@ -20,7 +20,8 @@ import {
   Ticket,
 } from '../modules/connectors/synced-record.entity';
 import { Kpi, KpiPoint } from '../modules/kpis/kpi.entity';
-import { AuditEvent } from '../modules/audit/audit-event.entity';
+import { AuditEvent } from '../platform/audit/audit-event.entity';
+import { OutboxConsumer, OutboxEvent } from '../platform/outbox/outbox-event.entity';
 import { ImpactAssessment } from '../modules/governance/impact-assessment.entity';
 import { HubState } from '../modules/hub-state/hub-state.entity';
 
@@ -60,6 +61,8 @@ export const entities = [
   Kpi,
   KpiPoint,
   AuditEvent,
+  OutboxEvent,
+  OutboxConsumer,
   ImpactAssessment,
   HubState,
 ];

@@ -13,6 +13,12 @@ export interface EventBus {
    */
   publish(topic: string, payload: unknown): void;
   /**
+   * Delivers `payload` to this process's subscriptions of `topic` only. The outbox relay publishes
+   * domain events this way: every replica reads the outbox itself, so sending them across would
+   * deliver each twice.
+   */
+  publishLocal(topic: string, payload: unknown): void;
+  /**
    * A live subscription to `topic`: yields each event published after it was made, in publish order.
    * It ends when `return()` (or `throw()`) is called, which graphql-ws does on unsubscribe or disconnect,
    * or when the bus closes. A subscriber that falls behind loses its oldest events, never memory.
@@ -202,6 +208,10 @@ export class LocalEventBus implements EventBus {
         });
       }
     }
+  }
+
+  publishLocal(topic: string, payload: unknown): void {
+    this.publish(topic, payload);
   }
 
   subscribe(topic: string, dynamicId?: unknown): AsyncIterableIterator<unknown> {

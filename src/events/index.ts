@@ -5,6 +5,7 @@ import { RedisEventBus } from './redis-event-bus';
 export { DEFAULT_QUEUE_CAPACITY, LocalEventBus, type EventBus, type LocalEventBusOptions } from './event-bus';
 export { CHANNEL_PREFIX, RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
 export { Topics, type Topic } from './topics';
+export { subscribeTo } from './domain';
 
 /**
  * The process's event bus: Redis when `redisUrl` is set (subscribers on every replica receive every

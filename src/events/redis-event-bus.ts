@@ -167,6 +167,10 @@ export class RedisEventBus implements EventBus {
     );
   }
 
+  publishLocal(topic: string, payload: unknown): void {
+    if (!this.closing) this.local.publish(topic, payload);
+  }
+
   subscribe(topic: string, dynamicId?: unknown): AsyncIterableIterator<unknown> {
     return this.local.subscribe(topic, dynamicId);
   }

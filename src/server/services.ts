@@ -5,7 +5,7 @@ import type { Logger } from '../common/logger';
 import { ArtifactStore } from '../modules/artifacts/artifact-store';
 import { ArtifactService } from '../modules/artifacts/artifact.service';
 import { DatasetService } from '../modules/datasets/dataset.service';
-import { type ClaimOptions, IdempotencyService } from '../modules/idempotency/idempotency.service';
+import { type ClaimOptions, IdempotencyService } from '../platform/idempotency/idempotency.service';
 import { ModelService } from '../modules/models/model.service';
 import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';

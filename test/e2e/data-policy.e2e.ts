@@ -551,7 +551,7 @@ describe('data policy: personal data and retention', () => {
     expect(auditLog.edges.map((e) => e.node)).toEqual([
       {
         action: 'purgeExpiredData',
-        actorName: 'hub',
+        actorName: 'retention',
         actorRole: 'SYSTEM',
         subjectType: 'Project',
         subjectId: project.id,

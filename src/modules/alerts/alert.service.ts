@@ -2,13 +2,13 @@ import type { DataSource } from 'typeorm';
 import { ConflictError, NotFoundError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireText } from '../../common/validate';
-import type { RequestContext } from '../../context/context';
-import type { EventBus } from '../../events/event-bus';
-import { Topics } from '../../events/topics';
-import type { AuditService } from '../audit/audit.service';
+import type { Logger } from '../../common/logger';
+import { RequestContext } from '../../context/context';
+import type { AlertJson } from '../../events/catalogue';
+import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
 import { Alert, type AlertKind, type AlertSeverity, AlertStatus } from './alert.entity';
-import { AlertChange, type AlertEvent, type AlertsArgs } from './alert.types';
+import { AlertChange, type AlertsArgs } from './alert.types';
 
 /** A condition an evaluator found: it opens an alert, or updates the open one with the same key. */
 export interface Condition {
@@ -22,27 +22,36 @@ export interface Condition {
   evidence: Record<string, unknown>;
 }
 
-/** What subscribers receive on `Topics.alert`. */
-export type AlertMessage = AlertEvent;
-
 /**
  * Alerts with dedupe and hysteresis: `raise` opens one alert per key or updates the open one;
  * `clear` counts evaluations that found the condition gone, and resolves the alert after
  * `clearAfter` of them in a row (a flapping condition does not open and close alerts on every tick).
  */
 export class AlertService {
+  /** Who raises and clears alerts when no other actor is named: the hub's evaluators. */
+  readonly evaluator: RequestContext;
+
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
-    private readonly events: EventBus,
+    private readonly work: UnitOfWork,
     private readonly now: () => Date,
-    private readonly audit: AuditService,
+    logger: Logger,
     private readonly clearAfter = 2,
-  ) {}
+  ) {
+    this.evaluator = RequestContext.system(logger, 'monitoring');
+  }
 
-  async raise(condition: Condition): Promise<Alert> {
+  /** Opens an alert for `condition`, or updates the open one with its key; `actor` names who found it. */
+  async raise(condition: Condition, actor: RequestContext = this.evaluator): Promise<Alert> {
+    return this.work.run(actor, (tx) => this.raiseIn(tx, condition));
+  }
+
+  /** `raise` inside a change already under way. */
+  async raiseIn(tx: Change, condition: Condition): Promise<Alert> {
+    const { manager } = tx;
     const at = this.now();
-    const rows = (await this.db.query(
+    const rows = (await manager.query(
       `INSERT INTO alert AS a (project_id, endpoint_id, model_version_id, kind, severity, status, dedupe_key,
                                title, evidence, occurrences, clear_streak, opened_at, last_seen_at)
        VALUES ($1, $2, $3, $4, $5, 'OPEN', $6, $7, $8, 1, 0, $9, $9)
@@ -64,15 +73,21 @@ export class AlertService {
       ],
     )) as Array<{ id: string; inserted: boolean; previous_severity: AlertSeverity }>;
     const [{ id, inserted, previous_severity: previous }] = rows;
-    const alert = await this.db.getRepository(Alert).findOneByOrFail({ id });
-    if (inserted) this.publish(AlertChange.RAISED, alert);
-    else if (previous !== alert.severity) this.publish(AlertChange.UPDATED, alert);
+    const alert = await manager.findOneByOrFail(Alert, { id });
+    if (inserted) emitChange(tx, AlertChange.RAISED, alert);
+    else if (previous !== alert.severity) emitChange(tx, AlertChange.UPDATED, alert);
     return alert;
   }
 
   /** The condition behind `dedupeKey` was not found this evaluation. Returns the alert if it resolved now. */
-  async clear(dedupeKey: string): Promise<Alert | null> {
-    const rows = (await this.db.query(
+  async clear(dedupeKey: string, actor: RequestContext = this.evaluator): Promise<Alert | null> {
+    return this.work.run(actor, (tx) => this.clearIn(tx, dedupeKey));
+  }
+
+  /** `clear` inside a change already under way. */
+  async clearIn(tx: Change, dedupeKey: string): Promise<Alert | null> {
+    const { manager } = tx;
+    const rows = (await manager.query(
       `UPDATE alert SET clear_streak = clear_streak + 1,
               status = CASE WHEN clear_streak + 1 >= $2 THEN 'RESOLVED'::alert_status ELSE status END,
               resolved_at = CASE WHEN clear_streak + 1 >= $2 THEN $3::timestamptz ELSE resolved_at END,
@@ -83,8 +98,8 @@ export class AlertService {
     )) as [Array<{ id: string; status: AlertStatus }>, number];
     const changed = rows[0]?.[0];
     if (!changed || changed.status !== AlertStatus.RESOLVED) return null;
-    const alert = await this.db.getRepository(Alert).findOneByOrFail({ id: changed.id });
-    this.publish(AlertChange.RESOLVED, alert);
+    const alert = await manager.findOneByOrFail(Alert, { id: changed.id });
+    emitChange(tx, AlertChange.RESOLVED, alert);
     return alert;
   }
 
@@ -142,7 +157,8 @@ export class AlertService {
             resolvedByKeyId: ctx.caller.keyId,
             resolution: text ?? 'resolved by hand',
           };
-    const updated = await this.audit.transaction(ctx, async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const result = await manager
         .createQueryBuilder()
         .update(Alert)
@@ -154,27 +170,57 @@ export class AlertService {
           `the alert is ${alert.status}, so it cannot be ${status.toLowerCase()}`,
           'id',
         );
-      return {
-        result: await manager.findOneByOrFail(Alert, { id: alert.id }),
-        audit: {
-          action: status === AlertStatus.ACKNOWLEDGED ? 'acknowledgeAlert' : 'resolveAlert',
-          subjectType: 'Alert',
-          subjectId: alert.id,
-          projectId: alert.projectId,
-          before: { status: alert.status },
-          after: { status, note: text },
-        },
-      };
+      const updated = await manager.findOneByOrFail(Alert, { id: alert.id });
+      emitChange(
+        tx,
+        status === AlertStatus.ACKNOWLEDGED ? AlertChange.ACKNOWLEDGED : AlertChange.RESOLVED,
+        updated,
+      );
+      tx.audit({
+        action: status === AlertStatus.ACKNOWLEDGED ? 'acknowledgeAlert' : 'resolveAlert',
+        subjectType: 'Alert',
+        subjectId: alert.id,
+        projectId: alert.projectId,
+        before: { status: alert.status },
+        after: { status, note: text },
+      });
+      return updated;
     });
-    this.publish(
-      status === AlertStatus.ACKNOWLEDGED ? AlertChange.ACKNOWLEDGED : AlertChange.RESOLVED,
-      updated,
-    );
-    return updated;
   }
+}
 
-  private publish(change: AlertChange, alert: Alert): void {
-    const message: AlertMessage = { change, alert };
-    this.events.publish(Topics.alert, message);
-  }
+/** The event of an alert's change, on its project's alert stream. */
+function emitChange(tx: Change, change: AlertChange, alert: Alert): void {
+  tx.emit({
+    type: 'alert.changed',
+    stream: `alerts:${alert.projectId}`,
+    projectId: alert.projectId,
+    payload: { change, alert: alertJson(alert) },
+  });
+}
+
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+export function alertJson(a: Alert): AlertJson {
+  return {
+    id: a.id,
+    projectId: a.projectId,
+    endpointId: a.endpointId,
+    modelVersionId: a.modelVersionId,
+    kind: a.kind,
+    severity: a.severity,
+    status: a.status,
+    dedupeKey: a.dedupeKey,
+    title: a.title,
+    evidence: a.evidence,
+    occurrences: a.occurrences,
+    clearStreak: a.clearStreak,
+    openedAt: a.openedAt.toISOString(),
+    lastSeenAt: a.lastSeenAt.toISOString(),
+    acknowledgedAt: iso(a.acknowledgedAt),
+    acknowledgedByKeyId: a.acknowledgedByKeyId,
+    resolvedAt: iso(a.resolvedAt),
+    resolvedByKeyId: a.resolvedByKeyId,
+    resolution: a.resolution,
+  };
 }

@@ -8,6 +8,7 @@ import {
   PayloadTooLargeError,
 } from '../../common/errors';
 import { requireSha256 } from '../../common/validate';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { RequestContext } from '../../context/context';
 import type { ProjectService } from '../projects/project.service';
 import { Artifact, ArtifactGrant } from './artifact.entity';
@@ -25,6 +26,7 @@ export class ArtifactService {
     readonly store: ArtifactStore,
     private readonly maxBytes: number,
     private readonly projects: ProjectService,
+    private readonly work: UnitOfWork,
   ) {}
 
   /** `created`: the grant is new for this project (whether or not another project held the bytes). */
@@ -45,7 +47,8 @@ export class ArtifactService {
       throw new PayloadTooLargeError(this.maxBytes);
     }
     const blob = await this.store.put(hex, body, this.maxBytes);
-    return this.db.transaction(async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       await manager
         .createQueryBuilder()
         .insert()

@@ -3,7 +3,7 @@ import { Can } from '../../auth/auth-checker';
 import type { ConnectionResult } from '../../common/pagination';
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
-import { AuditEvent } from './audit-event.entity';
+import { AuditEvent } from '../../platform/audit/audit-event.entity';
 import { AuditChainReport, AuditEventConnection, AuditLogArgs } from './audit.types';
 
 @Resolver(() => AuditEvent)

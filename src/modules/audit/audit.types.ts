@@ -1,6 +1,6 @@
 import { ArgsType, Field, ID, Int, ObjectType } from 'type-graphql';
 import { Connection, PageArgs } from '../../common/pagination';
-import { AuditEvent } from './audit-event.entity';
+import { AuditEvent } from '../../platform/audit/audit-event.entity';
 
 @ArgsType()
 export class AuditLogArgs extends PageArgs {

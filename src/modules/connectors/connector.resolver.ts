@@ -1,3 +1,4 @@
+import type { SyncRunJson } from '../../events/catalogue';
 import {
   Arg,
   Args,
@@ -192,9 +193,9 @@ export class ConnectorResolver {
       context,
       info,
     }: SubscribeResolverData<unknown, SyncRunChangedArgs, RequestContext>) =>
-      servicesOf(info.schema).subscriptions.syncRuns(context, args),
+      servicesOf(info.schema).syncRunSubscriptions.changes(context, args),
   })
-  syncRunChanged(@Root() run: SyncRun, @Args() _args: SyncRunChangedArgs): SyncRun {
+  syncRunChanged(@Root() run: SyncRunJson, @Args() _args: SyncRunChangedArgs): SyncRunJson {
     return run;
   }
 }

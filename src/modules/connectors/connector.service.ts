@@ -13,7 +13,7 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { AuditEntry, AuditService } from '../audit/audit.service';
-import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { IdempotencyService } from '../../platform/idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
 import {
   Connector,

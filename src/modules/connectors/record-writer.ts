@@ -4,6 +4,13 @@ import { attributedVersion, DERIVED_KPIS } from '../kpis/kpi-derivations';
 import { RECORD_TABLES } from './record-tables';
 import type { Connector } from './connector.entity';
 
+/** A page written: how many records it held, and which of them it inserted or changed (vendor ids). */
+export interface WrittenPage {
+  records: number;
+  created: string[];
+  updated: string[];
+}
+
 /**
  * Writes one page of a stream: the records upserted on (connector, external id) in one statement,
  * then the derived KPI points of those records replaced. Runs inside the page's transaction, with the
@@ -16,7 +23,7 @@ export async function writePage(
   records: SyncedRecord[],
   kpiIds: ReadonlyMap<string, string>,
   syncedAt: Date,
-): Promise<number> {
+): Promise<WrittenPage> {
   // A vendor may return one record twice in a page (ties at a cursor boundary); the later is newer,
   // and one INSERT … ON CONFLICT may not touch a row twice.
   const latest = new Map<string, SyncedRecord>();
@@ -28,7 +35,7 @@ export async function writePage(
     }
     latest.set(record.externalId, record);
   }
-  if (latest.size === 0) return 0;
+  if (latest.size === 0) return { records: 0, created: [], updated: [] };
   const { table, columns } = RECORD_TABLES[stream.recordKind];
   const rows = [...latest.values()].map((r) => {
     const row: Record<string, unknown> = {
@@ -54,16 +61,17 @@ export async function writePage(
   const updates = [...typed.filter((c) => c !== 'external_id' && c !== 'request_key'), 'synced_at']
     .map((c) => `${c} = EXCLUDED.${c}`)
     .join(', ');
-  await manager.query(
+  const written = (await manager.query(
     `INSERT INTO ${table} (connector_id, project_id, synced_at, ${typed.join(', ')})
      SELECT $1, $2, $3, ${typed.map((c) => `r.${c}`).join(', ')}
        FROM jsonb_to_recordset($4::jsonb) AS r(${typed.map((c) => `${c} ${types[c]}`).join(', ')})
      ON CONFLICT (connector_id, external_id) DO UPDATE
         -- A request key, once known, stays: a later edit in the vendor may drop the field.
         SET ${updates}, request_key = COALESCE(EXCLUDED.request_key, ${table}.request_key)
-      WHERE ${table}.updated_at <= EXCLUDED.updated_at`,
+      WHERE ${table}.updated_at <= EXCLUDED.updated_at
+     RETURNING external_id, (xmax = 0) AS inserted`,
     [connector.id, connector.projectId, syncedAt, JSON.stringify(rows)],
-  );
+  )) as Array<{ external_id: string; inserted: boolean }>;
   const ids = [...latest.keys()];
   for (const kpi of DERIVED_KPIS.filter((k) => k.recordKind === stream.recordKind)) {
     const kpiId = kpiIds.get(kpi.key);
@@ -82,5 +90,9 @@ export async function writePage(
       [kpiId, connector.id, ids],
     );
   }
-  return latest.size;
+  return {
+    records: latest.size,
+    created: written.filter((r) => r.inserted).map((r) => r.external_id),
+    updated: written.filter((r) => !r.inserted).map((r) => r.external_id),
+  };
 }

@@ -3,13 +3,11 @@ import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../
 import { ConflictError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { LockSession } from '../../db/lock-session';
-import type { EventBus } from '../../events/event-bus';
-import { Topics } from '../../events/topics';
+import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import { murmur3 } from '../inference/murmur3';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
-import type { AuditService } from '../audit/audit.service';
-import type { RequestContext } from '../../context/context';
+import { RequestContext } from '../../context/context';
 import type { KpiService } from '../kpis/kpi.service';
 import {
   type Connector,
@@ -22,13 +20,6 @@ import {
 } from './connector.entity';
 import { writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
-
-/** What subscribers of `Topics.syncRun` receive. */
-export interface SyncRunMessage {
-  projectId: string;
-  connectorId: string;
-  run: SyncRun;
-}
 
 /** Advisory-lock namespace of connector syncs, apart from jobs, migrations and seeding. */
 const SYNC_LOCK_SPACE = 0x6e73;
@@ -55,11 +46,10 @@ export class SyncRunner {
     private readonly box: SecretBox,
     private readonly kpis: KpiService,
     private readonly alerts: AlertService,
-    private readonly events: EventBus,
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly env: ConnectorEnv,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
   ) {}
 
   /**
@@ -107,15 +97,17 @@ export class SyncRunner {
         )) as unknown[];
         if (taken.length > 0) throw new SyncBusy(connector.id);
       }
-      // Holding the lock, a RUNNING row can only be left by a process that died mid-sync.
-      await this.db.query(
-        `UPDATE sync_run SET status = 'FAILED', error_kind = 'TEMPORARY', finished_at = $2,
-                error = 'the hub running it stopped; the next sync resumes where it left off'
-          WHERE connector_id = $1 AND status = 'RUNNING'`,
-        [connector.id, this.now()],
-      );
-      // A sync asked for by someone is audited with its run, in one transaction.
-      run = await this.db.transaction(async (manager) => {
+      // A sync asked for by someone is audited with its run, in one unit of work.
+      const actor = requestedBy?.ctx ?? this.actor(`sync:${connector.id}`);
+      run = await this.work.run(actor, async (tx) => {
+        const { manager } = tx;
+        // Holding the lock, a RUNNING row can only be left by a process that died mid-sync.
+        await manager.query(
+          `UPDATE sync_run SET status = 'FAILED', error_kind = 'TEMPORARY', finished_at = $2,
+                  error = 'the hub running it stopped; the next sync resumes where it left off'
+            WHERE connector_id = $1 AND status = 'RUNNING'`,
+          [connector.id, this.now()],
+        );
         const saved = await manager.save(SyncRun, {
           connectorId: connector.id,
           projectId: connector.projectId,
@@ -130,7 +122,7 @@ export class SyncRunner {
           finishedAt: null,
         });
         if (requestedBy) {
-          await this.audit.record(manager, requestedBy.ctx, {
+          tx.audit({
             action: 'syncConnector',
             subjectType: 'Connector',
             subjectId: connector.id,
@@ -138,13 +130,13 @@ export class SyncRunner {
             after: { syncRunId: saved.id },
           });
         }
+        emitRun(tx, saved);
         return saved;
       });
     } catch (error) {
       await lock.release();
       throw error;
     }
-    this.publish(run);
     const done = this.sync(connector, run, lock.lost).finally(async () => {
       SyncRunner.active.delete(connector.id);
       await lock.release();
@@ -161,6 +153,7 @@ export class SyncRunner {
 
   /** `lost` aborts when the sync's lock went with its session: it stops before the next page. */
   private async sync(connector: Connector, run: SyncRun, lost: AbortSignal): Promise<SyncRun> {
+    const actor = this.actor(`sync:${run.id}`);
     const holding = (): void => {
       // Another replica may start this connector's sync now; writing on would interleave with it.
       if (lost.aborted)
@@ -197,27 +190,41 @@ export class SyncRunner {
           for await (const page of session.read(stream.name, saved?.state ?? null)) {
             holding();
             const at = this.now();
-            const progress = await this.db.transaction(async (manager) => {
+            const progress = await this.work.run(actor, async (tx) => {
+              const { manager } = tx;
               const written = await writePage(manager, connector, stream, page.records, kpiIds, at);
-              const next = { ...status, pages: status.pages + 1, records: status.records + written };
+              const next = { ...status, pages: status.pages + 1, records: status.records + written.records };
               await manager.query(
                 `INSERT INTO connector_stream (connector_id, stream, state, records_synced, updated_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (connector_id, stream) DO UPDATE
                     SET state = EXCLUDED.state, records_synced = connector_stream.records_synced + EXCLUDED.records_synced,
                         updated_at = EXCLUDED.updated_at`,
-                [connector.id, stream.name, JSON.stringify(page.state), written, at],
+                [connector.id, stream.name, JSON.stringify(page.state), written.records, at],
               );
-              await manager.update(
-                SyncRun,
-                { id: run.id },
-                { streams: run.streams.map((s) => (s === status ? next : s)) },
-              );
+              const streams = run.streams.map((s) => (s === status ? next : s));
+              await manager.update(SyncRun, { id: run.id }, { streams });
+              if (written.created.length > 0 || written.updated.length > 0) {
+                tx.emit({
+                  type: 'records.synced',
+                  stream: `connector:${connector.id}`,
+                  projectId: connector.projectId,
+                  payload: {
+                    projectId: connector.projectId,
+                    connectorId: connector.id,
+                    syncRunId: run.id,
+                    stream: stream.name,
+                    kind: stream.recordKind,
+                    created: written.created,
+                    updated: written.updated,
+                  },
+                });
+              }
+              emitRun(tx, { ...run, streams });
               return next;
             });
             // Counted once the page is committed: a failed page leaves the counts as they were.
             Object.assign(status, progress);
-            this.publish(run);
           }
           status.status = SyncRunStatus.SUCCEEDED;
         } catch (error) {
@@ -240,18 +247,21 @@ export class SyncRunner {
       Object.assign(run, { status: SyncRunStatus.FAILED, ...this.describe(error, run) });
     }
     run.finishedAt = this.now();
-    await this.db.getRepository(SyncRun).update(
-      { id: run.id },
-      {
-        status: run.status,
-        streams: run.streams,
-        error: run.error,
-        errorKind: run.errorKind,
-        finishedAt: run.finishedAt,
-      },
-    );
-    this.publish(run);
-    await this.alert(connector, run).catch((error: unknown) =>
+    await this.work.run(actor, async (tx) => {
+      await tx.manager.update(
+        SyncRun,
+        { id: run.id },
+        {
+          status: run.status,
+          streams: run.streams,
+          error: run.error,
+          errorKind: run.errorKind,
+          finishedAt: run.finishedAt,
+        },
+      );
+      emitRun(tx, run);
+    });
+    await this.alert(connector, run, actor).catch((error: unknown) =>
       this.logger.error('connector alert not raised', { connector: connector.id, error }),
     );
     return run;
@@ -268,35 +278,62 @@ export class SyncRunner {
     return { error: `internal error (hub log, sync run ${run.id})`, errorKind: ConnectorErrorKind.TEMPORARY };
   }
 
-  private async alert(connector: Connector, run: SyncRun): Promise<void> {
+  private async alert(connector: Connector, run: SyncRun, actor: RequestContext): Promise<void> {
     const dedupeKey = `connector:${connector.id}`;
     if (run.status === SyncRunStatus.SUCCEEDED) {
-      await this.alerts.clear(dedupeKey);
+      await this.alerts.clear(dedupeKey, actor);
       return;
     }
-    await this.alerts.raise({
-      projectId: connector.projectId,
-      kind: AlertKind.CONNECTOR,
-      severity:
-        run.errorKind === ConnectorErrorKind.PERMANENT ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
-      dedupeKey,
-      title: `Connector ${connector.name} (${connector.kind}): sync ${run.status.toLowerCase()}`,
-      evidence: {
-        connectorId: connector.id,
-        syncRunId: run.id,
-        error: run.error,
-        errorKind: run.errorKind,
-        streams: run.streams.map((s) => ({ stream: s.stream, status: s.status, error: s.error })),
+    await this.alerts.raise(
+      {
+        projectId: connector.projectId,
+        kind: AlertKind.CONNECTOR,
+        severity:
+          run.errorKind === ConnectorErrorKind.PERMANENT ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+        dedupeKey,
+        title: `Connector ${connector.name} (${connector.kind}): sync ${run.status.toLowerCase()}`,
+        evidence: {
+          connectorId: connector.id,
+          syncRunId: run.id,
+          error: run.error,
+          errorKind: run.errorKind,
+          streams: run.streams.map((s) => ({ stream: s.stream, status: s.status, error: s.error })),
+        },
       },
-    });
+      actor,
+    );
   }
 
-  private publish(run: SyncRun): void {
-    const message: SyncRunMessage = {
+  /** The hub's sync actor, named in the audit trail and the events of one sync. */
+  private actor(requestId: string): RequestContext {
+    return RequestContext.system(this.logger, 'sync-runner', requestId);
+  }
+}
+
+/** A run's state as `syncRunChanged` delivers it. */
+function emitRun(tx: Change, run: SyncRun): void {
+  const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+  tx.emit({
+    type: 'sync-run.changed',
+    stream: `connector:${run.connectorId}`,
+    projectId: run.projectId,
+    payload: {
       projectId: run.projectId,
       connectorId: run.connectorId,
-      run: { ...run },
-    };
-    this.events.publish(Topics.syncRun, message);
-  }
+      run: {
+        id: run.id,
+        connectorId: run.connectorId,
+        projectId: run.projectId,
+        trigger: run.trigger,
+        status: run.status,
+        streams: run.streams.map((s) => ({ ...s })),
+        error: run.error,
+        errorKind: run.errorKind,
+        requestedByKeyId: run.requestedByKeyId,
+        idempotencyKey: run.idempotencyKey,
+        startedAt: run.startedAt.toISOString(),
+        finishedAt: iso(run.finishedAt),
+      },
+    },
+  });
 }

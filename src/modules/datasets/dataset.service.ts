@@ -8,7 +8,7 @@ import { requireId, requireSha256, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import { latestPerParent } from '../../db/batch';
 import type { ArtifactService } from '../artifacts/artifact.service';
-import type { AuditService } from '../audit/audit.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
 import { csvInputError, readCsv } from './dataset-csv';
 import type { ColumnSpec, ColumnType, FeatureProfile } from './dataset-profile';
@@ -40,7 +40,7 @@ export class DatasetService {
     private readonly db: DataSource,
     private readonly projects: ProjectService,
     private readonly artifacts: ArtifactService,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
   ) {}
 
   async create(ctx: RequestContext, input: CreateDatasetInput): Promise<Dataset> {
@@ -51,7 +51,8 @@ export class DatasetService {
       ? requireText('description', input.description, 10_000)
       : null;
     const creating = { operation: 'createDataset', key: input.idempotencyKey, args: input };
-    return this.audit.createOnce(ctx, { ...creating, entity: Dataset }, async (manager) => {
+    return this.work.create(ctx, { ...creating, entity: Dataset }, async (tx) => {
+      const { manager } = tx;
       const dataset = manager.create(Dataset, { projectId: project.id, name, description });
       try {
         await manager.insert(Dataset, dataset);
@@ -61,16 +62,14 @@ export class DatasetService {
         }
         throw error;
       }
-      return {
-        result: dataset,
-        audit: {
-          action: 'createDataset',
-          subjectType: 'Dataset',
-          subjectId: dataset.id,
-          projectId: project.id,
-          after: { name, description },
-        },
-      };
+      tx.audit({
+        action: 'createDataset',
+        subjectType: 'Dataset',
+        subjectId: dataset.id,
+        projectId: project.id,
+        after: { name, description },
+      });
+      return dataset;
     });
   }
 
@@ -151,7 +150,8 @@ export class DatasetService {
       : await this.profileCsv(ctx, dataset.projectId, input.csvSha256!, overrides);
 
     const creating = { operation: 'registerDatasetVersion', key: input.idempotencyKey, args: input };
-    return this.audit.createOnce(ctx, { ...creating, entity: DatasetVersion }, async (manager) => {
+    return this.work.create(ctx, { ...creating, entity: DatasetVersion }, async (tx) => {
+      const { manager } = tx;
       const locked = await manager
         .getRepository(Dataset)
         .createQueryBuilder('d')
@@ -176,22 +176,33 @@ export class DatasetService {
         profile: data.profile,
       });
       await manager.insert(DatasetVersion, version);
-      return {
-        result: version,
-        audit: {
-          action: 'registerDatasetVersion',
-          subjectType: 'DatasetVersion',
-          subjectId: version.id,
+      tx.emit({
+        type: 'dataset-version.registered',
+        stream: `dataset:${dataset.id}`,
+        projectId: dataset.projectId,
+        payload: {
           projectId: dataset.projectId,
-          after: {
-            datasetId: dataset.id,
-            version: version.version,
-            sha256: version.sha256,
-            rowCount: version.rowCount,
-            uri,
-          },
+          datasetId: dataset.id,
+          datasetName: dataset.name,
+          versionId: version.id,
+          version: version.version,
+          rows: version.rowCount,
         },
-      };
+      });
+      tx.audit({
+        action: 'registerDatasetVersion',
+        subjectType: 'DatasetVersion',
+        subjectId: version.id,
+        projectId: dataset.projectId,
+        after: {
+          datasetId: dataset.id,
+          version: version.version,
+          sha256: version.sha256,
+          rowCount: version.rowCount,
+          uri,
+        },
+      });
+      return version;
     });
   }
 

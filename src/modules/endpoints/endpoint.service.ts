@@ -1,4 +1,4 @@
-import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireSlug, requireText } from '../../common/validate';
@@ -8,7 +8,7 @@ import { murmur3 } from '../inference/murmur3';
 import { Model, ModelVersion, ModelVersionStatus, type ModelTask } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { OnnxLoadError } from '../models/onnx-signature';
-import type { AuditService } from '../audit/audit.service';
+import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import type { ProjectService } from '../projects/project.service';
 import { Endpoint, EndpointTraffic } from './endpoint.entity';
@@ -49,7 +49,7 @@ export class EndpointService {
     private readonly models: ModelService,
     private readonly runtime: InferenceRuntime,
     private readonly now: () => Date,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
     private readonly governance: ImpactAssessmentService,
   ) {}
 
@@ -65,7 +65,8 @@ export class EndpointService {
     await this.governance.assertMayServe(project.id, 'project');
     const creating = { operation: 'createEndpoint', key: input.idempotencyKey, args: input };
     try {
-      return await this.audit.createOnce(ctx, { ...creating, entity: Endpoint }, async (manager) => {
+      return await this.work.create(ctx, { ...creating, entity: Endpoint }, async (tx) => {
+        const { manager } = tx;
         const endpoint = manager.create(Endpoint, {
           projectId: project.id,
           name,
@@ -83,16 +84,9 @@ export class EndpointService {
           logSampleRate,
         });
         await manager.save(endpoint);
-        await this.recordTraffic(
-          manager,
-          endpoint,
-          ctx.caller.keyId,
-          'created',
-          ctx.requestId,
-          'createEndpoint',
-        );
-        // recordTraffic wrote the audit event, with the traffic history row.
-        return { result: await manager.findOneByOrFail(Endpoint, { id: endpoint.id }), audit: null };
+        // The audit event and the traffic event go with the traffic history row.
+        await this.recordTraffic(tx, endpoint, 'created', 'createEndpoint', null);
+        return manager.findOneByOrFail(Endpoint, { id: endpoint.id });
       });
     } catch (error) {
       if (fromDatabaseError(error) instanceof ConflictError)
@@ -132,22 +126,20 @@ export class EndpointService {
     const rate = checkSampleRate(input.logSampleRate);
     if (rate !== undefined) changes.logSampleRate = rate;
     if (Object.keys(changes).length) {
-      await this.audit.transaction(ctx, async (manager) => {
+      await this.work.run(ctx, async (tx) => {
+        const { manager } = tx;
         await manager.update(Endpoint, { id: endpoint.id }, changes);
         const before = Object.fromEntries(
           Object.keys(changes).map((k) => [k, endpoint[k as keyof typeof changes]]),
         );
-        return {
-          result: null,
-          audit: {
-            action: 'updateEndpoint',
-            subjectType: 'Endpoint',
-            subjectId: endpoint.id,
-            projectId: endpoint.projectId,
-            before,
-            after: changes,
-          },
-        };
+        tx.audit({
+          action: 'updateEndpoint',
+          subjectType: 'Endpoint',
+          subjectId: endpoint.id,
+          projectId: endpoint.projectId,
+          before,
+          after: changes,
+        });
       });
     }
     this.routes.delete(endpoint.name);
@@ -179,8 +171,8 @@ export class EndpointService {
         : await this.servableVersion(model, input.shadowVersion, 'shadowVersion');
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
     await this.governance.assertMayServe(endpoint.projectId, 'endpoint');
-    const updated = await this.db.transaction(async (manager) => {
-      const [active] = (await manager.query(
+    return this.work.run(ctx, async (tx) => {
+      const [active] = (await tx.manager.query(
         `SELECT id FROM rollout WHERE endpoint_id = $1 AND status IN ('PENDING_APPROVAL', 'PROGRESSING', 'PAUSED')`,
         [endpoint.id],
       )) as Array<{ id: string }>;
@@ -190,7 +182,7 @@ export class EndpointService {
           'endpoint',
         );
       return this.applyTraffic(
-        manager,
+        tx,
         endpoint.id,
         {
           stableVersionId: stable.id,
@@ -198,27 +190,25 @@ export class EndpointService {
           canaryWeight: canary ? weight : 0,
           shadowVersionId: shadow?.id ?? null,
         },
-        ctx.caller.keyId,
         reason,
-        ctx.requestId,
+        null,
       );
     });
-    return updated;
   }
 
   /**
-   * Replaces an endpoint's split inside the caller's transaction (a traffic change by hand, or a
-   * rollout step), closing the previous history row. This replica's router sees it at once, the
-   * others within a second.
+   * Replaces an endpoint's split inside a change under way (a traffic change by hand, or a rollout
+   * step), closing the previous history row. This replica's router sees it once the change commits,
+   * the others within a second.
    */
   async applyTraffic(
-    manager: EntityManager,
+    tx: Change,
     endpointId: string,
     traffic: Pick<Endpoint, 'stableVersionId' | 'canaryVersionId' | 'canaryWeight' | 'shadowVersionId'>,
-    keyId: string | null,
     reason: string | null,
-    requestId: string,
+    rolloutId: string | null,
   ): Promise<Endpoint> {
+    const { manager } = tx;
     const locked = await manager.findOne(Endpoint, {
       where: { id: endpointId },
       lock: { mode: 'pessimistic_write' },
@@ -226,8 +216,8 @@ export class EndpointService {
     if (!locked) throw new NotFoundError('Endpoint', endpointId, 'endpoint');
     Object.assign(locked, traffic);
     await manager.save(locked);
-    await this.recordTraffic(manager, locked, keyId, reason, requestId, 'setEndpointTraffic');
-    this.routes.delete(locked.name);
+    await this.recordTraffic(tx, locked, reason, 'setEndpointTraffic', rolloutId);
+    tx.afterCommit(() => this.routes.delete(locked.name));
     return locked;
   }
 
@@ -311,20 +301,38 @@ export class EndpointService {
   }
 
   private async recordTraffic(
-    manager: EntityManager,
+    tx: Change,
     endpoint: Endpoint,
-    keyId: string | null,
     reason: string | null,
-    requestId: string,
     action: string,
+    rolloutId: string | null,
   ): Promise<void> {
+    const { manager } = tx;
+    // The hub's own actors (a rollout's driver) change traffic under no key.
+    const keyId = tx.ctx.isSystem ? null : tx.ctx.caller.keyId;
     const at = this.now();
     const [previous] = (await manager.query(
       `SELECT stable_version_id, canary_version_id, canary_weight, shadow_version_id
          FROM endpoint_traffic WHERE endpoint_id = $1 AND valid_to IS NULL`,
       [endpoint.id],
     )) as Array<Record<string, unknown>>;
-    await this.audit.recordAs(manager, keyId, requestId, {
+    tx.emit({
+      type: 'endpoint.traffic-changed',
+      stream: `endpoint:${endpoint.id}`,
+      projectId: endpoint.projectId,
+      payload: {
+        projectId: endpoint.projectId,
+        endpointId: endpoint.id,
+        endpointName: endpoint.name,
+        stableVersionId: endpoint.stableVersionId,
+        canaryVersionId: endpoint.canaryVersionId,
+        canaryWeight: endpoint.canaryWeight,
+        shadowVersionId: endpoint.shadowVersionId,
+        reason,
+        rolloutId,
+      },
+    });
+    tx.audit({
       action,
       subjectType: 'Endpoint',
       subjectId: endpoint.id,

@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import { ConflictError, ForbiddenError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { ConnectionResult } from '../../common/pagination';
-import type { RequestContext } from '../../context/context';
-import type { AuditService } from '../audit/audit.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
+import { RequestContext } from '../../context/context';
 import type { FeatureRedactor } from '../inference/prediction-log-writer';
 import { Project } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
@@ -52,7 +52,7 @@ export class DataPolicyService implements FeatureRedactor {
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
     private readonly logger: Logger,
     private readonly now: () => Date,
     /** NERVE_SECRET_KEY (base64, 32 bytes): the root of the hashing keys; undefined: HASH is refused. */
@@ -86,22 +86,21 @@ export class DataPolicyService implements FeatureRedactor {
         'HASH needs NERVE_SECRET_KEY (the hashing key is derived from it); set it or use REDACT',
         'policy.treatment',
       );
-    const updated = await this.audit.transaction(ctx, async (manager) => {
+    const updated = await this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const [row] = (await manager.query('SELECT data_policy FROM project WHERE id = $1 FOR UPDATE', [
         project.id,
       ])) as Array<{ data_policy: object }>;
       await manager.getRepository(Project).update({ id: project.id }, { dataPolicy: policy });
-      return {
-        result: await manager.getRepository(Project).findOneByOrFail({ id: project.id }),
-        audit: {
-          action: 'setDataPolicy',
-          subjectType: 'Project',
-          subjectId: project.id,
-          projectId: project.id,
-          before: row.data_policy,
-          after: policy,
-        },
-      };
+      tx.audit({
+        action: 'setDataPolicy',
+        subjectType: 'Project',
+        subjectId: project.id,
+        projectId: project.id,
+        before: row.data_policy,
+        after: policy,
+      });
+      return await manager.getRepository(Project).findOneByOrFail({ id: project.id });
     });
     this.cache.delete(project.id);
     return updated;
@@ -252,8 +251,9 @@ export class DataPolicyService implements FeatureRedactor {
       }
     }
     if (predictionLogs || Object.keys(records).length) {
-      await this.db.transaction((manager) =>
-        this.audit.recordAs(manager, null, `retention:${now.toISOString()}`, {
+      const retention = RequestContext.system(this.logger, 'retention', `retention:${now.toISOString()}`);
+      await this.work.run(retention, async (tx) =>
+        tx.audit({
           action: 'purgeExpiredData',
           subjectType: 'Project',
           subjectId: projectId,

@@ -3,7 +3,7 @@ import { BadInputError, ConflictError, ForbiddenError, NotFoundError } from '../
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
-import type { AuditService } from '../audit/audit.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import { Project, RiskLevel } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
 import { AssessmentStatus, ImpactAssessment } from './impact-assessment.entity';
@@ -21,7 +21,7 @@ export class ImpactAssessmentService {
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
     private readonly now: () => Date,
   ) {}
 
@@ -40,7 +40,8 @@ export class ImpactAssessmentService {
       args: { project: project.id, sections: input },
       entity: ImpactAssessment,
     };
-    return this.audit.createOnce(ctx, creating, async (manager) => {
+    return this.work.create(ctx, creating, async (tx) => {
+      const { manager } = tx;
       // One version at a time per project: the row lock orders concurrent submissions.
       await manager.query('SELECT id FROM project WHERE id = $1 FOR UPDATE', [project.id]);
       const [{ next }] = (await manager.query(
@@ -59,22 +60,21 @@ export class ImpactAssessmentService {
         comment: null,
       });
       await manager.save(assessment);
-      return {
-        result: assessment,
-        audit: {
-          action: 'submitImpactAssessment',
-          subjectType: 'ImpactAssessment',
-          subjectId: assessment.id,
-          projectId: project.id,
-          after: { version: assessment.version, status: assessment.status, sections },
-        },
-      };
+      tx.audit({
+        action: 'submitImpactAssessment',
+        subjectType: 'ImpactAssessment',
+        subjectId: assessment.id,
+        projectId: project.id,
+        after: { version: assessment.version, status: assessment.status, sections },
+      });
+      return assessment;
     });
   }
 
   async decide(ctx: RequestContext, id: string, approve: boolean, comment: string | null | undefined) {
     const text = comment == null ? null : requireText('comment', comment, TEXT_MAX);
-    return this.audit.transaction(ctx, async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const assessment = isUuid(id)
         ? await manager.findOne(ImpactAssessment, { where: { id }, lock: { mode: 'pessimistic_write' } })
         : null;
@@ -103,17 +103,15 @@ export class ImpactAssessmentService {
         comment: text,
       });
       await manager.save(assessment);
-      return {
-        result: assessment,
-        audit: {
-          action: 'decideImpactAssessment',
-          subjectType: 'ImpactAssessment',
-          subjectId: assessment.id,
-          projectId: assessment.projectId,
-          before,
-          after: { version: assessment.version, status: assessment.status, comment: text },
-        },
-      };
+      tx.audit({
+        action: 'decideImpactAssessment',
+        subjectType: 'ImpactAssessment',
+        subjectId: assessment.id,
+        projectId: assessment.projectId,
+        before,
+        after: { version: assessment.version, status: assessment.status, comment: text },
+      });
+      return assessment;
     });
   }
 
@@ -131,19 +129,18 @@ export class ImpactAssessmentService {
       throw new ForbiddenError('only a key for every project may reclassify a project');
     }
     const why = requireText('reason', reason, TEXT_MAX);
-    return this.audit.transaction(ctx, async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       await manager.update(Project, { id: project.id }, { riskLevel: level });
-      return {
-        result: { ...project, riskLevel: level },
-        audit: {
-          action: 'setProjectRiskLevel',
-          subjectType: 'Project',
-          subjectId: project.id,
-          projectId: project.id,
-          before: { riskLevel: project.riskLevel },
-          after: { riskLevel: level, reason: why },
-        },
-      };
+      tx.audit({
+        action: 'setProjectRiskLevel',
+        subjectType: 'Project',
+        subjectId: project.id,
+        projectId: project.id,
+        before: { riskLevel: project.riskLevel },
+        after: { riskLevel: level, reason: why },
+      });
+      return { ...project, riskLevel: level };
     });
   }
 

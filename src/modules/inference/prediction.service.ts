@@ -12,7 +12,7 @@ import { requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
-import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import { ModelTask } from '../models/model.entity';
 import { OnnxLoadError } from '../models/onnx-signature';
 import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
@@ -53,7 +53,7 @@ export class PredictionService {
     private readonly endpoints: EndpointService,
     private readonly runtime: InferenceRuntime,
     private readonly log: PredictionLogWriter,
-    private readonly idempotency: IdempotencyService,
+    private readonly work: UnitOfWork,
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly maxBatch: number,
@@ -72,14 +72,15 @@ export class PredictionService {
     if (rows.length === 0) throw new BadInputError('inputs', 'must hold at least one row');
     if (rows.length > this.maxBatch)
       throw new BadInputError('inputs', `must hold at most ${this.maxBatch} rows, got ${rows.length}`);
-    const work = async (): Promise<PredictionBatch> => {
+    const scoreAll = async (): Promise<PredictionBatch> => {
       const started = performance.now();
       const keys = batchKeys(args.requestKeys, rows.length, args.idempotencyKey);
       const predictions = await this.score(route, rows, keys, (i) => `inputs.${i}`);
       return { predictions, latencyMs: round(performance.now() - started) };
     };
-    if (args.idempotencyKey == null) return work();
-    return this.idempotency.run(ctx, 'predictBatch', args.idempotencyKey, args, work);
+    if (args.idempotencyKey == null) return scoreAll();
+    // Scored inside the key's claim: a concurrent retry waits for this answer instead of scoring again.
+    return this.work.run(ctx, scoreAll, { operation: 'predictBatch', key: args.idempotencyKey, args });
   }
 
   /** Stores (or corrects) the true answer for a request key of an endpoint. */

@@ -3,8 +3,7 @@ import { BadInputError, ConflictError, NotFoundError } from '../../common/errors
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
-import type { AuditService } from '../audit/audit.service';
-import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
 import { meanInterval, normalQuantile, welchInterval, type SampleSummary } from './confidence';
@@ -44,9 +43,8 @@ export class KpiService {
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
-    private readonly idempotency: IdempotencyService,
     private readonly now: () => Date,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
   ) {}
 
   async define(ctx: RequestContext, input: DefineKpiInput): Promise<Kpi> {
@@ -68,7 +66,8 @@ export class KpiService {
       source: KpiSource.PUSHED,
       createdAt: this.now(),
     };
-    return this.audit.transaction(ctx, async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const before = await manager.findOneBy(Kpi, { projectId: project.id, key: input.key });
       await manager
         .createQueryBuilder()
@@ -84,17 +83,15 @@ export class KpiService {
         aggregation: k.aggregation,
         direction: k.direction,
       });
-      return {
-        result: kpi,
-        audit: {
-          action: 'defineKpi',
-          subjectType: 'Kpi',
-          subjectId: kpi.id,
-          projectId: project.id,
-          before: before ? view(before) : null,
-          after: { key: kpi.key, ...view(kpi) },
-        },
-      };
+      tx.audit({
+        action: 'defineKpi',
+        subjectType: 'Kpi',
+        subjectId: kpi.id,
+        projectId: project.id,
+        before: before ? view(before) : null,
+        after: { key: kpi.key, ...view(kpi) },
+      });
+      return kpi;
     });
   }
 
@@ -201,9 +198,13 @@ export class KpiService {
           `points.${i}.modelVersionId`,
         );
     }
-    return this.idempotency.run(ctx, 'recordKpiPoints', input.idempotencyKey, input, async (manager) => {
-      const inserted = (await manager.query(
-        `INSERT INTO kpi_point AS k (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
+    const claim = { operation: 'recordKpiPoints', key: input.idempotencyKey, args: input };
+    return this.work.run(
+      ctx,
+      async (tx) => {
+        const { manager } = tx;
+        const inserted = (await manager.query(
+          `INSERT INTO kpi_point AS k (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
          SELECT r.kpi_id, $1, r.time, r.value,
                 COALESCE(r.model_version_id, ${attributedVersion('$1::uuid', 'r.request_key')}),
                 r.request_key, r.dimensions, r.source_ref
@@ -213,19 +214,39 @@ export class KpiService {
          DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value, model_version_id = EXCLUDED.model_version_id,
                        request_key = EXCLUDED.request_key, dimensions = EXCLUDED.dimensions
          RETURNING (k.model_version_id IS NOT NULL) AS attributed`,
-        [project.id, JSON.stringify(rows)],
-      )) as Array<{ attributed: boolean }>;
-      const result = { recorded: inserted.length, attributed: inserted.filter((r) => r.attributed).length };
-      // One event per call: points are data, the push is the act.
-      await this.audit.record(manager, ctx, {
-        action: 'recordKpiPoints',
-        subjectType: 'Kpi',
-        subjectId: null,
-        projectId: project.id,
-        after: { ...result, kpis: [...new Set(input.points.map((p) => p.kpi))] },
-      });
-      return result;
-    });
+          [project.id, JSON.stringify(rows)],
+        )) as Array<{ attributed: boolean }>;
+        const result = { recorded: inserted.length, attributed: inserted.filter((r) => r.attributed).length };
+        // One event per call: points are data, the push is the act.
+        tx.audit({
+          action: 'recordKpiPoints',
+          subjectType: 'Kpi',
+          subjectId: null,
+          projectId: project.id,
+          after: { ...result, kpis: [...new Set(input.points.map((p) => p.kpi))] },
+        });
+        for (const kpi of kpis) {
+          const times = rows.filter((r) => r.kpi_id === kpi.id).map((r) => r.time);
+          if (times.length === 0) continue;
+          tx.emit({
+            type: 'kpi-points.recorded',
+            stream: `kpi:${kpi.id}`,
+            projectId: project.id,
+            payload: {
+              projectId: project.id,
+              kpiId: kpi.id,
+              kpi: kpi.key,
+              points: times.length,
+              // ISO instants sort as text.
+              from: times.reduce((a, b) => (a < b ? a : b)),
+              to: times.reduce((a, b) => (a > b ? a : b)),
+            },
+          });
+        }
+        return result;
+      },
+      claim,
+    );
   }
 
   /**

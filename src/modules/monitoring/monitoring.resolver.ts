@@ -1,3 +1,4 @@
+import type { AlertChanged, DriftReportJson } from '../../events/catalogue';
 import {
   Arg,
   Args,
@@ -113,9 +114,9 @@ export class MonitoringResolver {
   @Subscription(() => AlertEvent, {
     description: 'Alerts of a project as they are raised, updated, acknowledged or resolved',
     subscribe: ({ args, context, info }: SubscribeData<AlertRaisedArgs>) =>
-      servicesOf(info.schema).subscriptions.alerts(context, args),
+      servicesOf(info.schema).alertSubscriptions.changes(context, args),
   })
-  alertRaised(@Root() event: AlertEvent, @Args() _args: AlertRaisedArgs): AlertEvent {
+  alertRaised(@Root() event: AlertChanged, @Args() _args: AlertRaisedArgs): AlertChanged {
     return event;
   }
 
@@ -123,9 +124,9 @@ export class MonitoringResolver {
   @Subscription(() => DriftReport, {
     description: "Drift reports of a project's endpoints as they are made",
     subscribe: ({ args, context, info }: SubscribeData<DriftReportedArgs>) =>
-      servicesOf(info.schema).subscriptions.drift(context, args),
+      servicesOf(info.schema).monitoringSubscriptions.drift(context, args),
   })
-  driftReported(@Root() report: DriftReport, @Args() _args: DriftReportedArgs): DriftReport {
+  driftReported(@Root() report: DriftReportJson, @Args() _args: DriftReportedArgs): DriftReportJson {
     return report;
   }
 
@@ -133,7 +134,7 @@ export class MonitoringResolver {
   @Subscription(() => EndpointStats, {
     description: "An endpoint's last five minutes, each time the monitor evaluates it",
     subscribe: ({ args, context, info }: SubscribeData<EndpointStatsArgs>) =>
-      servicesOf(info.schema).subscriptions.endpointStats(context, args),
+      servicesOf(info.schema).monitoringSubscriptions.endpointStats(context, args),
   })
   endpointStats(@Root() stats: EndpointStats, @Args() _args: EndpointStatsArgs): EndpointStats {
     return stats;

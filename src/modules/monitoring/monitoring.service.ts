@@ -4,6 +4,8 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
+import type { DriftReportJson } from '../../events/catalogue';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
 import { DatasetVersion } from '../datasets/dataset.entity';
@@ -42,13 +44,6 @@ export interface StatsMessage {
   stats: EndpointStats;
 }
 
-/** What `Topics.drift` carries. */
-export interface DriftMessage {
-  projectId: string;
-  endpointName: string;
-  report: DriftReport;
-}
-
 /**
  * SLA windows, drift checks and the alerts they raise. Windows merge every replica's per-minute
  * sketches; drift histograms are built in SQL over the prediction log.
@@ -64,6 +59,7 @@ export class MonitoringService {
     private readonly tracker: SlaTracker,
     private readonly now: () => Date,
     private readonly dataPolicy: DataPolicyService,
+    private readonly work: UnitOfWork,
   ) {}
 
   /**
@@ -129,14 +125,17 @@ export class MonitoringService {
     ctx.authorize('update', 'Endpoint', endpoint.projectId);
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60)
       throw new BadInputError('window', 'must be 1 to 10080 minutes');
-    return this.checkDrift(endpoint, minutes, true);
+    return this.checkDrift(endpoint, minutes, ctx);
   }
 
   /**
    * Compares the window's features (and predicted labels) with the training profile of the stable
-   * version's dataset, stores the report, publishes it, and raises or clears the endpoint's drift alert.
+   * version's dataset, stores the report with its event, and raises or clears the endpoint's drift alert,
+   * in one unit of work. `caller`: a person asked (`runDriftCheck`), so a missing reference is their
+   * error; otherwise the hub's evaluator checks.
    */
-  async checkDrift(endpoint: Endpoint, minutes: number, explain = false): Promise<DriftReport> {
+  async checkDrift(endpoint: Endpoint, minutes: number, caller?: RequestContext): Promise<DriftReport> {
+    const explain = caller !== undefined;
     const version = await this.db
       .getRepository(ModelVersion)
       .findOneByOrFail({ id: endpoint.stableVersionId });
@@ -163,53 +162,63 @@ export class MonitoringService {
     const features = judge(probes, row);
     const sampleSize = Number(row.n);
     const drifted = features.filter((f) => f.drifted).map((f) => f.feature);
-    const report = await this.db.getRepository(DriftReport).save({
-      projectId: endpoint.projectId,
-      endpointId: endpoint.id,
-      modelVersionId: version.id,
-      datasetVersionId: dataset.id,
-      windowStart: from,
-      windowEnd: to,
-      sampleSize,
-      insufficient: sampleSize < MIN_SAMPLE,
-      drifted: drifted.length > 0,
-      driftedFeatures: drifted,
-      features,
-      skipped,
-    });
-    const message: DriftMessage = { projectId: endpoint.projectId, endpointName: endpoint.name, report };
-    this.events.publish(Topics.drift, message);
-    const key = `drift:${endpoint.id}`;
-    if (drifted.length) {
-      const severe = drifted.includes(OUTPUT) || drifted.length * 2 >= Math.max(2, features.length);
-      await this.alerts.raise({
+    return this.work.run(caller ?? this.alerts.evaluator, async (tx) => {
+      const report = await tx.manager.getRepository(DriftReport).save({
         projectId: endpoint.projectId,
         endpointId: endpoint.id,
         modelVersionId: version.id,
-        kind: AlertKind.DRIFT,
-        severity: severe ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
-        dedupeKey: key,
-        title: `Drift on ${endpoint.name}: ${drifted.join(', ')}`,
-        evidence: {
-          driftReportId: report.id,
-          window: { from, to },
-          sampleSize,
-          modelVersion: version.version,
-          features: features
-            .filter((f) => f.drifted)
-            .map((f) => ({
-              feature: f.feature,
-              test: f.test,
-              pValue: f.pValue,
-              psi: f.psi,
-              psiThreshold: f.psiThreshold,
-            })),
+        datasetVersionId: dataset.id,
+        windowStart: from,
+        windowEnd: to,
+        sampleSize,
+        insufficient: sampleSize < MIN_SAMPLE,
+        drifted: drifted.length > 0,
+        driftedFeatures: drifted,
+        features,
+        skipped,
+      });
+      tx.emit({
+        type: 'drift.reported',
+        stream: `endpoint:${endpoint.id}`,
+        projectId: endpoint.projectId,
+        payload: {
+          projectId: endpoint.projectId,
+          endpointName: endpoint.name,
+          report: driftReportJson(report),
         },
       });
-    } else if (sampleSize >= MIN_SAMPLE) {
-      await this.alerts.clear(key);
-    }
-    return report;
+      const key = `drift:${endpoint.id}`;
+      if (drifted.length) {
+        const severe = drifted.includes(OUTPUT) || drifted.length * 2 >= Math.max(2, features.length);
+        await this.alerts.raiseIn(tx, {
+          projectId: endpoint.projectId,
+          endpointId: endpoint.id,
+          modelVersionId: version.id,
+          kind: AlertKind.DRIFT,
+          severity: severe ? AlertSeverity.CRITICAL : AlertSeverity.WARNING,
+          dedupeKey: key,
+          title: `Drift on ${endpoint.name}: ${drifted.join(', ')}`,
+          evidence: {
+            driftReportId: report.id,
+            window: { from, to },
+            sampleSize,
+            modelVersion: version.version,
+            features: features
+              .filter((f) => f.drifted)
+              .map((f) => ({
+                feature: f.feature,
+                test: f.test,
+                pValue: f.pValue,
+                psi: f.psi,
+                psiThreshold: f.psiThreshold,
+              })),
+          },
+        });
+      } else if (sampleSize >= MIN_SAMPLE) {
+        await this.alerts.clearIn(tx, key);
+      }
+      return report;
+    });
   }
 
   async driftReports(ctx: RequestContext, args: DriftReportsArgs): Promise<ConnectionResult<DriftReport>> {
@@ -376,4 +385,23 @@ export class MonitoringService {
       }
     }
   }
+}
+
+function driftReportJson(r: DriftReport): DriftReportJson {
+  return {
+    id: r.id,
+    projectId: r.projectId,
+    endpointId: r.endpointId,
+    modelVersionId: r.modelVersionId,
+    datasetVersionId: r.datasetVersionId,
+    windowStart: r.windowStart.toISOString(),
+    windowEnd: r.windowEnd.toISOString(),
+    sampleSize: r.sampleSize,
+    insufficient: r.insufficient,
+    drifted: r.drifted,
+    driftedFeatures: r.driftedFeatures,
+    features: r.features.map((f) => ({ ...f })),
+    skipped: r.skipped,
+    createdAt: r.createdAt.toISOString(),
+  };
 }

@@ -7,17 +7,15 @@ import { paginate, type ConnectionResult, type PageArgs } from '../../common/pag
 import { isUuid, requireSlug, requireText } from '../../common/validate';
 import type { Subject } from '../../auth/abilities';
 import type { RequestContext } from '../../context/context';
-import type { AuditService } from '../audit/audit.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import { Project, RiskLevel } from './project.entity';
 import type { CreateProjectInput } from './project.types';
 
 export class ProjectService {
   constructor(
     private readonly db: DataSource,
-    private readonly audit: AuditService,
-  ) {
-    audit.projects = this;
-  }
+    private readonly work: UnitOfWork,
+  ) {}
 
   async create(ctx: RequestContext, input: CreateProjectInput): Promise<Project> {
     // Checked against the new project's own id: a project-scoped key's scope never contains it.
@@ -32,18 +30,22 @@ export class ProjectService {
       riskLevel: input.riskLevel ?? RiskLevel.MINIMAL,
     });
     const creating = { operation: 'createProject', key: input.idempotencyKey, args: input };
-    return this.audit.createOnce(ctx, { ...creating, entity: Project }, async (manager) => {
-      await manager.getRepository(Project).insert(project);
-      return {
-        result: project,
-        audit: {
-          action: 'createProject',
-          subjectType: 'Project',
-          subjectId: project.id,
-          projectId: project.id,
-          after: { slug: project.slug, name: project.name, riskLevel: project.riskLevel },
-        },
-      };
+    return this.work.create(ctx, { ...creating, entity: Project }, async (tx) => {
+      await tx.manager.getRepository(Project).insert(project);
+      tx.audit({
+        action: 'createProject',
+        subjectType: 'Project',
+        subjectId: project.id,
+        projectId: project.id,
+        after: { slug: project.slug, name: project.name, riskLevel: project.riskLevel },
+      });
+      tx.emit({
+        type: 'project.created',
+        stream: `project:${project.id}`,
+        projectId: project.id,
+        payload: { projectId: project.id, slug: project.slug, name: project.name },
+      });
+      return project;
     });
   }
 

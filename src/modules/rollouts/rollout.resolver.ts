@@ -1,3 +1,4 @@
+import type { RolloutChanged } from '../../events/catalogue';
 import {
   Arg,
   Args,
@@ -163,9 +164,9 @@ export class RolloutResolver {
       context,
       info,
     }: SubscribeResolverData<unknown, RolloutChangedArgs, RequestContext>) =>
-      servicesOf(info.schema).subscriptions.rollouts(context, args),
+      servicesOf(info.schema).rolloutSubscriptions.changes(context, args),
   })
-  rolloutChanged(@Root() change: RolloutChange, @Args() _args: RolloutChangedArgs): RolloutChange {
+  rolloutChanged(@Root() change: RolloutChanged, @Args() _args: RolloutChangedArgs): RolloutChanged {
     return change;
   }
 }

@@ -16,7 +16,7 @@ import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
 import { Endpoint, EndpointTraffic } from '../endpoints/endpoint.entity';
 import type { EndpointService } from '../endpoints/endpoint.service';
-import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { IdempotencyService } from '../../platform/idempotency/idempotency.service';
 import { missingModelCardSections } from '../models/model-card';
 import { Model, ModelVersion } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';

@@ -4,8 +4,7 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireIdSet, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { DatasetVersion } from '../datasets/dataset.entity';
-import type { AuditService } from '../audit/audit.service';
-import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
 import { Run, RunMetric, RunStatus } from './run.entity';
@@ -33,9 +32,8 @@ export class RunService {
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
-    private readonly idempotency: IdempotencyService,
     private readonly now: () => Date,
-    private readonly audit: AuditService,
+    private readonly work: UnitOfWork,
   ) {}
 
   /**
@@ -53,7 +51,8 @@ export class RunService {
     const queued = input.queued ?? false;
 
     const creating = { operation: 'startRun', key: input.idempotencyKey, args: input, entity: Run };
-    return this.idempotency.runCreating(ctx, creating, async (manager) => {
+    return this.work.create(ctx, creating, async (tx) => {
+      const { manager } = tx;
       if (inputIds.length) await this.checkInputs(manager, project.id, input.inputs ?? [], inputIds);
       const inserted: Array<{ id: string }> = await manager.query(
         `INSERT INTO run (project_id, name, kind, status, params, tags, external_ref, started_at)
@@ -82,7 +81,7 @@ export class RunService {
         );
       }
       const run = await manager.findOneByOrFail(Run, { id });
-      await this.audit.record(manager, ctx, {
+      tx.audit({
         action: 'startRun',
         subjectType: 'Run',
         subjectId: id,
@@ -104,7 +103,8 @@ export class RunService {
       // Stack traces can be long; keep the head rather than losing the status update.
       error = args.error.slice(0, MAX_ERROR_LENGTH);
     }
-    return this.db.transaction(async (manager) => {
+    return this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const run = await manager.findOne(Run, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!run || !ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', id);
       ctx.authorize('update', 'Run', run.projectId);
@@ -127,7 +127,7 @@ export class RunService {
           error: run.error,
         },
       );
-      await this.audit.record(manager, ctx, {
+      tx.audit({
         action: 'finishRun',
         subjectType: 'Run',
         subjectId: id,
@@ -148,35 +148,40 @@ export class RunService {
     const columns = toMetricColumns(args.points);
     // The columns, timestamps still as given, describe the request more cheaply than the point objects.
     const request = { runId, ...columns };
-    return this.idempotency.run(ctx, 'logRunMetrics', args.idempotencyKey, request, async (manager) => {
-      // FOR SHARE: finishRun's FOR UPDATE waits for this batch, or this batch sees the finished run.
-      const [run]: Array<{ project_id: string; status: RunStatus }> = await manager.query(
-        'SELECT project_id, status FROM run WHERE id = $1 FOR SHARE',
-        [runId],
-      );
-      if (!run || !ctx.can('read', 'Run', run.project_id)) throw new NotFoundError('Run', runId);
-      ctx.authorize('update', 'Run', run.project_id);
-      if (!acceptsMetrics(run.status)) {
-        throw new ConflictError(
-          `run is ${run.status}; only a QUEUED or RUNNING run accepts metrics`,
-          'runId',
+    return this.work.run(
+      ctx,
+      async (tx) => {
+        const { manager } = tx;
+        // FOR SHARE: finishRun's FOR UPDATE waits for this batch, or this batch sees the finished run.
+        const [run]: Array<{ project_id: string; status: RunStatus }> = await manager.query(
+          'SELECT project_id, status FROM run WHERE id = $1 FOR SHARE',
+          [runId],
         );
-      }
-      await manager.query(
-        `INSERT INTO run_metric (run_id, key, step, value, timestamp)
+        if (!run || !ctx.can('read', 'Run', run.project_id)) throw new NotFoundError('Run', runId);
+        ctx.authorize('update', 'Run', run.project_id);
+        if (!acceptsMetrics(run.status)) {
+          throw new ConflictError(
+            `run is ${run.status}; only a QUEUED or RUNNING run accepts metrics`,
+            'runId',
+          );
+        }
+        await manager.query(
+          `INSERT INTO run_metric (run_id, key, step, value, timestamp)
          SELECT $1, * FROM unnest($2::text[], $3::int[], $4::float8[], $5::timestamptz[])`,
-        [runId, columns.keys, columns.steps, columns.values, fillTimestamps(columns, this.now())],
-      );
-      // One event per call, not per point: metrics are data, the call is the act.
-      await this.audit.record(manager, ctx, {
-        action: 'logRunMetrics',
-        subjectType: 'Run',
-        subjectId: runId,
-        projectId: run.project_id,
-        after: { points: columns.keys.length, keys: [...new Set(columns.keys)].slice(0, 50) },
-      });
-      return { runId, accepted: columns.keys.length };
-    });
+          [runId, columns.keys, columns.steps, columns.values, fillTimestamps(columns, this.now())],
+        );
+        // One event per call, not per point: metrics are data, the call is the act.
+        tx.audit({
+          action: 'logRunMetrics',
+          subjectType: 'Run',
+          subjectId: runId,
+          projectId: run.project_id,
+          after: { points: columns.keys.length, keys: [...new Set(columns.keys)].slice(0, 50) },
+        });
+        return { runId, accepted: columns.keys.length };
+      },
+      { operation: 'logRunMetrics', key: args.idempotencyKey, args: request },
+    );
   }
 
   /** A run the caller may read: NOT_FOUND otherwise, whether it exists or not. */

@@ -3,16 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager, EntityTarget } from 'typeorm';
 import { BadInputError, ConflictError, DomainError, ErrorCode } from '../../common/errors';
 import type { RequestContext } from '../../context/context';
+import { canonicalJson } from '../../common/canonical-json';
 import { IdempotencyRecord } from './idempotency-record.entity';
-
-const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 
 /** How `once` holds a key while its call runs outside any transaction. */
 export interface ClaimOptions {
@@ -34,7 +26,7 @@ interface StoredFailure {
   extensions: Record<string, unknown>;
 }
 
-/** A mutation that creates one row, made at most once per idempotency key (see `runCreating`). */
+/** A mutation that creates one row, made at most once per idempotency key (see `UnitOfWork.create`). */
 export interface Creating<E> {
   /** The mutation's name: keys are scoped per operation and caller. */
   operation: string;
@@ -45,9 +37,8 @@ export interface Creating<E> {
 }
 
 /**
- * Runs a mutation at most once per idempotency key. The key is claimed in the same transaction as the
- * mutation's writes, so either both land or neither does; a concurrent retry waits on the claim's row
- * lock and then sees the stored result.
+ * Idempotency keys: a mutation runs at most once per key. `claim` holds a key inside a unit of work's
+ * transaction; `once` holds it across a call that cannot run inside one (a vendor call).
  */
 export class IdempotencyService {
   private readonly leaseMs: number;
@@ -64,48 +55,40 @@ export class IdempotencyService {
   }
 
   /**
-   * The stored result of an earlier call with this key, if any (CONFLICT if that call had other
-   * arguments); for work that cannot run inside the claim's transaction, like a vendor call.
+   * Claims `key` inside the caller's transaction (the unit of work's). A first call gets `replay: false`
+   * and stores its result with `store` before the transaction ends, so the claim and the change commit
+   * together or not at all; a concurrent retry waits on the claim's row lock and then finds the stored
+   * result (`replay: true`). The same key with other arguments is a CONFLICT.
    */
-  async peek(ctx: RequestContext, operation: string, key: string, args: unknown): Promise<unknown> {
-    const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
-    const first = await this.db.getRepository(IdempotencyRecord).findOneBy({ scope, key });
-    if (!first) return undefined;
-    if (first.requestHash !== requestHash) {
-      throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
-    }
-    return first.result ?? undefined;
-  }
-
-  async run<T>(
+  async claim(
+    manager: EntityManager,
     ctx: RequestContext,
     operation: string,
-    key: string | null | undefined,
+    key: string,
     args: unknown,
-    work: (manager: EntityManager) => Promise<T>,
-  ): Promise<T> {
-    if (key === null || key === undefined) return this.db.transaction(work);
+  ): Promise<{ replay: true; result: unknown } | { replay: false; store(result: unknown): Promise<void> }> {
     const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
-    return this.db.transaction(async (manager) => {
-      const claimed = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(IdempotencyRecord)
-        .values({ scope, key, requestHash, result: () => 'NULL' })
-        .orIgnore()
-        .returning(['key'])
-        .execute();
-      if (claimed.raw.length === 0) {
-        const first = await manager.findOneByOrFail(IdempotencyRecord, { scope, key });
-        if (first.requestHash !== requestHash) {
-          throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
-        }
-        return first.result as T;
+    const claimed = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(IdempotencyRecord)
+      .values({ scope, key, requestHash, result: () => 'NULL' })
+      .orIgnore()
+      .returning(['key'])
+      .execute();
+    if (claimed.raw.length === 0) {
+      const first = await manager.findOneByOrFail(IdempotencyRecord, { scope, key });
+      if (first.requestHash !== requestHash) {
+        throw new ConflictError('idempotencyKey was already used with other arguments', 'idempotencyKey');
       }
-      const result = await work(manager);
-      await manager.update(IdempotencyRecord, { scope, key }, { result: result as object });
-      return result;
-    });
+      return { replay: true, result: first.result };
+    }
+    return {
+      replay: false,
+      store: async (result) => {
+        await manager.update(IdempotencyRecord, { scope, key }, { result: result as object });
+      },
+    };
   }
 
   /**
@@ -212,29 +195,12 @@ export class IdempotencyService {
     });
   }
 
-  /**
-   * `run` for a mutation that creates one row: the claim keeps only the row's id, and a retry gets the
-   * row as it is now (the first call's entity does not survive a trip through jsonb: dates, relations).
-   */
-  async runCreating<E extends { id: string }>(
-    ctx: RequestContext,
-    creating: Creating<E>,
-    work: (manager: EntityManager) => Promise<E>,
-  ): Promise<E> {
-    let created: E | undefined;
-    const { id } = await this.run(ctx, creating.operation, creating.key, creating.args, async (manager) => {
-      created = await work(manager);
-      return { id: created.id };
-    });
-    return created ?? this.db.getRepository(creating.entity).findOneByOrFail({ id } as never);
-  }
-
   private claimOf(ctx: RequestContext, operation: string, key: string, args: unknown) {
     if (key.length < 1 || key.length > 200)
       throw new BadInputError('idempotencyKey', 'must be 1 to 200 characters');
     return {
       scope: `${operation}:${ctx.caller.keyId}`,
-      requestHash: createHash('sha256').update(canonical(args)).digest('hex'),
+      requestHash: createHash('sha256').update(canonicalJson(args)).digest('hex'),
     };
   }
 }
