@@ -2,7 +2,7 @@ import type { DataPolicyService } from '../modules/governance/data-policy.servic
 import type { KpiService } from '../modules/kpis/kpi.service';
 import type { MonitoringService } from '../modules/monitoring/monitoring.service';
 import type { SlaTracker } from '../modules/monitoring/sla-tracker';
-import type { RolloutService } from '../modules/rollouts/rollout.service';
+import type { RolloutDriver } from '../modules/rollouts/rollout-driver';
 import type { Job } from './scheduler';
 
 /**
@@ -13,12 +13,12 @@ import type { Job } from './scheduler';
 export function scheduledJobs(
   monitoring: MonitoringService,
   tracker: SlaTracker,
-  rollouts: RolloutService,
+  rolloutDriver: RolloutDriver,
   dataPolicy: DataPolicyService,
   kpis: KpiService,
 ): Job[] {
   return [
-    { id: 'rollouts-drive', schedule: '*/10 * * * * *', run: (lost) => rollouts.driveAll(lost) },
+    { id: 'rollouts-drive', schedule: '*/10 * * * * *', run: (lost) => rolloutDriver.driveAll(lost) },
     { id: 'sla-flush', schedule: '*/5 * * * * *', everyReplica: true, run: () => tracker.flush() },
     { id: 'monitoring-evaluate', schedule: '*/30 * * * * *', run: (lost) => monitoring.evaluate(lost) },
     {

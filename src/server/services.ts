@@ -17,6 +17,9 @@ import { ReplayService } from '../modules/inference/replay.service';
 import { createEventBus, type EventBus } from '../events';
 import { scheduledJobs } from '../jobs/jobs';
 import { RolloutService } from '../modules/rollouts/rollout.service';
+import { RolloutApprovalService } from '../modules/rollouts/rollout-approval.service';
+import { RolloutDriver } from '../modules/rollouts/rollout-driver';
+import { RolloutTransitions } from '../modules/rollouts/rollout-transitions';
 import { RolloutSignals } from '../modules/rollouts/rollout-signals';
 import { Scheduler } from '../jobs/scheduler';
 import { AlertService } from '../modules/alerts/alert.service';
@@ -57,7 +60,12 @@ export interface Services {
   slaTracker: SlaTracker;
   monitoring: MonitoringService;
   subscriptions: MonitoringSubscriptions;
+  /** Deploys and rollout queries. */
   rollouts: RolloutService;
+  /** Moves rollouts on live analysis (the worker's job). */
+  rolloutDriver: RolloutDriver;
+  /** Approvals and what people do to a rollout: pause, resume, promote, roll back. */
+  rolloutApprovals: RolloutApprovalService;
   replay: ReplayService;
   scheduler: Scheduler;
   audit: AuditService;
@@ -148,24 +156,29 @@ export function createServices(
     now,
     dataPolicy,
   );
-  const rollouts = new RolloutService(
+  const transitions = new RolloutTransitions({ now, audit, endpoints, models, events });
+  const rollouts = new RolloutService({
     db,
+    now,
     projects,
     endpoints,
-    models,
-    new RolloutSignals(db, monitoring, predictions, now),
-    alerts,
     idempotency,
-    events,
+    governance: impactAssessments,
+    transitions,
+  });
+  const rolloutDriver = new RolloutDriver({
+    db,
     now,
-    audit,
-    impactAssessments,
-  );
+    transitions,
+    signals: new RolloutSignals(db, monitoring, predictions, now),
+    alerts,
+  });
+  const rolloutApprovals = new RolloutApprovalService({ db, now, rollouts, transitions });
   const kpis = new KpiService(db, projects, idempotency, now, audit);
   const scheduler = new Scheduler(
     db,
     logger,
-    scheduledJobs(monitoring, slaTracker, rollouts, dataPolicy, kpis),
+    scheduledJobs(monitoring, slaTracker, rolloutDriver, dataPolicy, kpis),
   );
   const registry = options.connectorRegistry ?? connectorRegistry();
   const box = new SecretBox(secretKey);
@@ -216,6 +229,8 @@ export function createServices(
     monitoring,
     subscriptions: new MonitoringSubscriptions(events, projects, endpoints),
     rollouts,
+    rolloutDriver,
+    rolloutApprovals,
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
     audit,
