@@ -7,6 +7,7 @@ import { ArtifactService } from '../modules/artifacts/artifact.service';
 import { DatasetService } from '../modules/datasets/dataset.service';
 import { type ClaimOptions, IdempotencyService } from '../modules/idempotency/idempotency.service';
 import { ModelService } from '../modules/models/model.service';
+import { ModelCardService } from '../modules/models/model-card.service';
 import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';
 import { EndpointService } from '../modules/endpoints/endpoint.service';
@@ -50,6 +51,7 @@ export interface Services {
   idempotency: IdempotencyService;
   datasets: DatasetService;
   models: ModelService;
+  modelCards: ModelCardService;
   runs: RunService;
   runtime: InferenceRuntime;
   predictionLog: PredictionLogWriter;
@@ -124,7 +126,8 @@ export function createServices(
     { ...DEFAULT_WRITER_OPTIONS, flushIntervalMs: config.predictionLogFlushMs },
     dataPolicy,
   );
-  const models = new ModelService(db, projects, artifacts, runtime, now, audit);
+  const models = new ModelService({ db, now, audit, projects, artifacts, runtime });
+  const modelCards = new ModelCardService({ db, audit, models });
   const endpoints = new EndpointService(db, projects, models, runtime, now, audit, impactAssessments);
   const predictions = new PredictionService(
     db,
@@ -218,6 +221,7 @@ export function createServices(
     idempotency,
     datasets: new DatasetService(db, projects, artifacts, audit),
     models,
+    modelCards,
     runs: new RunService(db, projects, idempotency, now, audit),
     runtime,
     predictionLog,
