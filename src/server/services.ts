@@ -31,6 +31,7 @@ import path from 'node:path';
 import type { ConnectorDefinition, ConnectorEnv } from '../../connectors/_shared';
 import { connectorRegistry } from '../../connectors/registry';
 import { ConnectorService } from '../modules/connectors/connector.service';
+import { SyncedRecordService } from '../modules/connectors/synced-record.service';
 import { embeddedSecretKey, SecretBox } from '../modules/connectors/secret-box';
 import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
@@ -77,6 +78,8 @@ export interface Services {
   kpis: KpiService;
   syncRunner: SyncRunner;
   connectors: ConnectorService;
+  /** What connectors synced: tickets, RPA jobs and queue items, CRM contacts and deals. */
+  syncedRecords: SyncedRecordService;
   /** Each connector's cron schedule; started on the worker role. */
   connectorSchedules: ConnectorSchedules;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
@@ -198,17 +201,18 @@ export function createServices(
     connectorEnv,
     audit,
   );
-  const connectors = new ConnectorService(
+  const connectors = new ConnectorService({
     db,
+    now,
+    audit,
     projects,
     registry,
     box,
-    syncRunner,
+    runner: syncRunner,
     idempotency,
-    connectorEnv,
-    now,
-    audit,
-  );
+    env: connectorEnv,
+  });
+  const syncedRecords = new SyncedRecordService({ db, projects, connectors });
   const connectorSchedules = new ConnectorSchedules(connectors, logger);
   return {
     db,
@@ -243,6 +247,7 @@ export function createServices(
     kpis,
     syncRunner,
     connectors,
+    syncedRecords,
     connectorSchedules,
     async close() {
       await scheduler.stop();

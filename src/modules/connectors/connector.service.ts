@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
-import type { DataSource, SelectQueryBuilder } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   ConnectorError,
   validateFields,
@@ -14,6 +14,7 @@ import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { AuditEntry, AuditService } from '../audit/audit.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
+import type { Platform } from '../platform';
 import type { ProjectService } from '../projects/project.service';
 import {
   Connector,
@@ -30,41 +31,53 @@ import type {
   ConnectorKind,
   ConnectorsArgs,
   CreateConnectorInput,
-  CrmContactsArgs,
-  CrmDealsArgs,
-  QueueItemsArgs,
-  RpaJobsArgs,
   RunConnectorActionInput,
-  SyncedRecordsArgs,
   SyncRunsArgs,
-  TicketsArgs,
   UpdateConnectorInput,
 } from './connector.types';
 import type { SecretBox } from './secret-box';
-import { CrmContact, CrmDeal, RpaJob, RpaQueueItem, Ticket } from './synced-record.entity';
 import { SyncBusy, type SyncRunner } from './sync-runner';
 
 /** Listeners told when connectors (or their schedules) change, so the worker can reschedule. */
 export type ConnectorsChanged = () => void;
 
+export interface ConnectorServiceDeps extends Platform {
+  projects: ProjectService;
+  /** The adapters this hub has, by kind. */
+  registry: ReadonlyMap<string, ConnectorDefinition>;
+  box: SecretBox;
+  runner: SyncRunner;
+  idempotency: IdempotencyService;
+  env: ConnectorEnv;
+}
+
 /**
  * Connectors: create and configure them (secrets sealed, write-only), check them, sync them now or on
- * their schedule, run their actions, and read what they synced.
+ * their schedule and run their actions. What they synced is `SyncedRecordService`'s.
  */
 export class ConnectorService {
   readonly changed: ConnectorsChanged[] = [];
+  private readonly db: DataSource;
+  private readonly now: () => Date;
+  private readonly audit: AuditService;
+  private readonly projects: ProjectService;
+  private readonly registry: ReadonlyMap<string, ConnectorDefinition>;
+  private readonly box: SecretBox;
+  private readonly runner: SyncRunner;
+  private readonly idempotency: IdempotencyService;
+  private readonly env: ConnectorEnv;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly registry: ReadonlyMap<string, ConnectorDefinition>,
-    private readonly box: SecretBox,
-    private readonly runner: SyncRunner,
-    private readonly idempotency: IdempotencyService,
-    private readonly env: ConnectorEnv,
-    private readonly now: () => Date,
-    private readonly audit: AuditService,
-  ) {}
+  constructor(deps: ConnectorServiceDeps) {
+    this.db = deps.db;
+    this.now = deps.now;
+    this.audit = deps.audit;
+    this.projects = deps.projects;
+    this.registry = deps.registry;
+    this.box = deps.box;
+    this.runner = deps.runner;
+    this.idempotency = deps.idempotency;
+    this.env = deps.env;
+  }
 
   kinds(): ConnectorKind[] {
     return [...this.registry.values()].map((d) => ({
@@ -331,67 +344,6 @@ export class ConnectorService {
       run,
       (manager, result) => this.audit.record(manager, ctx, audited(result)),
     );
-  }
-
-  tickets(ctx: RequestContext, args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
-    return this.records(ctx, Ticket, args, (qb) => {
-      if (args.statuses?.length) qb.andWhere('r.status IN (:...statuses)', { statuses: args.statuses });
-      if (args.routing != null) qb.andWhere('r.routing = :routing', { routing: args.routing });
-      if (args.tag != null) qb.andWhere(':tag = ANY(r.tags)', { tag: args.tag });
-    });
-  }
-
-  rpaJobs(ctx: RequestContext, args: RpaJobsArgs): Promise<ConnectionResult<RpaJob>> {
-    return this.records(ctx, RpaJob, args, (qb) => {
-      if (args.states?.length) qb.andWhere('r.state IN (:...states)', { states: args.states });
-      if (args.releaseName != null) qb.andWhere('r.releaseName = :release', { release: args.releaseName });
-    });
-  }
-
-  queueItems(ctx: RequestContext, args: QueueItemsArgs): Promise<ConnectionResult<RpaQueueItem>> {
-    return this.records(ctx, RpaQueueItem, args, (qb) => {
-      if (args.statuses?.length) qb.andWhere('r.status IN (:...statuses)', { statuses: args.statuses });
-      if (args.queueName != null) qb.andWhere('r.queueName = :queue', { queue: args.queueName });
-    });
-  }
-
-  crmContacts(ctx: RequestContext, args: CrmContactsArgs): Promise<ConnectionResult<CrmContact>> {
-    return this.records(ctx, CrmContact, args, (qb) => {
-      if (args.lifecycleStage != null)
-        qb.andWhere('r.lifecycleStage = :stage', { stage: args.lifecycleStage });
-      if (args.email != null) qb.andWhere('lower(r.email) = lower(:email)', { email: args.email });
-    });
-  }
-
-  crmDeals(ctx: RequestContext, args: CrmDealsArgs): Promise<ConnectionResult<CrmDeal>> {
-    return this.records(ctx, CrmDeal, args, (qb) => {
-      if (args.stages?.length) qb.andWhere('r.stage IN (:...stages)', { stages: args.stages });
-      if (args.won != null) qb.andWhere('r.won = :won', { won: args.won });
-    });
-  }
-
-  /** A synced table of a project, newest vendor change first, with the filters every table shares. */
-  private async records<T extends { id: string; updatedAt: Date }>(
-    ctx: RequestContext,
-    entity: new () => T,
-    args: SyncedRecordsArgs,
-    filter: (qb: SelectQueryBuilder<T>) => void,
-  ): Promise<ConnectionResult<T>> {
-    const project = await this.projects.resolve(ctx, args.project, 'Connector');
-    const qb = this.db
-      .getRepository(entity)
-      .createQueryBuilder('r')
-      .where('r.projectId = :projectId', { projectId: project.id });
-    if (args.connector != null) {
-      const connector = await this.byId(ctx, args.connector, 'connector');
-      qb.andWhere('r.connectorId = :connectorId', { connectorId: connector.id });
-    }
-    if (args.updatedFrom) qb.andWhere('r.updatedAt >= :from', { from: args.updatedFrom });
-    if (args.updatedTo) qb.andWhere('r.updatedAt < :to', { to: args.updatedTo });
-    if (args.requestKey != null) qb.andWhere('r.requestKey = :key', { key: args.requestKey });
-    if (args.externalId != null) qb.andWhere('r.externalId = :externalId', { externalId: args.externalId });
-    filter(qb);
-    return paginate(qb, args, { keys: ['updatedAt', 'id'] });
   }
 
   private definitionOf(connector: Connector): ConnectorDefinition {
