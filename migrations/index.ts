@@ -8,6 +8,7 @@ import { KeyAuditChain1796475797463 } from './1796475797463-KeyAuditChain';
 import { AddHubState1796475861836 } from './1796475861836-AddHubState';
 import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArtifactsToProjects';
 import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempotencyKeys';
+import { AddOutbox1796496061824 } from './1796496061824-AddOutbox';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   AddHubState1796475861836,
   ScopeArtifactsToProjects1796476008916,
   ClaimIdempotencyKeys1796476812896,
+  AddOutbox1796496061824,
 ];

@@ -45,6 +45,15 @@ export interface Config {
   rateLimits: RateLimits;
   /** Record SLA windows from served predictions (`NERVE_MONITORING=false` turns it off, e.g. to measure its cost). */
   monitoringEnabled: boolean;
+  /** How often each replica reads the outbox for events other replicas committed (ms). */
+  outboxPollMs: number;
+  /** Days domain events stay in the outbox (the retention job deletes older ones). */
+  outboxRetentionDays: number;
+  /**
+   * Fault injection for tests: the process kills itself (SIGKILL) right after its Nth commit, before
+   * anything else happens, to prove that a crash between commit and publish loses no event. 0: off.
+   */
+  killAfterCommits: number;
   /** Run scheduled jobs (SLA flushes; on the worker role, evaluations and drift checks). */
   schedulerEnabled: boolean;
   /** Seed a demo project on the first start of an empty database. */
@@ -258,6 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: env.NERVE_SEED_DEMO !== 'false',
     schedulerEnabled: env.NERVE_SCHEDULER !== 'false',
     monitoringEnabled: env.NERVE_MONITORING !== 'false',
+    outboxPollMs: int(env, 'NERVE_OUTBOX_POLL_MS', 200, 10, 60_000, problems),
+    outboxRetentionDays: int(env, 'NERVE_OUTBOX_RETENTION_DAYS', 30, 1, 3650, problems),
+    killAfterCommits: int(env, 'NERVE_FAULT_KILL_AFTER_COMMITS', 0, 0, 1_000_000, problems),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

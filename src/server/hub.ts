@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-  ApolloServerPluginSchemaReportingDisabled,
-  ApolloServerPluginUsageReportingDisabled,
-} from '@apollo/server/plugin/disabled';
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Principal } from '../auth/abilities';
@@ -20,7 +11,6 @@ import type { Config } from '../config/config';
 import {
   DatabaseUnavailableError,
   ErrorCode,
-  PayloadTooLargeError,
   UnauthenticatedError,
   UnavailableError,
   formatError,
@@ -34,9 +24,12 @@ import { Logger } from '../common/logger';
 import { RequestContext } from '../context/context';
 import { createDataSource, migrate } from '../db/data-source';
 import { EmbeddedPostgres } from '../db/embedded-postgres';
+import { startApollo } from './apollo';
+import { ARTIFACT_PATH, serveArtifact } from './artifact-route';
 import { CorsPolicy } from './cors';
 import { attachGraphqlWs } from './graphql-ws';
-import { queryLimitsRule, tokenLimitError } from './limits';
+import { header, readBody, readiness, send, validRequestId } from './http-io';
+import { queryLimitsRule } from './limits';
 import { Metrics } from './metrics';
 import { buildNerveSchema } from './schema';
 import { createServices, type ServiceOptions, type Services } from './services';
@@ -64,8 +57,6 @@ export interface Hub {
   /** Stops accepting, lets in-flight requests finish, closes sockets and the database. */
   close(): Promise<void>;
 }
-
-const ARTIFACT_PATH = /^\/artifacts\/sha256\/([^/]+)$/;
 
 /** Boots a hub: database (embedded unless a URL is configured), migrations, services, HTTP and WS. */
 export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
@@ -131,32 +122,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   };
 
   const httpServer = http.createServer();
-  const apollo = new ApolloServer<RequestContext>({
-    schema,
-    validationRules: rules,
-    csrfPrevention: true,
-    // The hub owns shutdown (close() below, called on SIGTERM by main.ts); Apollo's own signal
-    // handlers would race it and re-raise the signal mid-drain.
-    stopOnTerminationSignals: false,
-    // Open to every key (a client generates its types from it); anonymous callers never reach it.
-    introspection: true,
-    // Parsing stops at the limit: a huge document costs what a legitimate one does, not a stalled loop.
-    parseOptions: { maxTokens: config.maxQueryTokens },
-    includeStacktraceInErrorResponses: false,
-    // Request ids and log lines for these are added by requestPlugin, which has the context.
-    formatError: (formatted, error) =>
-      tokenLimitError(error, config.maxQueryTokens)?.toJSON() ?? formatError(formatted, error),
-    plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
-      ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginInlineTraceDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginSchemaReportingDisabled(),
-      requestPlugin(metrics, report),
-    ],
-  });
-  await apollo.start();
+  const apollo = await startApollo({ schema, rules, config, httpServer, metrics, report });
 
   /** The principal of an Authorization value: undefined without one, null for a bad one. */
   const principalOf = async (
@@ -221,21 +187,6 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         },
       },
     });
-  };
-
-  const send = (
-    res: ServerResponse,
-    status: number,
-    body: unknown,
-    headers: Record<string, string> = {},
-  ): void => {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
-      'content-length': Buffer.byteLength(text),
-      ...headers,
-    });
-    res.end(text);
   };
 
   const sendError = (res: ServerResponse, error: unknown, requestId: string): void => {
@@ -306,48 +257,6 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     res.end();
   };
 
-  const artifacts = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    sha256: string,
-    requestId: string,
-    query: URLSearchParams,
-  ): Promise<void> => {
-    const ctx = admit(await principalContext(req, requestId));
-    if (req.method === 'PUT') {
-      const length = header(req, 'content-length');
-      invite(req, res);
-      const project = query.get('project');
-      const stored = await services.artifacts.upload(
-        ctx,
-        sha256,
-        project,
-        req,
-        length ? Number(length) : undefined,
-      );
-      send(res, stored.created ? 201 : 200, { sha256: stored.sha256, size: stored.size });
-      return;
-    }
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      const { stream, size } = await services.artifacts.download(ctx, sha256);
-      res.writeHead(200, {
-        'content-type': 'application/octet-stream',
-        'content-length': size,
-        etag: `"${sha256.toLowerCase()}"`,
-        'cache-control': 'private, max-age=31536000, immutable',
-      });
-      if (req.method === 'HEAD') {
-        stream.destroy();
-        res.end();
-        return;
-      }
-      // A read error mid-body (the file vanished, the disk failed) can only cut the response short.
-      await pipeline(stream, res).catch(() => res.destroy());
-      return;
-    }
-    send(res, 405, { errors: [{ message: 'use PUT or GET' }] }, { allow: 'GET, HEAD, PUT' });
-  };
-
   let shuttingDown = false;
   const cors = new CorsPolicy(config.corsOrigins);
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> => {
@@ -378,7 +287,8 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
         const match = ARTIFACT_PATH.exec(pathname);
         if (match) {
           route = '/artifacts/sha256/:hex';
-          await artifacts(req, res, match[1], requestId, new URLSearchParams(query));
+          const ctx = admit(await principalContext(req, requestId));
+          await serveArtifact(services.artifacts, ctx, req, res, match[1], new URLSearchParams(query));
         } else {
           route = 'unknown';
           send(res, 404, { errors: [{ message: `no route for ${pathname}` }] });
@@ -474,107 +384,4 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     })());
 
   return { url: graphqlUrl, port, services, db, seeded, close };
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Tells a client waiting on `Expect: 100-continue` to send its body: the request passed every check on its headers. */
-function invite(req: IncomingMessage, res: ServerResponse): void {
-  if (/100-continue/i.test(header(req, 'expect') ?? '') && !res.headersSent) res.writeContinue();
-}
-
-/** A client-supplied request id when it is short and plain, else a fresh one. */
-function validRequestId(requestId: string | undefined): string {
-  return requestId && /^[\w-]{1,64}$/.test(requestId) ? requestId : randomUUID();
-}
-
-/**
- * The request body, up to `limit` bytes. Read with events rather than `for await`: the async iterator
- * destroys the request when it finishes, which costs a slower write path for the response.
- */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) {
-      reject(new PayloadTooLargeError(limit));
-      return;
-    }
-    invite(req, res);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        reject(new PayloadTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => resolve(Buffer.concat(chunks));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
-}
-
-/** Ready when the database answers and every migration this build knows is applied. */
-async function readiness(
-  db: DataSource,
-  shuttingDown: boolean,
-): Promise<{ ok: boolean; checks: Record<string, string> }> {
-  if (shuttingDown) return { ok: false, checks: { server: 'shutting down' } };
-  try {
-    const pending = await withTimeout(db.showMigrations(), 2_000);
-    return { ok: !pending, checks: { database: 'ok', migrations: pending ? 'pending' : 'ok' } };
-  } catch {
-    return { ok: false, checks: { database: 'unreachable' } };
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timeout')), ms);
-    }),
-  ]);
-}
-
-/**
- * Per operation: latency and outcome metrics, and for errors that are the server's fault a log line
- * and the request id in the response (Apollo's formatError has no context to take them from).
- */
-function requestPlugin(
-  metrics: Metrics,
-  report: (formatted: GraphQLFormattedError, error: unknown, requestId?: string) => GraphQLFormattedError,
-): ApolloServerPlugin<RequestContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const started = process.hrtime.bigint();
-      return {
-        async didEncounterErrors({ errors }) {
-          for (const error of errors) report(error.toJSON(), error, contextValue.requestId);
-        },
-        async willSendResponse({ operationName, operation, errors, response }) {
-          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-          metrics.observeOperation(
-            operationName,
-            operation?.operation ?? 'unknown',
-            errors?.length ? 'error' : 'ok',
-            seconds,
-          );
-          if (response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) {
-            if (isInternal(error) || error.extensions?.code === ErrorCode.UNAVAILABLE)
-              (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-          }
-        },
-      };
-    },
-  };
 }

@@ -45,7 +45,9 @@ const SEED_LOCK = 7_146_500_102;
  * resumes it).
  */
 export async function seed(services: Services): Promise<SeedResult> {
-  return services.db.transaction(async (manager) => {
+  const seeder = RequestContext.system(services.logger, 'seed');
+  return services.work.run(seeder, async (tx) => {
+    const { manager } = tx;
     await manager.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK]);
     const result: SeedResult = {};
     if ((await manager.count(ApiKey)) === 0) {
@@ -68,11 +70,18 @@ export async function seed(services: Services): Promise<SeedResult> {
     }
     if (state.status !== 'pending') return result;
     if (!(await manager.existsBy(Project, { slug: state.project }))) {
-      await manager.insert(Project, {
+      const project = manager.create(Project, {
         slug: state.project,
         name: 'Demo project',
         description: DEMO_DESCRIPTION,
         riskLevel: RiskLevel.LIMITED,
+      });
+      await manager.insert(Project, project);
+      tx.emit({
+        type: 'project.created',
+        stream: `project:${project.id}`,
+        projectId: project.id,
+        payload: { projectId: project.id, slug: project.slug, name: project.name },
       });
       result.demoCreated = true;
     }

@@ -7,6 +7,7 @@ import { ArtifactService } from '../modules/artifacts/artifact.service';
 import { DatasetService } from '../modules/datasets/dataset.service';
 import { type ClaimOptions, IdempotencyService } from '../platform/idempotency/idempotency.service';
 import { ModelService } from '../modules/models/model.service';
+import { ModelCardService } from '../modules/models/model-card.service';
 import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';
 import { EndpointService } from '../modules/endpoints/endpoint.service';
@@ -17,16 +18,28 @@ import { ReplayService } from '../modules/inference/replay.service';
 import { createEventBus, type EventBus } from '../events';
 import { scheduledJobs } from '../jobs/jobs';
 import { RolloutService } from '../modules/rollouts/rollout.service';
+import { RolloutApprovalService } from '../modules/rollouts/rollout-approval.service';
+import { RolloutDriver } from '../modules/rollouts/rollout-driver';
+import { RolloutTransitions } from '../modules/rollouts/rollout-transitions';
 import { RolloutSignals } from '../modules/rollouts/rollout-signals';
 import { Scheduler } from '../jobs/scheduler';
 import { AlertService } from '../modules/alerts/alert.service';
 import { MonitoringService } from '../modules/monitoring/monitoring.service';
 import { MonitoringSubscriptions } from '../modules/monitoring/monitoring.subscriptions';
+import { AlertSubscriptions } from '../modules/alerts/alert.subscriptions';
+import { RolloutSubscriptions } from '../modules/rollouts/rollout.subscriptions';
+import { SyncRunSubscriptions } from '../modules/connectors/connector.subscriptions';
+import { AuditTrail } from '../platform/audit/audit-trail';
+import { Outbox } from '../platform/outbox/outbox';
+import { OutboxRelay } from '../platform/outbox/outbox-relay';
+import type { Platform } from '../platform/platform';
+import { UnitOfWork } from '../platform/unit-of-work';
 import { SlaTracker } from '../modules/monitoring/sla-tracker';
 import path from 'node:path';
 import type { ConnectorDefinition, ConnectorEnv } from '../../connectors/_shared';
 import { connectorRegistry } from '../../connectors/registry';
 import { ConnectorService } from '../modules/connectors/connector.service';
+import { SyncedRecordService } from '../modules/connectors/synced-record.service';
 import { embeddedSecretKey, SecretBox } from '../modules/connectors/secret-box';
 import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
@@ -44,9 +57,15 @@ export interface Services {
   apiKeys: ApiKeyService;
   projects: ProjectService;
   artifacts: ArtifactService;
-  idempotency: IdempotencyService;
+  /** The one way state changes: transaction, idempotency key, audit trail and domain events. */
+  work: UnitOfWork;
+  /** Domain events as committed, readable from a position. */
+  outbox: Outbox;
+  /** Publishes committed domain events to this process's subscribers. */
+  relay: OutboxRelay;
   datasets: DatasetService;
   models: ModelService;
+  modelCards: ModelCardService;
   runs: RunService;
   runtime: InferenceRuntime;
   predictionLog: PredictionLogWriter;
@@ -56,8 +75,16 @@ export interface Services {
   alerts: AlertService;
   slaTracker: SlaTracker;
   monitoring: MonitoringService;
-  subscriptions: MonitoringSubscriptions;
+  alertSubscriptions: AlertSubscriptions;
+  monitoringSubscriptions: MonitoringSubscriptions;
+  rolloutSubscriptions: RolloutSubscriptions;
+  syncRunSubscriptions: SyncRunSubscriptions;
+  /** Deploys and rollout queries. */
   rollouts: RolloutService;
+  /** Moves rollouts on live analysis (the worker's job). */
+  rolloutDriver: RolloutDriver;
+  /** Approvals and what people do to a rollout: pause, resume, promote, roll back. */
+  rolloutApprovals: RolloutApprovalService;
   replay: ReplayService;
   scheduler: Scheduler;
   audit: AuditService;
@@ -67,6 +94,8 @@ export interface Services {
   kpis: KpiService;
   syncRunner: SyncRunner;
   connectors: ConnectorService;
+  /** What connectors synced: tickets, RPA jobs and queue items, CRM contacts and deals. */
+  syncedRecords: SyncedRecordService;
   /** Each connector's cron schedule; started on the worker role. */
   connectorSchedules: ConnectorSchedules;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
@@ -90,20 +119,41 @@ export function createServices(
 ): Services {
   // The embedded hub makes its key on first need; a hub on DATABASE_URL has one only when it is given.
   const secretKey = config.secretKey ?? (config.databaseUrl ? undefined : embeddedSecretKey(config.dataDir));
-  const audit = new AuditService(db, now, secretKey);
   if (!secretKey)
     logger.warn('NERVE_SECRET_KEY is not set: audit events are hashed without a key (forgeable)');
-  const projects = new ProjectService(db, audit);
-  const dataPolicy = new DataPolicyService(db, projects, audit, logger, now, secretKey);
-  const impactAssessments = new ImpactAssessmentService(db, projects, audit, now);
+  const events = createEventBus({ redisUrl: config.redisUrl, logger });
+  const outbox = new Outbox(db);
+  const relay = new OutboxRelay(outbox, events, logger.child({ component: 'outbox-relay' }), {
+    pollMs: config.outboxPollMs,
+  });
+  let commits = 0;
+  const work = new UnitOfWork({
+    db,
+    now,
+    audit: new AuditTrail(secretKey),
+    idempotency: new IdempotencyService(db, options.idempotencyClaims),
+    outbox,
+    onEvents: () => relay.nudge(),
+    onCommitted:
+      config.killAfterCommits > 0
+        ? () => {
+            if (++commits === config.killAfterCommits) process.kill(process.pid, 'SIGKILL');
+          }
+        : undefined,
+  });
+  const platform: Platform = { db, now, logger, work };
+
+  const projects = new ProjectService(db, work);
+  const audit = new AuditService(db, projects, secretKey);
+  const dataPolicy = new DataPolicyService(db, projects, work, logger, now, secretKey);
+  const impactAssessments = new ImpactAssessmentService(db, projects, work, now);
   const artifacts = new ArtifactService(
     db,
     new ArtifactStore(path.join(config.dataDir, 'artifacts')),
     config.maxArtifactBytes,
     projects,
+    work,
   );
-  const idempotency = new IdempotencyService(db, options.idempotencyClaims);
-  audit.idempotency = idempotency;
   const runtime = new InferenceRuntime({
     providers: config.inferenceProviders,
     workers: config.inferenceWorkers,
@@ -116,20 +166,20 @@ export function createServices(
     { ...DEFAULT_WRITER_OPTIONS, flushIntervalMs: config.predictionLogFlushMs },
     dataPolicy,
   );
-  const models = new ModelService(db, projects, artifacts, runtime, now, audit);
-  const endpoints = new EndpointService(db, projects, models, runtime, now, audit, impactAssessments);
+  const models = new ModelService({ ...platform, projects, artifacts, runtime });
+  const modelCards = new ModelCardService({ ...platform, models });
+  const endpoints = new EndpointService(db, projects, models, runtime, now, work, impactAssessments);
   const predictions = new PredictionService(
     db,
     endpoints,
     runtime,
     predictionLog,
-    idempotency,
+    work,
     logger,
     now,
     config.maxPredictBatch,
   );
-  const events = createEventBus({ redisUrl: config.redisUrl, logger });
-  const alerts = new AlertService(db, projects, events, now, audit);
+  const alerts = new AlertService(db, projects, work, now, logger);
   const slaTracker = new SlaTracker(db, now, logger);
   if (config.monitoringEnabled) {
     predictions.observers.push({
@@ -147,65 +197,63 @@ export function createServices(
     slaTracker,
     now,
     dataPolicy,
+    work,
   );
-  const rollouts = new RolloutService(
-    db,
+  const transitions = new RolloutTransitions({ now, endpoints, models });
+  const rollouts = new RolloutService({
+    ...platform,
     projects,
     endpoints,
-    models,
-    new RolloutSignals(db, monitoring, predictions, now),
+    governance: impactAssessments,
+    transitions,
+  });
+  const rolloutDriver = new RolloutDriver({
+    ...platform,
+    transitions,
+    signals: new RolloutSignals(db, monitoring, predictions, now),
     alerts,
-    idempotency,
-    events,
-    now,
-    audit,
-    impactAssessments,
-  );
-  const kpis = new KpiService(db, projects, idempotency, now, audit);
+  });
+  const rolloutApprovals = new RolloutApprovalService({ ...platform, rollouts, transitions });
+  const kpis = new KpiService(db, projects, now, work);
   const scheduler = new Scheduler(
     db,
     logger,
-    scheduledJobs(monitoring, slaTracker, rollouts, dataPolicy, kpis),
+    scheduledJobs(monitoring, slaTracker, rolloutDriver, dataPolicy, kpis, {
+      outbox,
+      retentionDays: config.outboxRetentionDays,
+      now,
+    }),
   );
   const registry = options.connectorRegistry ?? connectorRegistry();
   const box = new SecretBox(secretKey);
   const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };
-  const syncRunner = new SyncRunner(
-    db,
-    registry,
-    box,
-    kpis,
-    alerts,
-    events,
-    logger,
-    now,
-    connectorEnv,
-    audit,
-  );
-  const connectors = new ConnectorService(
-    db,
+  const syncRunner = new SyncRunner(db, registry, box, kpis, alerts, logger, now, connectorEnv, work);
+  const connectors = new ConnectorService({
+    ...platform,
     projects,
     registry,
     box,
-    syncRunner,
-    idempotency,
-    connectorEnv,
-    now,
-    audit,
-  );
+    runner: syncRunner,
+    env: connectorEnv,
+  });
+  const syncedRecords = new SyncedRecordService({ db, projects, connectors });
   const connectorSchedules = new ConnectorSchedules(connectors, logger);
+  relay.start();
   return {
     db,
     config,
     logger,
     now,
-    apiKeys: new ApiKeyService(db, () => now().getTime(), audit, events),
+    apiKeys: new ApiKeyService(db, () => now().getTime(), work, events),
     projects,
     artifacts,
-    idempotency,
-    datasets: new DatasetService(db, projects, artifacts, audit),
+    work,
+    outbox,
+    relay,
+    datasets: new DatasetService(db, projects, artifacts, work),
     models,
-    runs: new RunService(db, projects, idempotency, now, audit),
+    modelCards,
+    runs: new RunService(db, projects, now, work),
     runtime,
     predictionLog,
     endpoints,
@@ -214,8 +262,13 @@ export function createServices(
     alerts,
     slaTracker,
     monitoring,
-    subscriptions: new MonitoringSubscriptions(events, projects, endpoints),
+    alertSubscriptions: new AlertSubscriptions(events, projects),
+    monitoringSubscriptions: new MonitoringSubscriptions(events, projects, endpoints),
+    rolloutSubscriptions: new RolloutSubscriptions(events, projects, endpoints),
+    syncRunSubscriptions: new SyncRunSubscriptions(events, projects),
     rollouts,
+    rolloutDriver,
+    rolloutApprovals,
     replay: new ReplayService(db, endpoints, models, runtime),
     scheduler,
     audit,
@@ -224,6 +277,7 @@ export function createServices(
     kpis,
     syncRunner,
     connectors,
+    syncedRecords,
     connectorSchedules,
     async close() {
       await scheduler.stop();
@@ -232,6 +286,7 @@ export function createServices(
       await predictionLog.close();
       await slaTracker.flush().catch((error: unknown) => logger.error('SLA minutes not flushed', { error }));
       await runtime.close();
+      await relay.close();
       await events.close();
     },
   };

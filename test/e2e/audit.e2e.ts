@@ -1,5 +1,5 @@
 import { Role } from '../../src/modules/api-keys/api-key.entity';
-import { auditHash } from '../../src/modules/audit/audit.service';
+import { auditHash } from '../../src/platform/audit/audit-trail';
 import { startTestHub, unique, type GqlResult, type TestHub } from '../harness';
 
 const LOG = `query($p: String!, $actions: [String!], $actor: ID, $from: DateTimeISO, $to: DateTimeISO, $first: Int, $after: String) {

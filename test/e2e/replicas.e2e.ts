@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { CHANNEL_PREFIX, Topics } from '../../src/events';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { AlertKind, AlertSeverity } from '../../src/modules/alerts/alert.entity';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
@@ -126,27 +124,21 @@ describeRedis('two hub processes sharing PostgreSQL and Redis', () => {
     expect(await received).toMatchObject({ driftReported: { sampleSize: 0, insufficient: true } });
   });
 
-  it('delivers an alert raised here to a subscriber of the other process', async () => {
+  it('delivers an alert raised here to a subscriber of the other process (through the shared outbox)', async () => {
     const received = firstEvent(
       ws(replica.url),
       'subscription($p: String!) { alertRaised(project: $p) { change alert { title openedAt } } }',
       { p: project.slug },
     );
-    // The replica has subscribed once Redis counts a subscriber on the alert channel (nothing else here uses it).
-    const redis = new Redis(REDIS_URL);
-    try {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const [, count] = (await redis.pubsub('NUMSUB', `${CHANNEL_PREFIX}${Topics.alert}`)) as [
-          string,
-          number,
-        ];
-        if (count > 0) break;
-        if (Date.now() > deadline) throw new Error('the replica never subscribed');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    } finally {
-      redis.disconnect();
+    // The replica has subscribed once its /metrics counts a live subscription.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const metrics = await fetch(replica.url.replace(/\/graphql$/, '/metrics'), {
+        headers: { authorization: `Bearer ${key}` },
+      }).then((r) => r.text());
+      if (/^nerve_subscriptions [1-9]/m.test(metrics)) break;
+      if (Date.now() > deadline) throw new Error('the replica never subscribed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await hub.services.alerts.raise({
       projectId: project.id,

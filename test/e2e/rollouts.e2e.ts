@@ -169,7 +169,7 @@ describe('rollouts', () => {
   };
   const tick = async (id: string): Promise<RolloutRow> => {
     await hub.services.predictionLog.flush();
-    await hub.services.rollouts.advance(id);
+    await hub.services.rolloutDriver.advance(id);
     return rollout(id);
   };
 
@@ -497,7 +497,7 @@ describe('rollouts', () => {
       await traffic(endpoint, 60);
       await hub.services.predictionLog.flush();
       await hub.services.slaTracker.flush();
-      const resumed = await second.services.rollouts.advance(id);
+      const resumed = await second.services.rolloutDriver.advance(id);
       expect(resumed!.status).toBe('SUCCEEDED');
     } finally {
       await second.close();

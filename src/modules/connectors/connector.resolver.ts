@@ -128,7 +128,7 @@ export class ConnectorResolver {
   tickets(@Ctx() ctx: RequestContext, @Args() args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
     const filters = { status: args.statuses, routing: args.routing, tags: args.tag };
     return this.services.dataPolicy.records(ctx, 'ticket', args.project, filters, () =>
-      this.services.connectors.tickets(ctx, args),
+      this.services.syncedRecords.tickets(ctx, args),
     );
   }
 
@@ -137,7 +137,7 @@ export class ConnectorResolver {
   rpaJobs(@Ctx() ctx: RequestContext, @Args() args: RpaJobsArgs): Promise<ConnectionResult<RpaJob>> {
     const filters = { state: args.states, release_name: args.releaseName };
     return this.services.dataPolicy.records(ctx, 'rpa_job', args.project, filters, () =>
-      this.services.connectors.rpaJobs(ctx, args),
+      this.services.syncedRecords.rpaJobs(ctx, args),
     );
   }
 
@@ -149,7 +149,7 @@ export class ConnectorResolver {
   ): Promise<ConnectionResult<RpaQueueItem>> {
     const filters = { status: args.statuses, queue_name: args.queueName };
     return this.services.dataPolicy.records(ctx, 'rpa_queue_item', args.project, filters, () =>
-      this.services.connectors.queueItems(ctx, args),
+      this.services.syncedRecords.queueItems(ctx, args),
     );
   }
 
@@ -161,7 +161,7 @@ export class ConnectorResolver {
   ): Promise<ConnectionResult<CrmContact>> {
     const filters = { lifecycle_stage: args.lifecycleStage, email: args.email };
     return this.services.dataPolicy.records(ctx, 'crm_contact', args.project, filters, () =>
-      this.services.connectors.crmContacts(ctx, args),
+      this.services.syncedRecords.crmContacts(ctx, args),
     );
   }
 
@@ -169,7 +169,7 @@ export class ConnectorResolver {
   @Query(() => CrmDealConnection, { description: 'Synced CRM deals, most recently changed first' })
   crmDeals(@Ctx() ctx: RequestContext, @Args() args: CrmDealsArgs): Promise<ConnectionResult<CrmDeal>> {
     return this.services.dataPolicy.records(ctx, 'crm_deal', args.project, { stage: args.stages }, () =>
-      this.services.connectors.crmDeals(ctx, args),
+      this.services.syncedRecords.crmDeals(ctx, args),
     );
   }
 

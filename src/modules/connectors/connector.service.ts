@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
-import type { DataSource, SelectQueryBuilder } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import {
   ConnectorError,
   validateFields,
@@ -12,8 +12,9 @@ import { BadInputError, ConflictError, DomainError, ErrorCode, NotFoundError } f
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
-import type { AuditEntry, AuditService } from '../audit/audit.service';
-import type { IdempotencyService } from '../../platform/idempotency/idempotency.service';
+import type { AuditEntry } from '../../platform/audit/audit-trail';
+import type { UnitOfWork } from '../../platform/unit-of-work';
+import type { Platform } from '../../platform/platform';
 import type { ProjectService } from '../projects/project.service';
 import {
   Connector,
@@ -30,41 +31,50 @@ import type {
   ConnectorKind,
   ConnectorsArgs,
   CreateConnectorInput,
-  CrmContactsArgs,
-  CrmDealsArgs,
-  QueueItemsArgs,
-  RpaJobsArgs,
   RunConnectorActionInput,
-  SyncedRecordsArgs,
   SyncRunsArgs,
-  TicketsArgs,
   UpdateConnectorInput,
 } from './connector.types';
 import type { SecretBox } from './secret-box';
-import { CrmContact, CrmDeal, RpaJob, RpaQueueItem, Ticket } from './synced-record.entity';
 import { SyncBusy, type SyncRunner } from './sync-runner';
 
 /** Listeners told when connectors (or their schedules) change, so the worker can reschedule. */
 export type ConnectorsChanged = () => void;
 
+export interface ConnectorServiceDeps extends Platform {
+  projects: ProjectService;
+  /** The adapters this hub has, by kind. */
+  registry: ReadonlyMap<string, ConnectorDefinition>;
+  box: SecretBox;
+  runner: SyncRunner;
+  env: ConnectorEnv;
+}
+
 /**
  * Connectors: create and configure them (secrets sealed, write-only), check them, sync them now or on
- * their schedule, run their actions, and read what they synced.
+ * their schedule and run their actions. What they synced is `SyncedRecordService`'s.
  */
 export class ConnectorService {
   readonly changed: ConnectorsChanged[] = [];
+  private readonly db: DataSource;
+  private readonly now: () => Date;
+  private readonly work: UnitOfWork;
+  private readonly projects: ProjectService;
+  private readonly registry: ReadonlyMap<string, ConnectorDefinition>;
+  private readonly box: SecretBox;
+  private readonly runner: SyncRunner;
+  private readonly env: ConnectorEnv;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly registry: ReadonlyMap<string, ConnectorDefinition>,
-    private readonly box: SecretBox,
-    private readonly runner: SyncRunner,
-    private readonly idempotency: IdempotencyService,
-    private readonly env: ConnectorEnv,
-    private readonly now: () => Date,
-    private readonly audit: AuditService,
-  ) {}
+  constructor(deps: ConnectorServiceDeps) {
+    this.db = deps.db;
+    this.now = deps.now;
+    this.work = deps.work;
+    this.projects = deps.projects;
+    this.registry = deps.registry;
+    this.box = deps.box;
+    this.runner = deps.runner;
+    this.env = deps.env;
+  }
 
   kinds(): ConnectorKind[] {
     return [...this.registry.values()].map((d) => ({
@@ -107,7 +117,8 @@ export class ConnectorService {
       createdAt: at,
       updatedAt: at,
     };
-    await this.audit.transaction(ctx, async (manager) => {
+    await this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       const inserted = await manager
         .createQueryBuilder()
         .insert()
@@ -119,7 +130,7 @@ export class ConnectorService {
       if (inserted.raw.length === 0) {
         throw new ConflictError(`a connector named ${connector.name} exists in this project`, 'name');
       }
-      return { result: null, audit: connectorAudit('createConnector', connector, null) };
+      tx.audit(connectorAudit('createConnector', connector, null));
     });
     this.notify();
     return this.db.getRepository(Connector).findOneByOrFail({ id });
@@ -141,18 +152,13 @@ export class ConnectorService {
       patch.schedule = input.schedule === '' ? null : validSchedule(input.schedule);
     }
     if (input.enabled != null) patch.enabled = input.enabled;
-    await this.audit.transaction(ctx, async (manager) => {
+    await this.work.run(ctx, async (tx) => {
+      const { manager } = tx;
       await manager.update(Connector, { id: connector.id }, patch as never);
       const after = { ...connector, ...patch };
-      return {
-        result: null,
-        audit: connectorAudit(
-          'updateConnector',
-          after,
-          connector,
-          input.secrets ? Object.keys(input.secrets) : [],
-        ),
-      };
+      tx.audit(
+        connectorAudit('updateConnector', after, connector, input.secrets ? Object.keys(input.secrets) : []),
+      );
     });
     this.notify();
     return this.db.getRepository(Connector).findOneByOrFail({ id: connector.id });
@@ -317,81 +323,17 @@ export class ConnectorService {
     });
     if (input.idempotencyKey == null) {
       const result = await run();
-      return this.audit.transaction(ctx, async () => ({ result, audit: audited(result) }));
+      return this.work.run(ctx, async (tx) => {
+        tx.audit(audited(result));
+        return result;
+      });
     }
     // The key is claimed in the database before the vendor is called, so concurrent calls with one key
     // reach the vendor once and all get its answer; the adapters also pass the key to the vendor, which
-    // makes a retry after a claim abandoned by a dead process safe (see IdempotencyService.once).
+    // makes a retry after a claim abandoned by a dead process safe (see UnitOfWork.once).
     const request = { connector: connector.id, action: action.name, input: values };
-    return this.idempotency.once(
-      ctx,
-      'runConnectorAction',
-      input.idempotencyKey,
-      request,
-      run,
-      (manager, result) => this.audit.record(manager, ctx, audited(result)),
-    );
-  }
-
-  tickets(ctx: RequestContext, args: TicketsArgs): Promise<ConnectionResult<Ticket>> {
-    return this.records(ctx, Ticket, args, (qb) => {
-      if (args.statuses?.length) qb.andWhere('r.status IN (:...statuses)', { statuses: args.statuses });
-      if (args.routing != null) qb.andWhere('r.routing = :routing', { routing: args.routing });
-      if (args.tag != null) qb.andWhere(':tag = ANY(r.tags)', { tag: args.tag });
-    });
-  }
-
-  rpaJobs(ctx: RequestContext, args: RpaJobsArgs): Promise<ConnectionResult<RpaJob>> {
-    return this.records(ctx, RpaJob, args, (qb) => {
-      if (args.states?.length) qb.andWhere('r.state IN (:...states)', { states: args.states });
-      if (args.releaseName != null) qb.andWhere('r.releaseName = :release', { release: args.releaseName });
-    });
-  }
-
-  queueItems(ctx: RequestContext, args: QueueItemsArgs): Promise<ConnectionResult<RpaQueueItem>> {
-    return this.records(ctx, RpaQueueItem, args, (qb) => {
-      if (args.statuses?.length) qb.andWhere('r.status IN (:...statuses)', { statuses: args.statuses });
-      if (args.queueName != null) qb.andWhere('r.queueName = :queue', { queue: args.queueName });
-    });
-  }
-
-  crmContacts(ctx: RequestContext, args: CrmContactsArgs): Promise<ConnectionResult<CrmContact>> {
-    return this.records(ctx, CrmContact, args, (qb) => {
-      if (args.lifecycleStage != null)
-        qb.andWhere('r.lifecycleStage = :stage', { stage: args.lifecycleStage });
-      if (args.email != null) qb.andWhere('lower(r.email) = lower(:email)', { email: args.email });
-    });
-  }
-
-  crmDeals(ctx: RequestContext, args: CrmDealsArgs): Promise<ConnectionResult<CrmDeal>> {
-    return this.records(ctx, CrmDeal, args, (qb) => {
-      if (args.stages?.length) qb.andWhere('r.stage IN (:...stages)', { stages: args.stages });
-      if (args.won != null) qb.andWhere('r.won = :won', { won: args.won });
-    });
-  }
-
-  /** A synced table of a project, newest vendor change first, with the filters every table shares. */
-  private async records<T extends { id: string; updatedAt: Date }>(
-    ctx: RequestContext,
-    entity: new () => T,
-    args: SyncedRecordsArgs,
-    filter: (qb: SelectQueryBuilder<T>) => void,
-  ): Promise<ConnectionResult<T>> {
-    const project = await this.projects.resolve(ctx, args.project, 'Connector');
-    const qb = this.db
-      .getRepository(entity)
-      .createQueryBuilder('r')
-      .where('r.projectId = :projectId', { projectId: project.id });
-    if (args.connector != null) {
-      const connector = await this.byId(ctx, args.connector, 'connector');
-      qb.andWhere('r.connectorId = :connectorId', { connectorId: connector.id });
-    }
-    if (args.updatedFrom) qb.andWhere('r.updatedAt >= :from', { from: args.updatedFrom });
-    if (args.updatedTo) qb.andWhere('r.updatedAt < :to', { to: args.updatedTo });
-    if (args.requestKey != null) qb.andWhere('r.requestKey = :key', { key: args.requestKey });
-    if (args.externalId != null) qb.andWhere('r.externalId = :externalId', { externalId: args.externalId });
-    filter(qb);
-    return paginate(qb, args, { keys: ['updatedAt', 'id'] });
+    const claim = { operation: 'runConnectorAction', key: input.idempotencyKey, args: request };
+    return this.work.once(ctx, claim, run, async (tx, result) => tx.audit(audited(result)));
   }
 
   private definitionOf(connector: Connector): ConnectorDefinition {

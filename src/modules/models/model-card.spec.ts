@@ -5,14 +5,16 @@ import {
   missingSections,
   ModelCardMetricSource,
   readModelCard,
-  renderModelCardMarkdown,
   REQUIRED_MODEL_CARD_SECTIONS,
   requireModelCard,
   storedModelCard,
-  type CardDatasetLink,
   type ModelCardInputLike,
-  type ModelCardRenderFacts,
 } from './model-card';
+import {
+  renderModelCardMarkdown,
+  type CardDatasetLink,
+  type ModelCardRenderFacts,
+} from './model-card-markdown';
 
 const fieldOf = (fn: () => unknown): string | undefined => {
   try {

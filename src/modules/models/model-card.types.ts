@@ -2,12 +2,12 @@ import { GraphQLJSONObject } from '../../common/json-scalar';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import {
   ModelCardMetricSource,
-  type CardDatasetLink,
   type CardEvaluation,
   type CardMetric,
   type CardSliceMetric,
   type ModelCardInputLike,
 } from './model-card';
+import type { CardDatasetLink } from './model-card-markdown';
 
 registerEnumType(ModelCardMetricSource, {
   name: 'ModelCardMetricSource',

@@ -104,7 +104,7 @@ export class ModelResolver {
     @Ctx() ctx: RequestContext,
     @Arg('versionId', () => ID) versionId: string,
   ): Promise<ModelCardView> {
-    return this.services.models.modelCard(ctx, versionId);
+    return this.services.modelCards.modelCard(ctx, versionId);
   }
 
   @Can('create', 'Model')
@@ -151,7 +151,7 @@ export class ModelResolver {
     @Arg('versionId', () => ID) versionId: string,
     @Arg('card', () => ModelCardInput) card: ModelCardInput,
   ): Promise<ModelCardView> {
-    return this.services.models.updateModelCard(ctx, versionId, card);
+    return this.services.modelCards.updateModelCard(ctx, versionId, card);
   }
 
   @Authorized()

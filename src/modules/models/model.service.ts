@@ -1,33 +1,25 @@
 import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import {
   BadInputError,
   ConflictError,
-  DomainError,
-  ErrorCode,
+  type DomainError,
   NotFoundError,
   fromDatabaseError,
 } from '../../common/errors';
 import { paginate, type ConnectionResult, type PageArgs, MAX_PAGE_SIZE } from '../../common/pagination';
-import { isUuid, requireId, requireJsonObject, requireText } from '../../common/validate';
+import { requireId, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { ArtifactService } from '../artifacts/artifact.service';
-import { Dataset, DatasetVersion } from '../datasets/dataset.entity';
-import type { Project } from '../projects/project.entity';
-import type { AuditService } from '../audit/audit.service';
-import type { ProjectService } from '../projects/project.service';
-import { Run, RunMetric } from '../runs/run.entity';
-import {
-  ModelFormat,
-  Model,
-  ModelAlias,
-  ModelVersion,
-  ModelVersionStatus,
-  type RemoteModel,
-  type ModelTask,
-} from './model.entity';
-import { runGoldenSamples, type GoldenReport } from '../inference/golden-samples';
-import type { InferenceRuntime, ModelSource, RuntimeVersion } from '../inference/inference-runtime';
+import { DatasetVersion } from '../datasets/dataset.entity';
+import type { GoldenReport } from '../inference/golden-samples';
+import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
 import { ServingPlan } from '../inference/serving-plan';
+import type { Platform } from '../../platform/platform';
+import type { Project } from '../projects/project.entity';
+import type { ProjectService } from '../projects/project.service';
+import { Run } from '../runs/run.entity';
+import { MAX_MODEL_CARD_BYTES } from './model-card';
 import {
   canonicalJson,
   preprocessingHash,
@@ -35,47 +27,47 @@ import {
   requireMetrics,
   requireNames,
 } from './model-input';
+import { openModel, runGolden, sourceOf } from './model-source';
 import {
-  carriedExtra,
-  MAX_MODEL_CARD_BYTES,
-  missingSections,
-  ModelCardMetricSource,
-  readModelCard,
-  renderModelCardMarkdown,
-  requireModelCard,
-  storedModelCard,
-  type CardDatasetLink,
-  type CardMetric,
-} from './model-card';
-import type { ModelCardInput, ModelCardView } from './model-card.types';
+  ModelFormat,
+  Model,
+  ModelAlias,
+  ModelVersion,
+  ModelVersionStatus,
+  type ModelTask,
+} from './model.entity';
 import { ModelLoaders } from './model.loaders';
-import type {
-  AliasHistoryArgs,
-  CreateModelInput,
-  GoldenSampleInput,
-  RegisterModelVersionInput,
-  RemoteModelInput,
-} from './model.types';
-import { OnnxLoadError, readOnnxSignature, type ModelSignature } from './onnx-signature';
-
-/** Most metrics a card takes from a run. */
-const MAX_CARD_METRICS = 1_000;
+import type { AliasHistoryArgs, CreateModelInput, RegisterModelVersionInput } from './model.types';
 
 const notFound = (what: string, id: string, field: string): DomainError => new NotFoundError(what, id, field);
 
-/** Models, their numbered versions (ONNX artifact, signature, lineage) and aliases with full history. */
+export interface ModelServiceDeps extends Platform {
+  projects: ProjectService;
+  artifacts: ArtifactService;
+  runtime: InferenceRuntime;
+}
+
+/**
+ * Models, their numbered versions (ONNX artifact, signature, lineage) and aliases with full history.
+ * Model cards are `ModelCardService`'s.
+ */
 export class ModelService {
   private readonly loaders: ModelLoaders;
+  private readonly db: DataSource;
+  private readonly now: () => Date;
+  private readonly work: UnitOfWork;
+  private readonly projects: ProjectService;
+  private readonly artifacts: ArtifactService;
+  private readonly runtime: InferenceRuntime;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly artifacts: ArtifactService,
-    private readonly runtime: InferenceRuntime,
-    private readonly now: () => Date,
-    private readonly audit: AuditService,
-  ) {
-    this.loaders = new ModelLoaders(db);
+  constructor(deps: ModelServiceDeps) {
+    this.db = deps.db;
+    this.now = deps.now;
+    this.work = deps.work;
+    this.projects = deps.projects;
+    this.artifacts = deps.artifacts;
+    this.runtime = deps.runtime;
+    this.loaders = new ModelLoaders(deps.db);
   }
 
   async create(ctx: RequestContext, input: CreateModelInput): Promise<Model> {
@@ -89,18 +81,17 @@ export class ModelService {
     });
     const creating = { operation: 'createModel', key: input.idempotencyKey, args: input };
     try {
-      return await this.audit.createOnce(ctx, { ...creating, entity: Model }, async (manager) => {
+      return await this.work.create(ctx, { ...creating, entity: Model }, async (tx) => {
+        const { manager } = tx;
         await manager.insert(Model, model);
-        return {
-          result: model,
-          audit: {
-            action: 'createModel',
-            subjectType: 'Model',
-            subjectId: model.id,
-            projectId: model.projectId,
-            after: { name: model.name, task: model.task, description: model.description },
-          },
-        };
+        tx.audit({
+          action: 'createModel',
+          subjectType: 'Model',
+          subjectId: model.id,
+          projectId: model.projectId,
+          after: { name: model.name, task: model.task, description: model.description },
+        });
+        return model;
       });
     } catch (error) {
       const mapped = fromDatabaseError(error);
@@ -135,7 +126,10 @@ export class ModelService {
       input.datasetVersionId == null ? null : requireId('datasetVersionId', input.datasetVersionId);
     const goldenSamples = input.goldenSamples ?? [];
 
-    const { source, artifact, remote, signature } = await this.openModel(input, model.projectId);
+    const { source, artifact, remote, signature } = await openModel(input, model.projectId, {
+      artifacts: this.artifacts,
+      runtime: this.runtime,
+    });
     const servable = { task: model.task, signature, featureNames, labels, preprocessing };
     const plan =
       preprocessing || featureNames.length || goldenSamples.length ? ServingPlan.build(servable) : null;
@@ -143,12 +137,13 @@ export class ModelService {
     let status = ModelVersionStatus.REGISTERED;
     let validation: GoldenReport | null = null;
     if (plan && goldenSamples.length) {
-      validation = await this.runGolden(source, plan, goldenSamples);
+      validation = await runGolden(this.runtime, source, plan, goldenSamples);
       status = validation.failed === 0 ? ModelVersionStatus.VALIDATED : ModelVersionStatus.REJECTED;
     }
 
     const creating = { operation: 'registerModelVersion', key: input.idempotencyKey, args: input };
-    return this.audit.createOnce(ctx, { ...creating, entity: ModelVersion }, async (manager) => {
+    return this.work.create(ctx, { ...creating, entity: ModelVersion }, async (tx) => {
+      const { manager } = tx;
       await this.lockModel(manager, model.id);
       if (runId && !(await manager.existsBy(Run, { id: runId, projectId: model.projectId }))) {
         throw new BadInputError('runId', "names no run in the model's project");
@@ -185,24 +180,36 @@ export class ModelService {
         modelCard,
       });
       await manager.save(version);
-      return {
-        result: version,
-        audit: {
-          action: 'registerModelVersion',
-          subjectType: 'ModelVersion',
-          subjectId: version.id,
-          projectId: version.projectId,
-          after: {
-            modelId: model.id,
-            version: version.version,
-            artifactSha256: version.artifactSha256,
-            remote: version.remote,
-            status: version.status,
-            runId,
-            datasetVersionId,
-          },
+      tx.emit({
+        type: 'model-version.registered',
+        stream: `model:${model.id}`,
+        projectId: model.projectId,
+        payload: {
+          projectId: model.projectId,
+          modelId: model.id,
+          modelName: model.name,
+          versionId: version.id,
+          version: version.version,
+          status: version.status,
+          runId,
         },
-      };
+      });
+      tx.audit({
+        action: 'registerModelVersion',
+        subjectType: 'ModelVersion',
+        subjectId: version.id,
+        projectId: version.projectId,
+        after: {
+          modelId: model.id,
+          version: version.version,
+          artifactSha256: version.artifactSha256,
+          remote: version.remote,
+          status: version.status,
+          runId,
+          datasetVersionId,
+        },
+      });
+      return version;
     });
   }
 
@@ -222,23 +229,22 @@ export class ModelService {
     const name = requireAliasName('alias', alias);
     const target = versionId == null ? null : requireId('versionId', versionId);
 
-    return this.db.transaction((manager) =>
-      this.moveAlias(manager, model, name, target, ctx.caller.keyId, ctx.requestId),
-    );
+    return this.work.run(ctx, (tx) => this.moveAlias(tx, model, name, target));
   }
 
   /**
-   * Points `alias` at `versionId` (or removes it) inside the caller's transaction, closing the row it
-   * held: alias history stays whole whether a person or a rollout moves it.
+   * Points `alias` at `versionId` (or removes it) inside a change under way, closing the row it held:
+   * alias history stays whole whether a person or a rollout moves it.
    */
   async moveAlias(
-    manager: EntityManager,
+    tx: Change,
     model: Pick<Model, 'id' | 'projectId' | 'name'>,
     alias: string,
     versionId: string | null,
-    keyId: string | null,
-    requestId: string,
   ): Promise<ModelAlias | null> {
+    const { manager } = tx;
+    // The hub's own actors (a rollout's driver) move aliases under no key.
+    const keyId = tx.ctx.isSystem ? null : tx.ctx.caller.keyId;
     await this.lockModel(manager, model.id);
     if (versionId) {
       const version = await manager.findOneBy(ModelVersion, { id: versionId });
@@ -249,13 +255,26 @@ export class ModelService {
     const current = await manager.findOneBy(ModelAlias, { modelId: model.id, alias, validTo: IsNull() });
     if (current && current.versionId === versionId) return current;
     if (!current && !versionId) return null;
-    await this.audit.recordAs(manager, keyId, requestId, {
+    tx.audit({
       action: 'setModelAlias',
       subjectType: 'Model',
       subjectId: model.id,
       projectId: model.projectId,
       before: { alias, versionId: current?.versionId ?? null },
       after: { alias, versionId },
+    });
+    tx.emit({
+      type: 'model-alias.moved',
+      stream: `model:${model.id}`,
+      projectId: model.projectId,
+      payload: {
+        projectId: model.projectId,
+        modelId: model.id,
+        modelName: model.name,
+        alias,
+        fromVersionId: current?.versionId ?? null,
+        toVersionId: versionId,
+      },
     });
     const now = this.now();
     if (current) {
@@ -282,180 +301,6 @@ export class ModelService {
 
   async versionById(ctx: RequestContext, id: string): Promise<ModelVersion> {
     return this.readableVersion(ctx, requireId('id', id), 'id');
-  }
-
-  /** A version's model card as structured data, its completeness and its Markdown export. */
-  async modelCard(ctx: RequestContext, versionId: string): Promise<ModelCardView> {
-    const version = await this.readableVersion(ctx, requireId('versionId', versionId), 'versionId');
-    const model = await this.modelOf(ctx, version);
-    return this.cardView(this.db.manager, model, version);
-  }
-
-  /**
-   * Replaces a version's model card with a structured one. Omitted lineage is filled from the version:
-   * its dataset version for the training data, its run's latest metric values (else the metrics it
-   * was registered with) for the evaluation. The card it replaces is the audit event's `before`.
-   */
-  async updateModelCard(
-    ctx: RequestContext,
-    versionId: string,
-    input: ModelCardInput,
-  ): Promise<ModelCardView> {
-    const id = requireId('versionId', versionId);
-    const found = await this.readableVersion(ctx, id, 'versionId');
-    ctx.authorize('update', 'Model', found.projectId);
-    const model = await this.modelOf(ctx, found);
-    const { card, fillDatasets, fillMetrics, keepExtra } = requireModelCard(input, 'card');
-
-    return this.audit.transaction(ctx, async (manager) => {
-      const version = await manager
-        .createQueryBuilder(ModelVersion, 'v')
-        .setLock('pessimistic_write')
-        .where('v.id = :id', { id })
-        .getOne();
-      if (!version) throw notFound('ModelVersion', id, 'versionId');
-      const before = version.modelCard;
-      if (fillDatasets) {
-        card.trainingData.datasetVersionIds = version.datasetVersionId ? [version.datasetVersionId] : [];
-      } else {
-        const links = await this.datasetLinks(
-          manager,
-          version.projectId,
-          card.trainingData.datasetVersionIds,
-        );
-        const unknown = card.trainingData.datasetVersionIds.findIndex((dv) => !links.has(dv));
-        if (unknown >= 0)
-          throw new BadInputError(
-            `card.trainingData.datasetVersionIds.${unknown}`,
-            "names no dataset version in the model's project",
-          );
-      }
-      if (fillMetrics) Object.assign(card.evaluation, await this.lineageMetrics(manager, version));
-      if (keepExtra) card.extra = carriedExtra(readModelCard(before));
-      const after = storedModelCard(card);
-      if (JSON.stringify(after).length > MAX_MODEL_CARD_BYTES)
-        throw new BadInputError('card', `must be at most ${MAX_MODEL_CARD_BYTES} bytes`);
-      const unchanged = before !== null && canonicalJson(before) === canonicalJson(after);
-      if (!unchanged) {
-        version.modelCard = after;
-        await manager.save(version);
-      }
-      const view = await this.cardView(manager, model, version);
-      return {
-        result: view,
-        audit: unchanged
-          ? null
-          : {
-              action: 'updateModelCard',
-              subjectType: 'ModelVersion',
-              subjectId: version.id,
-              projectId: version.projectId,
-              before: { version: version.version, modelCard: before },
-              after: { version: version.version, modelCard: after, missing: view.missing },
-            },
-      };
-    });
-  }
-
-  private async cardView(
-    manager: EntityManager,
-    model: Model,
-    version: ModelVersion,
-  ): Promise<ModelCardView> {
-    const card = readModelCard(version.modelCard);
-    const datasets = await this.datasetLinks(manager, version.projectId, card.trainingData.datasetVersionIds);
-    const missing = missingSections(card);
-    const markdown = renderModelCardMarkdown({
-      modelName: model.name,
-      version: version.version,
-      versionId: version.id,
-      registeredAt: version.createdAt,
-      artifactSha256: version.artifactSha256,
-      runId: version.runId,
-      card,
-      datasets,
-      missing,
-    });
-    return {
-      versionId: version.id,
-      card: {
-        ...card,
-        trainingData: {
-          ...card.trainingData,
-          datasets: card.trainingData.datasetVersionIds.flatMap((dv) => datasets.get(dv) ?? []),
-        },
-      },
-      complete: missing.length === 0,
-      missing,
-      markdown,
-    };
-  }
-
-  /** The dataset versions among `ids` that exist in the project, with their dataset's name. */
-  private async datasetLinks(
-    manager: EntityManager,
-    projectId: string,
-    ids: readonly string[],
-  ): Promise<Map<string, CardDatasetLink>> {
-    const valid = ids.filter(isUuid);
-    if (!valid.length) return new Map();
-    const rows = await manager
-      .createQueryBuilder(DatasetVersion, 'dv')
-      .innerJoin(Dataset, 'd', 'd.id = dv.datasetId')
-      .select(['dv.id AS id', 'dv.datasetId AS "datasetId"', 'd.name AS name', 'dv.version AS version'])
-      .addSelect('dv.sha256', 'sha256')
-      .where('dv.id IN (:...ids) AND dv.projectId = :projectId', { ids: valid, projectId })
-      .getRawMany<{ id: string; datasetId: string; name: string; version: number; sha256: string }>();
-    return new Map(
-      rows.map((r) => [
-        r.id,
-        {
-          datasetVersionId: r.id,
-          datasetId: r.datasetId,
-          name: r.name,
-          version: r.version,
-          sha256: r.sha256,
-        },
-      ]),
-    );
-  }
-
-  /**
-   * Evaluation metrics from a version's lineage: the latest value (highest step, then newest) of each
-   * metric its run logged; without any, the metrics it was registered with.
-   */
-  private async lineageMetrics(
-    manager: EntityManager,
-    version: ModelVersion,
-  ): Promise<{ metrics: CardMetric[]; source: ModelCardMetricSource | null; runId: string | null }> {
-    if (version.runId) {
-      const rows = await manager
-        .createQueryBuilder(RunMetric, 'm')
-        .select('m.key', 'key')
-        .addSelect('m.value', 'value')
-        .distinctOn(['m.key'])
-        .where('m.runId = :runId', { runId: version.runId })
-        .orderBy('m.key', 'ASC')
-        .addOrderBy('m.step', 'DESC')
-        .addOrderBy('m.timestamp', 'DESC')
-        .addOrderBy('m.id', 'DESC')
-        .limit(MAX_CARD_METRICS)
-        .getRawMany<{ key: string; value: number }>();
-      if (rows.length)
-        return {
-          metrics: rows.map((r) => ({ name: r.key, value: Number(r.value), dataset: null })),
-          source: ModelCardMetricSource.RUN,
-          runId: version.runId,
-        };
-    }
-    const registered = Object.entries(version.metrics ?? {});
-    if (registered.length)
-      return {
-        metrics: registered.map(([name, value]) => ({ name, value, dataset: null })),
-        source: ModelCardMetricSource.VERSION,
-        runId: null,
-      };
-    return { metrics: [], source: null, runId: null };
   }
 
   /** Models of a project (slug or id), newest first. */
@@ -525,7 +370,7 @@ export class ModelService {
   }
 
   /** A version the caller may read, or NOT_FOUND naming `field`. */
-  private async readableVersion(ctx: RequestContext, id: string, field: string): Promise<ModelVersion> {
+  async readableVersion(ctx: RequestContext, id: string, field: string): Promise<ModelVersion> {
     const version = await this.loaders.versionById(ctx).load(id);
     if (!version || !ctx.can('read', 'Model', version.projectId)) throw notFound('ModelVersion', id, field);
     return version;
@@ -554,101 +399,4 @@ export class ModelService {
       source: sourceOf(version, this.artifacts),
     };
   }
-
-  /** The artifact (or remote model) a registration names, and its signature. */
-  private async openModel(
-    input: RegisterModelVersionInput,
-    projectId: string,
-  ): Promise<{
-    source: ModelSource;
-    artifact: { sha256: string; size: number } | null;
-    remote: RemoteModel | null;
-    signature: ModelSignature;
-  }> {
-    if ((input.artifactSha256 == null) === (input.remote == null))
-      throw new BadInputError('artifactSha256', 'give either artifactSha256 (an ONNX artifact) or remote');
-    if (input.artifactSha256 != null) {
-      const { artifact, path } = await this.locateArtifact(projectId, input.artifactSha256);
-      const signature = await this.readSignature(path);
-      return { source: { kind: 'onnx', sha256: artifact.sha256, path }, artifact, remote: null, signature };
-    }
-    const remote = requireRemote(input.remote!);
-    const source: ModelSource = { kind: 'oip', ...remote };
-    const signature = await this.runtime.remoteSignature(source);
-    return { source, artifact: null, remote, signature };
-  }
-
-  private async runGolden(
-    source: ModelSource,
-    plan: ServingPlan,
-    samples: GoldenSampleInput[],
-  ): Promise<GoldenReport> {
-    try {
-      return await runGoldenSamples(this.runtime, source, plan, samples);
-    } catch (error) {
-      if (error instanceof OnnxLoadError)
-        throw new BadInputError('artifactSha256', `is not a loadable ONNX model: ${error.reason}`);
-      throw error;
-    }
-  }
-
-  private async locateArtifact(
-    projectId: string,
-    sha256: string,
-  ): Promise<{ artifact: { sha256: string; size: number }; path: string }> {
-    try {
-      return await this.artifacts.locate(projectId, sha256, 'artifactSha256');
-    } catch (error) {
-      if (error instanceof DomainError && error.code === ErrorCode.NOT_FOUND) {
-        throw new DomainError(ErrorCode.NOT_FOUND, error.message, { field: 'artifactSha256' });
-      }
-      throw error;
-    }
-  }
-
-  private async readSignature(path: string): Promise<ModelSignature> {
-    try {
-      return await readOnnxSignature(path);
-    } catch (error) {
-      if (error instanceof OnnxLoadError) {
-        throw new BadInputError('artifactSha256', `is not a loadable ONNX model: ${error.reason}`);
-      }
-      throw error;
-    }
-  }
-}
-
-/** Where the runtime finds a version's model. */
-export function sourceOf(version: ModelVersion, artifacts: ArtifactService): ModelSource {
-  if (version.remote) return { kind: 'oip', ...version.remote };
-  return {
-    kind: 'onnx',
-    sha256: version.artifactSha256!,
-    path: artifacts.store.pathOf(version.artifactSha256!),
-  };
-}
-
-const MAX_REMOTE_TIMEOUT_MS = 60_000;
-const DEFAULT_REMOTE_TIMEOUT_MS = 2_000;
-
-function requireRemote(input: RemoteModelInput): RemoteModel {
-  const url = requireText('remote.url', input.url);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new BadInputError('remote.url', 'must be an absolute http(s) URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new BadInputError('remote.url', 'must be an absolute http(s) URL');
-  if (parsed.username || parsed.password) throw new BadInputError('remote.url', 'must not carry credentials');
-  const timeoutMs = input.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_REMOTE_TIMEOUT_MS)
-    throw new BadInputError('remote.timeoutMs', `must be 1 to ${MAX_REMOTE_TIMEOUT_MS}`);
-  return {
-    url: parsed.origin + parsed.pathname.replace(/\/+$/, ''),
-    model: requireText('remote.model', input.model),
-    version: input.version == null ? null : requireText('remote.version', input.version),
-    timeoutMs,
-  };
 }

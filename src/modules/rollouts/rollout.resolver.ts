@@ -53,7 +53,7 @@ export class RolloutResolver {
     @Arg('id', () => ID) id: string,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
   ): Promise<Rollout> {
-    return this.services.rollouts.promote(ctx, id, reason);
+    return this.services.rolloutApprovals.promote(ctx, id, reason);
   }
 
   @Can('deploy', 'Endpoint')
@@ -63,7 +63,7 @@ export class RolloutResolver {
     @Arg('id', () => ID) id: string,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
   ): Promise<Rollout> {
-    return this.services.rollouts.rollback(ctx, id, reason);
+    return this.services.rolloutApprovals.rollback(ctx, id, reason);
   }
 
   @Can('deploy', 'Endpoint')
@@ -73,7 +73,7 @@ export class RolloutResolver {
     @Arg('id', () => ID) id: string,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
   ): Promise<Rollout> {
-    return this.services.rollouts.pause(ctx, id, reason);
+    return this.services.rolloutApprovals.pause(ctx, id, reason);
   }
 
   @Can('deploy', 'Endpoint')
@@ -83,7 +83,7 @@ export class RolloutResolver {
     @Arg('id', () => ID) id: string,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
   ): Promise<Rollout> {
-    return this.services.rollouts.resume(ctx, id, reason);
+    return this.services.rolloutApprovals.resume(ctx, id, reason);
   }
 
   @Can('approve', 'Endpoint')
@@ -96,7 +96,7 @@ export class RolloutResolver {
     @Arg('approve') approve: boolean,
     @Arg('comment', () => String, { nullable: true }) comment: string | null,
   ): Promise<ApprovalRequest> {
-    return this.services.rollouts.decideApproval(ctx, id, approve, comment);
+    return this.services.rolloutApprovals.decideApproval(ctx, id, approve, comment);
   }
 
   @Authorized()

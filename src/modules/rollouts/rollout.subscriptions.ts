@@ -16,7 +16,10 @@ export class RolloutSubscriptions {
     private readonly endpoints: EndpointService,
   ) {}
 
-  async changes(ctx: RequestContext, args: RolloutChangedArgs): Promise<AsyncIterableIterator<RolloutChanged>> {
+  async changes(
+    ctx: RequestContext,
+    args: RolloutChangedArgs,
+  ): Promise<AsyncIterableIterator<RolloutChanged>> {
     const project = await this.projects.resolve(ctx, args.project, 'Endpoint');
     let endpointId: string | null = null;
     if (args.endpoint != null) {

@@ -17,8 +17,9 @@ export interface RelayOptions {
  *
  * Delivery is at least once per process and in commit order. A local commit nudges the relay so the
  * writer's own subscribers hear at once; other replicas' events arrive within `pollMs`. The relay starts
- * at the head of the outbox: live subscriptions see what commits after they start, and a consumer that
- * must not miss anything keeps its own position (see {@link DurableConsumer}).
+ * at the head of the outbox as it finds it on its first read: live subscriptions see what commits after
+ * they start, and a consumer that must not miss anything keeps its own position (see
+ * {@link DurableConsumer}).
  */
 export class OutboxRelay {
   private position: string | undefined;
@@ -41,15 +42,15 @@ export class OutboxRelay {
     this.batch = options.batch ?? 500;
   }
 
-  /** Reads the head once, then publishes everything committed after it. */
-  async start(): Promise<void> {
-    this.position = await this.outbox.head();
+  /** Starts reading: from the head, then everything committed after it. */
+  start(): void {
     this.schedule();
+    this.nudge();
   }
 
   /** Reads now (a commit of this process wrote events). */
   nudge(): void {
-    if (this.position === undefined || this.closed) return;
+    if (this.closed) return;
     if (this.draining) {
       this.again = true;
       return;
@@ -81,8 +82,9 @@ export class OutboxRelay {
   }
 
   private async drain(): Promise<void> {
-    if (this.position === undefined || this.closed) return;
+    if (this.closed) return;
     try {
+      this.position ??= await this.outbox.head();
       for (;;) {
         const events = await this.outbox.read(this.position, { limit: this.batch });
         for (const event of events) {
