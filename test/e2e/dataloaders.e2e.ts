@@ -1,3 +1,5 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
 import { Role } from '../../src/modules/api-keys/api-key.entity';
 import { ConnectorStream, SyncRun } from '../../src/modules/connectors/connector.entity';
 import { KpiAggregation, KpiDirection } from '../../src/modules/kpis/kpi.entity';
@@ -122,6 +124,7 @@ describe('dataloaders', () => {
     let fake: FakeZendeskServer;
     let connectorIds: string[] = [];
     let rolloutIds: string[] = [];
+    const clients: Client[] = [];
 
     /** Runs `query` with the project's viewer key; returns its data and the tables of the statements it issued. */
     const counted = async <T>(query: string): Promise<{ data: T; tables: string[] }> => {
@@ -220,6 +223,7 @@ describe('dataloaders', () => {
       await hub.gql('{ me { role } }', {}, key);
     }, 120_000);
     afterAll(async () => {
+      await Promise.all(clients.map((c) => c.dispose()));
       await fake.close();
     });
 
@@ -318,6 +322,53 @@ describe('dataloaders', () => {
       for (let k = 0; k < PARENTS; k++) expect(points[`kpi_${k}`]).toBe(k);
 
       expect(tables.sort()).toEqual(['kpi', 'kpi_point', 'project']);
+    });
+
+    it('gives each subscription event fresh loaders: the second event sees what changed since the first', async () => {
+      const rolloutId = rolloutIds[3];
+      const client = createClient({
+        url: hub.url.replace('http://', 'ws://'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${key}` },
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      type Change = { rollout: { id: string; events: Array<{ type: string }> } };
+      const changes: Change[] = [];
+      const before = hub.services.events.subscribers;
+      client.subscribe(
+        {
+          query:
+            'subscription($p: String!) { rolloutChanged(project: $p) { rollout { id events { type } approvals { id } } } }',
+          variables: { p: project.slug },
+        },
+        {
+          next: (r) => void changes.push((r.data as { rolloutChanged: Change }).rolloutChanged),
+          error: (e) =>
+            void changes.push({ rollout: { id: 'error', events: [{ type: JSON.stringify(e) }] } }),
+          complete: () => undefined,
+        },
+      );
+      while (hub.services.events.subscribers === before) await new Promise((r) => setTimeout(r, 10));
+
+      const waitFor = async (n: number): Promise<void> => {
+        const deadline = Date.now() + 5_000;
+        while (changes.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(changes).toHaveLength(n);
+      };
+      await hub.services.rollouts.pause(hub.system, rolloutId, 'looking into it');
+      await waitFor(1);
+      await hub.services.rollouts.resume(hub.system, rolloutId, 'all clear');
+      await waitFor(2);
+
+      expect(changes.map((c) => c.rollout.id)).toEqual([rolloutId, rolloutId]);
+      expect(changes[0].rollout.events.map((e) => e.type)).toEqual(['REQUESTED', 'STEP_STARTED', 'PAUSED']);
+      expect(changes[1].rollout.events.map((e) => e.type)).toEqual([
+        'REQUESTED',
+        'STEP_STARTED',
+        'PAUSED',
+        'RESUMED',
+      ]);
     });
   });
 });
