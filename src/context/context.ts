@@ -15,7 +15,8 @@ export const SYSTEM_KEY_ID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * What every service call receives first: who is calling, what they may do, and the per-request
- * loaders. One is built per HTTP request and per WebSocket operation; never shared across principals.
+ * loaders. One is built per HTTP request and per WebSocket operation, and one more per subscription event
+ * ({@link RequestContext.forEvent}); never shared across principals.
  */
 export class RequestContext {
   private builtAbility: AppAbility | undefined;
@@ -79,6 +80,16 @@ export class RequestContext {
     const principal = this.caller;
     if (!this.can('read', subject)) throw new ForbiddenError(`may not read ${subject}`);
     return principal.projectIds;
+  }
+
+  /**
+   * A context for one event of a subscription: the same caller, ability and request id, with loaders
+   * of its own, so an event never reads what an earlier event of the same socket cached.
+   */
+  forEvent(): RequestContext {
+    const event = new RequestContext(this.requestId, this.principal, this.logger);
+    event.builtAbility = this.builtAbility;
+    return event;
   }
 
   /** The request's loader called `name`, created on first use. */

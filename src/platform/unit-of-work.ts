@@ -86,7 +86,13 @@ export class UnitOfWork {
       const tx = new PendingChange(manager, ctx);
       let store: ((result: unknown) => Promise<void>) | undefined;
       if (claim?.key != null) {
-        const claimed = await this.deps.idempotency.claim(manager, ctx, claim.operation, claim.key, claim.args);
+        const claimed = await this.deps.idempotency.claim(
+          manager,
+          ctx,
+          claim.operation,
+          claim.key,
+          claim.args,
+        );
         if (claimed.replay) return { tx: undefined, result: claimed.result as T };
         store = claimed.store;
       }

@@ -82,7 +82,9 @@ const sharedResults = new WeakMap<object, Map<string, Promise<ExecutionResult>>>
 /**
  * graphql-js `subscribe`, except that each event's result is shared between subscriptions with the
  * same shape: with 1,000 subscribers of one alert, the selection is resolved once per distinct
- * (operation, variables, key) instead of 1,000 times.
+ * (operation, variables, key) instead of 1,000 times. Each event is resolved in a context of its own
+ * (fresh loaders): the operation's context lives as long as the socket, and its loaders' cache would
+ * answer a later event with what an earlier one read.
  */
 async function sharedSubscribe(
   args: ExecutionArgs,
@@ -90,10 +92,12 @@ async function sharedSubscribe(
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
   const source = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-  const keyId = (args.contextValue as RequestContext | undefined)?.principal?.keyId ?? '';
+  const context = args.contextValue as RequestContext;
+  const keyId = context.principal?.keyId ?? '';
   const shape = `${args.document.loc?.source.body ?? ''}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${keyId}`;
   const run = (payload: unknown): Promise<ExecutionResult> => {
-    const one = (): Promise<ExecutionResult> => Promise.resolve(execute({ ...args, rootValue: payload }));
+    const one = (): Promise<ExecutionResult> =>
+      Promise.resolve(execute({ ...args, rootValue: payload, contextValue: context.forEvent() }));
     if (payload === null || typeof payload !== 'object') return one();
     let byShape = sharedResults.get(payload);
     if (!byShape) sharedResults.set(payload, (byShape = new Map()));

@@ -3,7 +3,14 @@ import { BadInputError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
 import { AuditEvent } from '../../platform/audit/audit-event.entity';
-import { auditChainKey, auditHash, GENESIS, KEYED, keyedAuditHash, UNKEYED } from '../../platform/audit/audit-trail';
+import {
+  auditChainKey,
+  auditHash,
+  GENESIS,
+  KEYED,
+  keyedAuditHash,
+  UNKEYED,
+} from '../../platform/audit/audit-trail';
 import type { ProjectService } from '../projects/project.service';
 import type { AuditChainReport, AuditLogArgs } from './audit.types';
 

@@ -19,6 +19,7 @@ import { RequestContext } from '../../context/context';
 import { servicesOf } from '../../server/schema-services';
 import type { Services } from '../../server/services';
 import { Connector, ConnectorStream, SyncRun } from './connector.entity';
+import { ConnectorLoaders } from './connector.loaders';
 import {
   ConnectorActionResult,
   ConnectorCheck,
@@ -46,7 +47,11 @@ import type { CrmContact, CrmDeal, RpaJob, RpaQueueItem, Ticket } from './synced
 
 @Resolver(() => Connector)
 export class ConnectorResolver {
-  constructor(private readonly services: Services) {}
+  private readonly loaders: ConnectorLoaders;
+
+  constructor(private readonly services: Services) {
+    this.loaders = new ConnectorLoaders(services.db);
+  }
 
   @Authorized()
   @Query(() => [ConnectorKind], {
@@ -175,14 +180,14 @@ export class ConnectorResolver {
 
   @Authorized()
   @FieldResolver(() => [ConnectorStream], { description: 'Where each stream stands' })
-  streams(@Root() connector: Connector): Promise<ConnectorStream[]> {
-    return this.services.connectors.streams(connector);
+  streams(@Ctx() ctx: RequestContext, @Root() connector: Connector): Promise<ConnectorStream[]> {
+    return this.loaders.streams(ctx).load(connector.id);
   }
 
   @Authorized()
   @FieldResolver(() => SyncRun, { nullable: true })
-  lastRun(@Root() connector: Connector): Promise<SyncRun | null> {
-    return this.services.connectors.lastRun(connector);
+  lastRun(@Ctx() ctx: RequestContext, @Root() connector: Connector): Promise<SyncRun | null> {
+    return this.loaders.lastRun(ctx).load(connector.id);
   }
 
   @Can('read', 'Connector')

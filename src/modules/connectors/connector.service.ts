@@ -16,14 +16,7 @@ import type { AuditEntry } from '../../platform/audit/audit-trail';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { Platform } from '../../platform/platform';
 import type { ProjectService } from '../projects/project.service';
-import {
-  Connector,
-  type ConnectorErrorKind,
-  ConnectorStream,
-  SyncRun,
-  SyncRunStatus,
-  SyncTrigger,
-} from './connector.entity';
+import { Connector, type ConnectorErrorKind, SyncRun, SyncRunStatus, SyncTrigger } from './connector.entity';
 import type {
   ConnectorActionResult,
   ConnectorCheck,
@@ -180,12 +173,6 @@ export class ConnectorService {
     return paginate(qb, args, { keys: ['createdAt', 'id'] });
   }
 
-  streams(connector: Connector): Promise<ConnectorStream[]> {
-    return this.db
-      .getRepository(ConnectorStream)
-      .find({ where: { connectorId: connector.id }, order: { stream: 'ASC' } });
-  }
-
   /** Airbyte's check: the config and credentials work against the vendor. Never throws for a bad answer. */
   async check(ctx: RequestContext, id: string): Promise<ConnectorCheck> {
     const connector = await this.byId(ctx, id);
@@ -269,12 +256,6 @@ export class ConnectorService {
       .createQueryBuilder('r')
       .where('r.connectorId = :id', { id: connector.id });
     return paginate(qb, args, { keys: ['startedAt', 'id'] });
-  }
-
-  async lastRun(connector: Connector): Promise<SyncRun | null> {
-    return this.db
-      .getRepository(SyncRun)
-      .findOne({ where: { connectorId: connector.id }, order: { startedAt: 'DESC' } });
   }
 
   /** Runs an action in the vendor system (a model decision becomes work there); at most once per idempotency key. */

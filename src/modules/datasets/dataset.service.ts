@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import DataLoader from 'dataloader';
 import type { DataSource } from 'typeorm';
-import { In } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { pageSize, paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireSha256, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
-import { latestPerParent } from '../../db/batch';
 import type { ArtifactService } from '../artifacts/artifact.service';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
@@ -14,6 +11,7 @@ import { csvInputError, readCsv } from './dataset-csv';
 import type { ColumnSpec, ColumnType, FeatureProfile } from './dataset-profile';
 import { DatasetProfiler, MAX_COLUMNS, NonNumericValueError, profileRows } from './dataset-profiler';
 import { Dataset, DatasetVersion } from './dataset.entity';
+import { DatasetLoaders } from './dataset.loaders';
 import {
   DatasetColumnType,
   type CreateDatasetInput,
@@ -36,12 +34,16 @@ interface ProfiledData {
 
 /** Datasets and their immutable, profiled versions. */
 export class DatasetService {
+  private readonly loaders: DatasetLoaders;
+
   constructor(
     private readonly db: DataSource,
     private readonly projects: ProjectService,
     private readonly artifacts: ArtifactService,
     private readonly work: UnitOfWork,
-  ) {}
+  ) {
+    this.loaders = new DatasetLoaders(db);
+  }
 
   async create(ctx: RequestContext, input: CreateDatasetInput): Promise<Dataset> {
     const project = await this.projects.resolve(ctx, input.project);
@@ -86,7 +88,7 @@ export class DatasetService {
   /** A dataset the caller may read, or NOT_FOUND (no existence leak across projects). */
   async byId(ctx: RequestContext, id: string, field = 'id'): Promise<Dataset> {
     const datasetId = requireId(field, id);
-    const dataset = await this.datasetLoader(ctx).load(datasetId);
+    const dataset = await this.loaders.datasetById(ctx).load(datasetId);
     if (!dataset || !ctx.can('read', 'Dataset', dataset.projectId))
       throw new NotFoundError('Dataset', datasetId);
     return dataset;
@@ -107,25 +109,12 @@ export class DatasetService {
     first: number | null | undefined,
   ): Promise<DatasetVersion[]> {
     if (!ctx.can('read', 'Dataset', dataset.projectId)) throw new NotFoundError('Dataset', dataset.id);
-    const limit = pageSize(first);
-    const loader = ctx.loader(
-      `dataset.versions.${limit}`,
-      () =>
-        new DataLoader<string, DatasetVersion[]>((ids) =>
-          latestPerParent(this.db.getRepository(DatasetVersion), {
-            parent: 'datasetId',
-            order: 'version',
-            parentIds: ids,
-            limit,
-          }),
-        ),
-    );
-    return loader.load(dataset.id);
+    return this.loaders.latestVersions(ctx, pageSize(first)).load(dataset.id);
   }
 
   /** The dataset a version belongs to, batched across the request. */
   async datasetOf(ctx: RequestContext, version: DatasetVersion): Promise<Dataset> {
-    const dataset = await this.datasetLoader(ctx).load(version.datasetId);
+    const dataset = await this.loaders.datasetById(ctx).load(version.datasetId);
     if (!dataset || !ctx.can('read', 'Dataset', dataset.projectId))
       throw new NotFoundError('Dataset', version.datasetId);
     return dataset;
@@ -245,18 +234,6 @@ export class DatasetService {
       else profiler.count(cells);
     }
     return { sha256: hex, rowCount: profiler.rowCount, columns, profile: profiler.profile() };
-  }
-
-  private datasetLoader(ctx: RequestContext): DataLoader<string, Dataset | undefined> {
-    return ctx.loader(
-      'dataset.byId',
-      () =>
-        new DataLoader<string, Dataset | undefined>(async (ids) => {
-          const rows = await this.db.getRepository(Dataset).findBy({ id: In([...ids]) });
-          const byId = new Map(rows.map((d) => [d.id, d]));
-          return ids.map((id) => byId.get(id));
-        }),
-    );
   }
 }
 

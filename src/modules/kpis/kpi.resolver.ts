@@ -15,6 +15,7 @@ import type { ConnectionResult } from '../../common/pagination';
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
 import { Kpi } from './kpi.entity';
+import { KpiLoaders } from './kpi.loaders';
 import {
   DefineKpiInput,
   KpiConnection,
@@ -27,7 +28,11 @@ import {
 
 @Resolver(() => Kpi)
 export class KpiResolver {
-  constructor(private readonly services: Services) {}
+  private readonly loaders: KpiLoaders;
+
+  constructor(private readonly services: Services) {
+    this.loaders = new KpiLoaders(services.db);
+  }
 
   @Can('read', 'Kpi')
   @Query(() => KpiConnection, { description: "A project's KPIs, by key" })
@@ -63,7 +68,7 @@ export class KpiResolver {
 
   @Authorized()
   @FieldResolver(() => Int, { description: 'Points recorded, all time' })
-  points(@Root() kpi: Kpi): Promise<number> {
-    return this.services.kpis.pointCount(kpi);
+  points(@Ctx() ctx: RequestContext, @Root() kpi: Kpi): Promise<number> {
+    return this.loaders.pointCount(ctx).load(kpi.id);
   }
 }

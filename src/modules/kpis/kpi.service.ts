@@ -363,15 +363,6 @@ export class KpiService {
     }
   }
 
-  async pointCount(kpi: Kpi): Promise<number> {
-    const [{ n }] = (await this.db.query('SELECT count(*)::int AS n FROM kpi_point WHERE kpi_id = $1', [
-      kpi.id,
-    ])) as Array<{
-      n: number;
-    }>;
-    return n;
-  }
-
   private sample(row: { n: number; mean: number; variance: number }): SampleSummary {
     return { n: Number(row.n), mean: Number(row.mean), variance: Number(row.variance) };
   }

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { In } from 'typeorm';
-import DataLoader from 'dataloader';
 import { NotFoundError } from '../../common/errors';
 import { paginate, type ConnectionResult, type PageArgs } from '../../common/pagination';
 import { isUuid, requireSlug, requireText } from '../../common/validate';
@@ -9,13 +7,18 @@ import type { Subject } from '../../auth/abilities';
 import type { RequestContext } from '../../context/context';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { Project, RiskLevel } from './project.entity';
+import { ProjectLoaders } from './project.loaders';
 import type { CreateProjectInput } from './project.types';
 
 export class ProjectService {
+  private readonly loaders: ProjectLoaders;
+
   constructor(
     private readonly db: DataSource,
     private readonly work: UnitOfWork,
-  ) {}
+  ) {
+    this.loaders = new ProjectLoaders(db);
+  }
 
   async create(ctx: RequestContext, input: CreateProjectInput): Promise<Project> {
     // Checked against the new project's own id: a project-scoped key's scope never contains it.
@@ -64,7 +67,7 @@ export class ProjectService {
 
   /** Loads a project the caller may read, by id: NOT_FOUND otherwise (no existence leak). */
   async byId(ctx: RequestContext, id: string): Promise<Project> {
-    const project = await this.loader(ctx).load(id);
+    const project = await this.loaders.byId(ctx).load(id);
     if (!project || !ctx.can('read', 'Project', project.id)) throw new NotFoundError('Project', id);
     return project;
   }
@@ -82,17 +85,5 @@ export class ProjectService {
       throw new NotFoundError('Project', `${ref} (project)`);
     }
     return project;
-  }
-
-  loader(ctx: RequestContext): DataLoader<string, Project | undefined> {
-    return ctx.loader(
-      'project.byId',
-      () =>
-        new DataLoader(async (ids: readonly string[]) => {
-          const rows = await this.db.getRepository(Project).findBy({ id: In([...ids]) });
-          const byId = new Map(rows.map((p) => [p.id, p]));
-          return ids.map((id) => byId.get(id));
-        }),
-    );
   }
 }

@@ -20,6 +20,7 @@ import { servicesOf } from '../../server/schema-services';
 import type { Services } from '../../server/services';
 import { ModelVersion } from '../models/model.entity';
 import { ApprovalRequest, Rollout, RolloutEvent } from './rollout.entity';
+import { RolloutLoaders } from './rollout.loaders';
 import {
   ApprovalRequestConnection,
   ApprovalRequestsArgs,
@@ -33,7 +34,11 @@ import {
 
 @Resolver(() => Rollout)
 export class RolloutResolver {
-  constructor(private readonly services: Services) {}
+  private readonly loaders: RolloutLoaders;
+
+  constructor(private readonly services: Services) {
+    this.loaders = new RolloutLoaders(services.db);
+  }
 
   @Can('deploy', 'Endpoint')
   @Mutation(() => Rollout, {
@@ -134,14 +139,14 @@ export class RolloutResolver {
 
   @Authorized()
   @FieldResolver(() => [RolloutEvent], { description: 'Everything that happened to it, oldest first' })
-  events(@Root() rollout: Rollout): Promise<RolloutEvent[]> {
-    return this.services.rollouts.eventsOf(rollout);
+  events(@Ctx() ctx: RequestContext, @Root() rollout: Rollout): Promise<RolloutEvent[]> {
+    return this.loaders.events(ctx).load(rollout.id);
   }
 
   @Authorized()
   @FieldResolver(() => [ApprovalRequest])
-  approvals(@Root() rollout: Rollout): Promise<ApprovalRequest[]> {
-    return this.services.rollouts.approvalsOf(rollout);
+  approvals(@Ctx() ctx: RequestContext, @Root() rollout: Rollout): Promise<ApprovalRequest[]> {
+    return this.loaders.approvals(ctx).load(rollout.id);
   }
 
   @Authorized()

@@ -14,13 +14,8 @@ import { Project, RiskLevel } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
 import { checkAnalysis, checkSteps, gateReason } from './rollout-plan';
 import type { RolloutTransitions } from './rollout-transitions';
-import { ApprovalRequest, Rollout, RolloutEvent, RolloutEventType, RolloutStatus } from './rollout.entity';
-import type {
-  ApprovalRequestsArgs,
-  DeployInput,
-  RolloutsArgs,
-  ServedVersion,
-} from './rollout.types';
+import { ApprovalRequest, Rollout, RolloutEventType, RolloutStatus } from './rollout.entity';
+import type { ApprovalRequestsArgs, DeployInput, RolloutsArgs, ServedVersion } from './rollout.types';
 
 /** The champion alias is the transitions' (re-exported for its readers). */
 export { CHAMPION } from './rollout-transitions';
@@ -179,19 +174,6 @@ export class RolloutService {
       .where('a.projectId = :p', { p: project.id });
     if (args.statuses?.length) qb.andWhere('a.status IN (:...s)', { s: args.statuses });
     return paginate(qb, args);
-  }
-
-  /** `Rollout.events`: its full history, oldest first. */
-  eventsOf(rollout: Rollout): Promise<RolloutEvent[]> {
-    return this.db
-      .getRepository(RolloutEvent)
-      .find({ where: { rolloutId: rollout.id }, order: { id: 'ASC' } });
-  }
-
-  approvalsOf(rollout: Rollout): Promise<ApprovalRequest[]> {
-    return this.db
-      .getRepository(ApprovalRequest)
-      .find({ where: { rolloutId: rollout.id }, order: { createdAt: 'ASC' } });
   }
 
   /** Which version (and split) served an endpoint at an instant, from its traffic history. */

@@ -93,7 +93,6 @@ export function auditChainKey(secretKey: string): Buffer {
 export const UNKEYED = 0;
 export const KEYED = 1;
 
-
 /**
  * The audit trail's writer. `append` adds events to their project's chain inside the caller's
  * transaction (so an event exists exactly when its change does), holding the chain's advisory lock
@@ -110,7 +109,12 @@ export class AuditTrail {
     this.key = secretKey ? auditChainKey(secretKey) : undefined;
   }
 
-  async append(manager: EntityManager, actor: AuditActor, at: Date, entries: readonly AuditEntry[]): Promise<void> {
+  async append(
+    manager: EntityManager,
+    actor: AuditActor,
+    at: Date,
+    entries: readonly AuditEntry[],
+  ): Promise<void> {
     for (const entry of entries) {
       const chain = entry.projectId ?? HUB_CHAIN;
       await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [AUDIT_LOCK_SPACE, murmur3(chain) | 0]);

@@ -59,7 +59,12 @@ export class Outbox {
   constructor(private readonly db: DataSource) {}
 
   /** Writes `events` inside the caller's transaction; they become readable when it commits. */
-  async append(manager: EntityManager, actor: EventActor, at: Date, events: readonly NewEvent[]): Promise<void> {
+  async append(
+    manager: EntityManager,
+    actor: EventActor,
+    at: Date,
+    events: readonly NewEvent[],
+  ): Promise<void> {
     if (events.length === 0) return;
     await manager.query('SELECT pg_advisory_xact_lock($1, 0)', [OUTBOX_LOCK_SPACE]);
     const rows = events.map((e) => ({
@@ -133,5 +138,7 @@ export class Outbox {
 }
 
 /** Narrows an event to one type (for consumers that handle several). */
-export const isEvent = <T extends EventType>(event: AnyDomainEvent, type: T): event is DomainEvent<T> & AnyDomainEvent =>
-  event.type === type;
+export const isEvent = <T extends EventType>(
+  event: AnyDomainEvent,
+  type: T,
+): event is DomainEvent<T> & AnyDomainEvent => event.type === type;
