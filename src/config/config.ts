@@ -50,8 +50,9 @@ export interface Config {
   /** Days domain events stay in the outbox (the retention job deletes older ones). */
   outboxRetentionDays: number;
   /**
-   * Fault injection for tests: the process kills itself (SIGKILL) right after its Nth commit, before
-   * anything else happens, to prove that a crash between commit and publish loses no event. 0: off.
+   * Fault injection for tests: the process kills itself (SIGKILL) right after its Nth commit that wrote
+   * domain events, before it publishes them, to prove that a crash between commit and publish loses no
+   * event. 0: off.
    */
   killAfterCommits: number;
   /** Run scheduled jobs (SLA flushes; on the worker role, evaluations and drift checks). */

@@ -37,7 +37,7 @@ export interface UnitOfWorkDeps {
   outbox: Outbox;
   /** Called after every commit that wrote events (the relay reads at once). */
   onEvents?: () => void;
-  /** Called after every commit, before anything else happens; fault injection in tests. */
+  /** Called after every commit that wrote events, before anything else happens; fault injection in tests. */
   onCommitted?: () => void;
 }
 
@@ -169,7 +169,7 @@ export class UnitOfWork {
   }
 
   private committed(tx: PendingChange): void {
-    this.deps.onCommitted?.();
+    if (tx.events.length > 0) this.deps.onCommitted?.();
     for (const effect of tx.effects) {
       try {
         effect();

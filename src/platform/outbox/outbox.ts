@@ -79,10 +79,11 @@ export class Outbox {
     await manager.query(
       `INSERT INTO outbox_event (type, stream, project_id, payload, actor_key_id, request_id, at)
        SELECT x.type, x.stream, x.project_id, x.payload, x.actor_key_id, x.request_id, x.at
-         FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY
-              AS x(type text, stream text, project_id uuid, payload jsonb, actor_key_id uuid,
-                   request_id text, at timestamptz, n bigint)
-        ORDER BY n`,
+         FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
+                AS (type text, stream text, project_id uuid, payload jsonb, actor_key_id uuid,
+                    request_id text, at timestamptz)) WITH ORDINALITY
+              AS x(type, stream, project_id, payload, actor_key_id, request_id, at, n)
+        ORDER BY x.n`,
       [JSON.stringify(rows)],
     );
     await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
