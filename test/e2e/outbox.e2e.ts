@@ -110,13 +110,13 @@ describe('the transactional outbox', () => {
     expect(results.filter((r) => r === 'the change failed after emitting')).toHaveLength(ROLLED_BACK);
 
     // In the outbox: exactly one event per committed mutation, none of the rolled-back ones.
-    const stored: DomainEvent[] = [];
+    const stored: Array<DomainEvent<'kpi-points.recorded'>> = [];
     for (let after = head; ;) {
       const page = await hub.services.outbox.read(after, {
         types: ['kpi-points.recorded'],
         projectIds: [project.id],
       });
-      stored.push(...page);
+      stored.push(...page.flatMap((e) => (e.type === 'kpi-points.recorded' ? [e] : [])));
       if (page.length < 500) break;
       after = page[page.length - 1].position;
     }
