@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../common/logger';
 import { LockSession } from '../db/lock-session';
-import { murmur3 } from '../modules/inference/murmur3';
+import { murmur3 } from '../common/murmur3';
 
 /** A scheduled job: what runs, when (a node-cron pattern with seconds), and whether every replica runs it. */
 export interface Job {

@@ -3,7 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { BadInputError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
-import { murmur3 } from '../inference/murmur3';
+import { murmur3 } from '../../common/murmur3';
 import type { Creating, IdempotencyService } from '../idempotency/idempotency.service';
 import type { ProjectService } from '../projects/project.service';
 import { AuditEvent } from './audit-event.entity';

@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger';
 import { LockSession } from '../../db/lock-session';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
-import { murmur3 } from '../inference/murmur3';
+import { murmur3 } from '../../common/murmur3';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
 import type { AuditService } from '../audit/audit.service';

@@ -4,7 +4,7 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireSlug, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
-import { murmur3 } from '../inference/murmur3';
+import { murmur3 } from '../../common/murmur3';
 import { Model, ModelVersion, ModelVersionStatus, type ModelTask } from '../models/model.entity';
 import type { ModelService } from '../models/model.service';
 import { OnnxLoadError } from '../models/onnx-signature';

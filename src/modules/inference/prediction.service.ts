@@ -16,7 +16,7 @@ import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { ModelTask } from '../models/model.entity';
 import { OnnxLoadError } from '../models/onnx-signature';
 import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
-import { murmur3 } from './murmur3';
+import { murmur3 } from '../../common/murmur3';
 import type { PredictionLogWriter, PredictionRecord } from './prediction-log-writer';
 import { PredictionOutcome } from './prediction.entity';
 import type { Preprocessor } from './preprocessing';

@@ -11,7 +11,7 @@ import { requireId, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
-import { murmur3 } from '../inference/murmur3';
+import { murmur3 } from '../../common/murmur3';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
 import { Endpoint, EndpointTraffic } from '../endpoints/endpoint.entity';
