@@ -2,10 +2,9 @@ import type { DataSource } from 'typeorm';
 import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../../../connectors/_shared';
 import { ConflictError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { LockSession } from '../../db/lock-session';
+import { tryLock } from '../../db/advisory-lock';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
-import { murmur3 } from '../../common/murmur3';
 import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
 import type { AlertService } from '../alerts/alert.service';
 import type { AuditService } from '../audit/audit.service';
@@ -29,9 +28,6 @@ export interface SyncRunMessage {
   connectorId: string;
   run: SyncRun;
 }
-
-/** Advisory-lock namespace of connector syncs, apart from jobs, migrations and seeding. */
-const SYNC_LOCK_SPACE = 0x6e73;
 
 /** A sync that could not start because one of this connector is running (here or on another replica). */
 export class SyncBusy extends Error {}
@@ -90,13 +86,7 @@ export class SyncRunner {
     requestedBy: { ctx: RequestContext; idempotencyKey: string | null } | null,
     tick: Date | undefined,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
-    const lock = await LockSession.tryAcquire(
-      this.db,
-      this.logger,
-      `sync:${connector.id}`,
-      SYNC_LOCK_SPACE,
-      murmur3(connector.id) | 0,
-    );
+    const lock = await tryLock(this.db, this.logger, 'sync', connector.id);
     if (!lock) throw new SyncBusy(connector.id);
     let run: SyncRun;
     try {
