@@ -1,4 +1,4 @@
-import { Role } from '../modules/api-keys/api-key.entity';
+import { Role } from '../common/role';
 import { Project, RiskLevel } from '../modules/projects/project.entity';
 import { ApiKey } from '../modules/api-keys/api-key.entity';
 import { Endpoint } from '../modules/endpoints/endpoint.entity';
