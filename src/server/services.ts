@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ApiKeyService } from '../auth/api-key.service';
+import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import type { Config } from '../config/config';
 import type { Logger } from '../common/logger';
 import { ArtifactStore } from '../modules/artifacts/artifact-store';
