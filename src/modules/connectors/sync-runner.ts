@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger';
 import { tryLock } from '../../db/advisory-lock';
 import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
-import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
 import type { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../../context/context';
