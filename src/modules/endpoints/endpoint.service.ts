@@ -9,7 +9,7 @@ import type { Model, ModelTask, ModelVersion } from '../models/model.entity';
 import { ModelVersionStatus } from '../models/model.enums';
 import { modelById, modelInProject, versionByNumber, versionsByIds } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
-import { OnnxLoadError } from '../models/onnx-signature';
+import { OnnxLoadError } from '../inference/onnx-signature';
 import type { AuditService } from '../audit/audit.service';
 import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import type { ProjectService } from '../projects/project.service';

@@ -14,7 +14,7 @@ import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
 import type { IdempotencyService } from '../idempotency/idempotency.service';
 import { ModelTask } from '../models/model.enums';
-import { OnnxLoadError } from '../models/onnx-signature';
+import { OnnxLoadError } from './onnx-signature';
 import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
 import { murmur3 } from '../../common/murmur3';
 import type { PredictionLogWriter, PredictionRecord } from './prediction-log-writer';

@@ -16,7 +16,7 @@ import { DatasetVersion } from '../datasets/dataset.entity';
 import { Project } from '../projects/project.entity';
 import { Run } from '../runs/run.entity';
 import { ModelFormat, ModelTask, ModelVersionStatus } from './model.enums';
-import type { ModelSignature } from './onnx-signature';
+import type { ModelSignature } from '../inference/onnx-signature';
 
 // Other modules import the enums from ./model.enums, as they may not import this entity file; they are
 // re-exported here for the code that always imported them from it.

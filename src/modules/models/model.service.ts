@@ -56,7 +56,7 @@ import type {
   RegisterModelVersionInput,
   RemoteModelInput,
 } from './model.types';
-import { OnnxLoadError, readOnnxSignature, type ModelSignature } from './onnx-signature';
+import { OnnxLoadError, readOnnxSignature, type ModelSignature } from '../inference/onnx-signature';
 
 /** Most metrics a card takes from a run. */
 const MAX_CARD_METRICS = 1_000;
