@@ -11,7 +11,7 @@ import type { Endpoint } from '../endpoints/endpoint.entity';
 import { allEndpoints } from '../endpoints/endpoint.repository';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import { compilePreprocessing, numericSpec } from '../inference/preprocessing';
-import type { PredictionService } from '../inference/prediction.service';
+import type { PredictionService } from '../predictions/prediction.service';
 import { versionById, versionsByIds } from '../models/model.repository';
 import type { DataPolicyService } from '../governance/data-policy.service';
 import type { ProjectService } from '../projects/project.service';

@@ -5,7 +5,7 @@ import type { EndpointService } from '../endpoints/endpoint.service';
 import type { Model, ModelVersion } from '../models/model.entity';
 import { modelById, versionNumbers } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
-import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
+import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
 import { asServingError } from './prediction.service';
 import {
   DEFAULT_REPLAY_LIMIT,
@@ -14,7 +14,7 @@ import {
   type ReplayArgs,
   type ReplayReport,
 } from './replay.types';
-import type { Answer, ServingPlan } from './serving-plan';
+import type { Answer, ServingPlan } from '../inference/serving-plan';
 
 /** Logged predictions read (and re-scored) at a time: bounded memory whatever the window holds. */
 const PAGE_ROWS = 1_000;
