@@ -69,7 +69,86 @@ const BY_DESIGN = {
  * rules. Remove an entry when its file is refactored; `npm run deps` fails on an entry that no longer
  * matches anything, so the list cannot outlive its reasons.
  */
-const TEMPORARY = [];
+const TEMPORARY = [
+  // The lead's: ProjectService hands itself to the audit service (`audit.projects = this`); the unit of
+  // work in src/platform replaces both ends.
+  {
+    rule: 'no-circular',
+    from: 'src/modules/audit/audit.service.ts',
+    to: '^src/modules/projects/project\\.service\\.ts$',
+    why: 'audit.service <-> project.service: the unit of work (src/platform) replaces the setter.',
+  },
+  {
+    rule: 'no-circular',
+    from: 'src/modules/projects/project.service.ts',
+    to: '^src/modules/audit/audit\\.service\\.ts$',
+    why: 'audit.service <-> project.service: the unit of work (src/platform) replaces the setter.',
+  },
+  {
+    rule: 'module-cycle',
+    from: 'src/modules/audit/audit.service.ts',
+    to: '^src/modules/projects/',
+    why: 'audit -> projects: the audit service finds projects through the ProjectService that sets itself on it.',
+  },
+  // Subscriptions of every module live in monitoring; the lead rewrites them onto the outbox.
+  {
+    rule: 'module-cycle',
+    from: 'src/modules/monitoring/monitoring.subscriptions.ts',
+    to: '^src/modules/rollouts/',
+    why: 'monitoring -> rollouts: rolloutChanged is served from monitoring; rollouts read live stats from monitoring.',
+  },
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/monitoring/monitoring.subscriptions.ts',
+    to: '^src/modules/alerts/alert\\.entity\\.ts$',
+    why: 'alert enums and type; ./alert.enums serves the enums.',
+  },
+  // A run's outputs (model versions) are loaded by the runs module; models should serve them.
+  {
+    rule: 'module-cycle',
+    from: 'src/modules/runs/run.loaders.ts',
+    to: '^src/modules/models/',
+    why: 'runs -> models: runOutputs reads model_version; models should offer the versions of runs.',
+  },
+  {
+    rule: 'module-cycle',
+    from: 'src/modules/runs/run.service.ts',
+    to: '^src/modules/models/',
+    why: 'runs -> models: Run.outputs is typed ModelVersion; it goes with runOutputs.',
+  },
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/runs/run.loaders.ts',
+    to: '^src/modules/models/model\\.entity\\.ts$',
+    why: 'runOutputs reads model_version; models should offer the versions of runs.',
+  },
+  // Rewritten now (rollouts split into driver, approvals and plan; models onto the unit of work).
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/rollouts/rollout.service.ts',
+    to: '^src/modules/(alerts|endpoints|models|projects)/[^/]+\\.entity\\.ts$',
+    why: 'reads Model, ModelVersion, Project, Endpoint, EndpointTraffic; alert enums (./alert.enums serves them).',
+  },
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/models/model.service.ts',
+    to: '^src/modules/(datasets|runs)/[^/]+\\.entity\\.ts$',
+    why: "reads Dataset, DatasetVersion, Run, RunMetric to check and record a version's lineage.",
+  },
+  // Rewritten on main onto the unit of work, in the very lines that write the project table.
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/governance/data-policy.service.ts',
+    to: '^src/modules/projects/project\\.entity\\.ts$',
+    why: "writes and rereads a project's data policy; projects should offer the write.",
+  },
+  {
+    rule: 'no-foreign-entity',
+    from: 'src/modules/governance/impact-assessment.service.ts',
+    to: '^src/modules/projects/project\\.entity\\.ts$',
+    why: 'locks a project and sets its risk level; projects should offer both (and RiskLevel apart from the entity).',
+  },
+];
 
 /** A rule, with its temporary exceptions split out: each excepted import a warning, the rest errors. */
 function rule({ name, comment, from, to }) {
@@ -221,7 +300,11 @@ Object.defineProperty(module.exports, 'moduleCycles', {
     /** Edges left out of the component graph: `from`/`to` match file paths. */
     ignore: [
       { ...BY_DESIGN.resolverServices, why: 'by design, see BY_DESIGN.resolverServices' },
-      ...TEMPORARY.filter((e) => e.rule === 'module-cycle'),
+      ...TEMPORARY.filter((e) => e.rule === 'module-cycle').map((e) => ({
+        ...e,
+        from: exactly(e.from),
+        temporary: e,
+      })),
     ],
     temporary: TEMPORARY,
   },

@@ -107,18 +107,22 @@ for (const scc of cycles) {
       }
 }
 
+// A cycle is reported once, from one of its files: an exception for another of them is in use too.
 const warned = new Set(
-  result.summary.violations.filter((v) => v.rule.severity === 'warn').map((v) => `${v.rule.name}\0${v.from}`),
+  result.summary.violations
+    .filter((v) => v.rule.severity === 'warn')
+    .flatMap((v) => [v.from, ...(v.cycle ?? []).map((c) => c.name)].map((file) => `${v.rule.name}\0${file}`)),
 );
+const usedTemporary = new Set([...used].map((rule) => rule.temporary).filter(Boolean));
 const stale = temporary.filter((e) =>
-  e.rule === 'module-cycle' ? !used.has(e) : !warned.has(`${e.rule} (temporary)\0${e.from}`),
+  e.rule === 'module-cycle' ? !usedTemporary.has(e) : !warned.has(`${e.rule} (temporary)\0${e.from}`),
 );
 for (const e of stale)
   console.log(
     `\n  error stale-exception: ${e.rule} for ${e.from} matches nothing; remove it from .dependency-cruiser.cjs`,
   );
 
-const known = [...used].filter((rule) => temporary.includes(rule));
+const known = [...usedTemporary];
 for (const e of known) console.log(`\n  warn module-cycle (temporary): ${e.from} -> ${e.to}\n    ${e.why}`);
 
 const count = new Set([...cruised].map(componentOf)).size;
