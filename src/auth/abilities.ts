@@ -1,5 +1,5 @@
 import { AbilityBuilder, createMongoAbility, subject as tagSubject, type MongoAbility } from '@casl/ability';
-import { Role } from '../modules/api-keys/api-key.entity';
+import { Role } from '../common/role';
 
 /**
  * `operate`: run a connector (check, sync, actions) without changing its config or secrets.

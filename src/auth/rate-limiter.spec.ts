@@ -6,7 +6,7 @@ import {
   type RateLimits,
 } from '../config/config';
 import { ErrorCode } from '../common/errors';
-import { Role } from '../modules/api-keys/api-key.entity';
+import { Role } from '../common/role';
 import { RateLimitedError, RateLimiter } from './rate-limiter';
 
 const limits: RateLimits = { ...DEFAULT_RATE_LIMITS, BOT: 60, VIEWER: 6, ADMIN: 0 };

@@ -1,6 +1,6 @@
 import { DomainError, ErrorCode } from '../common/errors';
 import type { RateLimits } from '../config/config';
-import type { Role } from '../modules/api-keys/api-key.entity';
+import type { Role } from '../common/role';
 import type { Principal } from './abilities';
 
 /** A bucket refills from empty to full in one minute, whatever its role's limit. */

@@ -1,4 +1,4 @@
-import type { LogLevel } from '../config/config';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const ranks: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 

@@ -1,8 +1,10 @@
 import path from 'node:path';
-import type { Role } from '../modules/api-keys/api-key.entity';
+import type { LogLevel } from '../common/logger';
+import type { Role } from '../common/role';
+
+export type { LogLevel };
 
 export type NerveRole = 'all' | 'api' | 'worker';
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /** Typed configuration, read from the environment once at boot. */
 export interface Config {

@@ -2,6 +2,7 @@ import { Client, type ClientConfig } from 'pg';
 import { DataSource, MigrationExecutor, type Logger as TypeOrmLogger } from 'typeorm';
 import type { Logger } from '../common/logger';
 import { migrations } from '../../migrations';
+import { hubLock, hubUnlock } from './advisory-lock';
 import { entities } from './entities';
 import { SnakeNamingStrategy } from './naming';
 
@@ -71,22 +72,19 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   });
 }
 
-/** An arbitrary constant: the advisory lock that lets one replica at a time run migrations. */
-const MIGRATION_LOCK = 7_146_500_101;
-
 /** Applies pending migrations, one replica at a time. Returns the names applied. */
 export async function migrate(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await hubLock(runner, 'migrations');
     // On the lock's own connection: a second one could wait forever on a pool of one.
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
     const applied = await executor.executePendingMigrations();
     return applied.map((m) => m.name);
   } finally {
-    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await hubUnlock(runner, 'migrations');
     await runner.release();
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../common/logger';
  * scheduled job's tick, a connector sync). PostgreSQL drops the lock when the session ends, so a session
  * that dies (a failover, `pg_terminate_backend`) means the lock is gone while the work goes on: `lost`
  * aborts then, and the work must stop at its next step rather than carry on as if it still held the lock.
+ * Taken through `tryLock` of ./advisory-lock, which names the lock's space.
  */
 export class LockSession {
   private readonly abort = new AbortController();

@@ -1,8 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../common/logger';
-import { LockSession } from '../db/lock-session';
-import { murmur3 } from '../modules/inference/murmur3';
+import { tryLock } from '../db/advisory-lock';
 
 /** A scheduled job: what runs, when (a node-cron pattern with seconds), and whether every replica runs it. */
 export interface Job {
@@ -13,9 +12,6 @@ export interface Job {
   /** `lost` aborts when a shared job's lock went with its database session: stop at the next step. */
   run(lost?: AbortSignal): Promise<void>;
 }
-
-/** A fixed namespace for the jobs' advisory locks, apart from migrations and seeding. */
-const LOCK_SPACE = 0x6e72;
 
 /**
  * Runs jobs on their schedules with node-cron. A shared job takes a PostgreSQL advisory lock for its
@@ -68,13 +64,7 @@ export class Scheduler {
       await job.run();
       return true;
     }
-    const lock = await LockSession.tryAcquire(
-      this.db,
-      this.logger,
-      `job:${job.id}`,
-      LOCK_SPACE,
-      murmur3(job.id) | 0,
-    );
+    const lock = await tryLock(this.db, this.logger, 'job', job.id);
     if (!lock) return false;
     try {
       await job.run(lock.lost);

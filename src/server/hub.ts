@@ -5,7 +5,7 @@ import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { Principal } from '../auth/abilities';
-import { CACHE_TTL_MS as KEY_CACHE_TTL_MS } from '../auth/api-key.service';
+import { CACHE_TTL_MS as KEY_CACHE_TTL_MS } from '../modules/api-keys/api-key.service';
 import { RateLimitedError, RateLimiter } from '../auth/rate-limiter';
 import type { Config } from '../config/config';
 import {

@@ -9,8 +9,8 @@ import { ModelResolver, ModelVersionResolver, ProjectModelsResolver } from '../m
 import { ProjectResolver } from '../modules/projects/project.resolver';
 import { RunResolver } from '../modules/runs/run.resolver';
 import { EndpointResolver } from '../modules/endpoints/endpoint.resolver';
-import { PredictionResolver } from '../modules/inference/prediction.resolver';
-import { ReplayResolver } from '../modules/inference/replay.resolver';
+import { PredictionResolver } from '../modules/predictions/prediction.resolver';
+import { ReplayResolver } from '../modules/predictions/replay.resolver';
 import { EndpointStatsResolver, MonitoringResolver } from '../modules/monitoring/monitoring.resolver';
 import { RolloutResolver } from '../modules/rollouts/rollout.resolver';
 import { ConnectorResolver } from '../modules/connectors/connector.resolver';

@@ -1,10 +1,11 @@
-import { Role } from '../modules/api-keys/api-key.entity';
+import { Role } from '../common/role';
 import { Project, RiskLevel } from '../modules/projects/project.entity';
 import { ApiKey } from '../modules/api-keys/api-key.entity';
 import { Endpoint } from '../modules/endpoints/endpoint.entity';
 import { HubState } from '../modules/hub-state/hub-state.entity';
 import { Model, ModelVersion } from '../modules/models/model.entity';
 import { RequestContext } from '../context/context';
+import { xactHubLock } from '../db/advisory-lock';
 import { registerTrainedModel, type TrainedModel } from '../training/register-model';
 import { trainTicketRouterInWorker } from '../training/train-in-worker';
 import { BASELINE_TICKET_ROUTER, type TrainTicketRouterOptions } from '../training/train-ticket-router';
@@ -36,9 +37,6 @@ interface DemoSeedState {
   status: 'pending' | 'complete';
 }
 
-/** An arbitrary constant: the advisory lock under which one replica seeds a fresh database. */
-const SEED_LOCK = 7_146_500_102;
-
 /**
  * On a fresh database: an admin key (shown once) and, unless disabled, a demo project. On later starts:
  * the demo project again when seeding its models has not finished yet (until it has, every start
@@ -48,7 +46,7 @@ export async function seed(services: Services): Promise<SeedResult> {
   const seeder = RequestContext.system(services.logger, 'seed');
   return services.work.run(seeder, async (tx) => {
     const { manager } = tx;
-    await manager.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK]);
+    await xactHubLock(manager, 'seed');
     const result: SeedResult = {};
     if ((await manager.count(ApiKey)) === 0) {
       const { secret } = await services.apiKeys.bootstrap(

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ApiKeyService } from '../auth/api-key.service';
+import { ApiKeyService } from '../modules/api-keys/api-key.service';
 import type { Config } from '../config/config';
 import type { Logger } from '../common/logger';
 import { ArtifactStore } from '../modules/artifacts/artifact-store';
@@ -13,8 +13,8 @@ import { RunService } from '../modules/runs/run.service';
 import { EndpointService } from '../modules/endpoints/endpoint.service';
 import { InferenceRuntime } from '../modules/inference/inference-runtime';
 import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/inference/prediction-log-writer';
-import { PredictionService } from '../modules/inference/prediction.service';
-import { ReplayService } from '../modules/inference/replay.service';
+import { PredictionService } from '../modules/predictions/prediction.service';
+import { ReplayService } from '../modules/predictions/replay.service';
 import { createEventBus, type EventBus } from '../events';
 import { scheduledJobs } from '../jobs/jobs';
 import { RolloutService } from '../modules/rollouts/rollout.service';

@@ -1,35 +1,13 @@
 import { GraphQLJSONObject } from '../../common/json-scalar';
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Column, Entity, Index, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { References } from '../../db/references';
 import { Project } from '../projects/project.entity';
+import { AlertKind, AlertSeverity, AlertStatus } from './alert.enums';
 
-export enum AlertKind {
-  DRIFT = 'DRIFT',
-  SLA_LATENCY = 'SLA_LATENCY',
-  SLA_ERROR_RATE = 'SLA_ERROR_RATE',
-  KPI = 'KPI',
-  CONNECTOR = 'CONNECTOR',
-  ROLLOUT = 'ROLLOUT',
-}
-registerEnumType(AlertKind, { name: 'AlertKind' });
-
-/** Ordered: a subscriber asking for WARNING also gets CRITICAL. */
-export enum AlertSeverity {
-  INFO = 'INFO',
-  WARNING = 'WARNING',
-  CRITICAL = 'CRITICAL',
-}
-registerEnumType(AlertSeverity, { name: 'AlertSeverity' });
-
-export const SEVERITY_RANK: Record<AlertSeverity, number> = { INFO: 0, WARNING: 1, CRITICAL: 2 };
-
-export enum AlertStatus {
-  OPEN = 'OPEN',
-  ACKNOWLEDGED = 'ACKNOWLEDGED',
-  RESOLVED = 'RESOLVED',
-}
-registerEnumType(AlertStatus, { name: 'AlertStatus' });
+// Other modules import the enums from ./alert.enums, as they may not import this entity file; they are
+// re-exported here for the code that always imported them from it.
+export { AlertKind, AlertSeverity, AlertStatus, SEVERITY_RANK } from './alert.enums';
 
 /**
  * A condition that needs attention. A persisting condition is one alert (by dedupe key) that updates,

@@ -1,19 +1,9 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { Role } from '../../common/role';
 
-/** What a key may do; see `src/auth/abilities.ts` for the exact rules. */
-export enum Role {
-  VIEWER = 'VIEWER',
-  ANALYST = 'ANALYST',
-  DATA_SCIENTIST = 'DATA_SCIENTIST',
-  ML_ENGINEER = 'ML_ENGINEER',
-  APPROVER = 'APPROVER',
-  /** Reads everything in its projects, the audit trail included, and changes nothing. */
-  AUDITOR = 'AUDITOR',
-  ADMIN = 'ADMIN',
-  BOT = 'BOT',
-}
-registerEnumType(Role, { name: 'Role' });
+// Role lives in src/common/role.ts; re-exported for the tests and benches that import it from here.
+export { Role };
 
 @ObjectType({ description: 'An API key. The secret is shown once, at creation; only its hash is stored.' })
 @Entity('api_key')

@@ -1,5 +1,6 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
-import { ApiKey, Role } from './api-key.entity';
+import { Role } from '../../common/role';
+import { ApiKey } from './api-key.entity';
 
 @InputType()
 export class CreateApiKeyInput {

@@ -2,10 +2,9 @@ import type { DataSource } from 'typeorm';
 import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../../../connectors/_shared';
 import { ConflictError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
-import { LockSession } from '../../db/lock-session';
+import { tryLock } from '../../db/advisory-lock';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
-import { murmur3 } from '../inference/murmur3';
-import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
 import { RequestContext } from '../../context/context';
 import type { KpiService } from '../kpis/kpi.service';
@@ -20,9 +19,6 @@ import {
 } from './connector.entity';
 import { writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
-
-/** Advisory-lock namespace of connector syncs, apart from jobs, migrations and seeding. */
-const SYNC_LOCK_SPACE = 0x6e73;
 
 /** A sync that could not start because one of this connector is running (here or on another replica). */
 export class SyncBusy extends Error {}
@@ -80,13 +76,7 @@ export class SyncRunner {
     requestedBy: { ctx: RequestContext; idempotencyKey: string | null } | null,
     tick: Date | undefined,
   ): Promise<{ run: SyncRun; done: Promise<SyncRun> }> {
-    const lock = await LockSession.tryAcquire(
-      this.db,
-      this.logger,
-      `sync:${connector.id}`,
-      SYNC_LOCK_SPACE,
-      murmur3(connector.id) | 0,
-    );
+    const lock = await tryLock(this.db, this.logger, 'sync', connector.id);
     if (!lock) throw new SyncBusy(connector.id);
     let run: SyncRun;
     try {

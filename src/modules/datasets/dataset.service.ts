@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { canonicalJson } from '../../common/canonical-json';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { pageSize, paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireSha256, requireText } from '../../common/validate';
@@ -326,19 +327,6 @@ function profileInline(rows: unknown[], overrides: Overrides): ProfiledData {
     }
     throw error;
   }
-}
-
-/** JSON with object keys sorted (by code unit, locale-independent), so equal rows hash equally. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.keys(v as Record<string, unknown>)
-            .sort()
-            .map((k) => [k, (v as Record<string, unknown>)[k]]),
-        )
-      : v,
-  );
 }
 
 function sha256Hex(text: string): string {

@@ -3,7 +3,7 @@ import { Can } from '../../auth/auth-checker';
 import type { ConnectionResult } from '../../common/pagination';
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
-import { VersionAccuracy } from '../inference/prediction.types';
+import { VersionAccuracy } from '../predictions/prediction.types';
 import { Model, ModelVersion } from '../models/model.entity';
 import { Endpoint, EndpointTraffic } from './endpoint.entity';
 import {

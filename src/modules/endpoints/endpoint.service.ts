@@ -4,10 +4,12 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireSlug, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
-import { murmur3 } from '../inference/murmur3';
-import { Model, ModelVersion, ModelVersionStatus, type ModelTask } from '../models/model.entity';
+import { murmur3 } from '../../common/murmur3';
+import type { Model, ModelTask, ModelVersion } from '../models/model.entity';
+import { ModelVersionStatus } from '../models/model.enums';
+import { modelById, modelInProject, versionByNumber, versionsByIds } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
-import { OnnxLoadError } from '../models/onnx-signature';
+import { OnnxLoadError } from '../inference/onnx-signature';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import type { ProjectService } from '../projects/project.service';
@@ -154,7 +156,7 @@ export class EndpointService {
   async setTraffic(ctx: RequestContext, input: SetEndpointTrafficInput): Promise<Endpoint> {
     const endpoint = await this.byName(ctx, input.endpoint, 'endpoint');
     ctx.authorize('deploy', 'Endpoint', endpoint.projectId);
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    const model = await modelById(this.db.manager, endpoint.modelId);
     if ((input.canaryVersion == null) !== (input.canaryWeight == null))
       throw new BadInputError('canaryWeight', 'goes with canaryVersion: give both or neither');
     const weight = input.canaryWeight ?? 0;
@@ -284,11 +286,11 @@ export class EndpointService {
   private async loadRoute(name: string): Promise<Route | undefined> {
     const endpoint = await this.db.getRepository(Endpoint).findOneBy({ name });
     if (!endpoint) return undefined;
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    const model = await modelById(this.db.manager, endpoint.modelId);
     const ids = [endpoint.stableVersionId, endpoint.canaryVersionId, endpoint.shadowVersionId].filter(
       (id): id is string => id !== null,
     );
-    const rows = await this.db.getRepository(ModelVersion).findBy(ids.map((id) => ({ id })));
+    const rows = await versionsByIds(this.db.manager, ids);
     const versions = new Map(
       rows.map((v) => [v.id, { runtime: this.models.runtimeVersion(v, model.task), number: v.version }]),
     );
@@ -369,12 +371,7 @@ export class EndpointService {
   }
 
   private async modelIn(projectId: string, ref: string): Promise<Model> {
-    const qb = this.db
-      .getRepository(Model)
-      .createQueryBuilder('m')
-      .where('m.projectId = :projectId', { projectId })
-      .andWhere(isUuid(ref) ? '(m.name = :ref OR m.id = :id)' : 'm.name = :ref', { ref, id: ref });
-    const model = await qb.getOne();
+    const model = await modelInProject(this.db.manager, projectId, ref);
     if (!model) throw new BadInputError('model', `names no model in the project (${ref})`);
     return model;
   }
@@ -385,9 +382,7 @@ export class EndpointService {
    * Endpoints, rollouts and replays all ask this before a version scores anything.
    */
   async servableVersion(model: Model, number: number, field: string): Promise<ModelVersion> {
-    const version = await this.db
-      .getRepository(ModelVersion)
-      .findOneBy({ modelId: model.id, version: number });
+    const version = await versionByNumber(this.db.manager, model.id, number);
     if (!version) throw new BadInputError(field, `model ${model.name} has no version ${number}`);
     if (version.status === ModelVersionStatus.REJECTED) {
       const failed = (version.validation as { failed?: number } | null)?.failed ?? 0;

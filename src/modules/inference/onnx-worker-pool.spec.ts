@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { OnnxLoadError } from '../models/onnx-signature';
+import { OnnxLoadError } from './onnx-signature';
 import { OnnxWorkerPool, runFailureReason } from './onnx-worker-pool';
 import { linearClassifierOnnx } from '../../../test/factories/onnx';
 

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { InferenceFailedError } from '../../common/errors';
-import { loadFailureReason, OnnxLoadError } from '../models/onnx-signature';
+import { loadFailureReason, OnnxLoadError } from './onnx-signature';
 import type { InputSlot, OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
 
 /**

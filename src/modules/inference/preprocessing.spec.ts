@@ -1,7 +1,7 @@
 import { BadInputError } from '../../common/errors';
 import { mulberry32 } from '../../common/random';
 import { generateTickets } from '../../training/ticket-dataset';
-import { murmur3 } from './murmur3';
+import { murmur3 } from '../../common/murmur3';
 import {
   compilePreprocessing,
   hashAsciiText,

@@ -1,5 +1,5 @@
 import { BadInputError } from '../../common/errors';
-import { murmur3, murmur3Bytes } from './murmur3';
+import { murmur3, murmur3Bytes } from '../../common/murmur3';
 
 /**
  * The declarative preprocessing spec that travels with a model version: how raw business fields become

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BadInputError, InferenceFailedError, UnavailableError } from '../../common/errors';
-import type { ModelSignature, TensorSpec } from '../models/onnx-signature';
+import type { ModelSignature, TensorSpec } from './onnx-signature';
 import type { InputSlot, OutputTensor, ScoredOutputs, ScoringBackend } from './backend';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker';
 

@@ -1,5 +1,5 @@
 import type { BadInputError } from '../../common/errors';
-import type { ModelSignature } from '../models/onnx-signature';
+import type { ModelSignature } from './onnx-signature';
 import { ServingPlan, type ServableVersion } from './serving-plan';
 
 const signature = (

@@ -1,5 +1,5 @@
 import { BadInputError } from '../../common/errors';
-import type { ModelSignature, TensorSpec } from '../models/onnx-signature';
+import type { ModelSignature, TensorSpec } from './onnx-signature';
 import type { InputSlot, OutputTensor, ScoredOutputs } from './backend';
 import { compilePreprocessing, numericSpec, type InputColumns, type Preprocessor } from './preprocessing';
 

@@ -4,7 +4,8 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { ModelVersion } from '../models/model.entity';
+import type { ModelVersion } from '../models/model.entity';
+import { versionsByIds } from '../models/model.repository';
 import type { ProjectService } from '../projects/project.service';
 import { meanInterval, normalQuantile, welchInterval, type SampleSummary } from './confidence';
 import { attributedVersion, DERIVED_KPIS } from './kpi-derivations';
@@ -291,9 +292,7 @@ export class KpiService {
     const sampleOf = (line: { buckets: KpiBucket[]; sample: SampleSummary }): SampleSummary =>
       kpi.aggregation === KpiAggregation.MEAN ? line.sample : summarize(line.buckets.map((b) => b.value));
     const ids = [...lines.keys()].filter((v): v is string => v !== null);
-    const versions = ids.length
-      ? await this.db.getRepository(ModelVersion).createQueryBuilder('v').whereInIds(ids).getMany()
-      : [];
+    const versions = await versionsByIds(this.db.manager, ids);
     const byId = new Map(versions.map((v) => [v.id, v]));
     const ordered = [...lines.entries()].sort(([a], [b]) => order(byId.get(a ?? ''), byId.get(b ?? '')));
     const result: KpiSeriesLine[] = ordered.map(([id, line]) => {

@@ -57,6 +57,8 @@ export function requireNames(field: string, value: readonly string[] | null | un
 /**
  * JSON with object keys sorted at every depth and no insignificant whitespace, so two specs that mean
  * the same produce the same text (and hash). Non-finite numbers have no JSON form: rejected, naming the path.
+ * Not `src/common/canonical-json`: that one (JSON.stringify) puts integer-like keys first in numeric order,
+ * this one sorts every key by code unit (as RFC 8785 does), and `preprocessingHash` is public and stored.
  */
 export function canonicalJson(value: unknown, field = 'value'): string {
   if (value === null) return 'null';

@@ -6,7 +6,7 @@ import type { InferenceRuntime, ModelSource } from '../inference/inference-runti
 import type { ServingPlan } from '../inference/serving-plan';
 import type { ModelVersion, RemoteModel } from './model.entity';
 import type { GoldenSampleInput, RegisterModelVersionInput, RemoteModelInput } from './model.types';
-import { OnnxLoadError, readOnnxSignature, type ModelSignature } from './onnx-signature';
+import { OnnxLoadError, readOnnxSignature, type ModelSignature } from '../inference/onnx-signature';
 
 /**
  * Where a version's model comes from: an uploaded ONNX artifact or a remote (Open Inference Protocol)

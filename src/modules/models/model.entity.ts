@@ -1,6 +1,6 @@
 import { SafeIntResolver } from 'graphql-scalars';
 import { GraphQLJSONObject } from '../../common/json-scalar';
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType } from 'type-graphql';
 import {
   Column,
   CreateDateColumn,
@@ -15,30 +15,12 @@ import { References } from '../../db/references';
 import { DatasetVersion } from '../datasets/dataset.entity';
 import { Project } from '../projects/project.entity';
 import { Run } from '../runs/run.entity';
-import type { ModelSignature } from './onnx-signature';
+import { ModelFormat, ModelTask, ModelVersionStatus } from './model.enums';
+import type { ModelSignature } from '../inference/onnx-signature';
 
-export enum ModelTask {
-  CLASSIFICATION = 'CLASSIFICATION',
-  REGRESSION = 'REGRESSION',
-  OTHER = 'OTHER',
-}
-registerEnumType(ModelTask, { name: 'ModelTask' });
-
-export enum ModelFormat {
-  /** An ONNX artifact run by onnxruntime inside the hub. */
-  ONNX = 'ONNX',
-  /** A model on a remote server speaking the Open Inference Protocol (KServe v2: Triton, MLServer, ...). */
-  REMOTE_OIP = 'REMOTE_OIP',
-}
-registerEnumType(ModelFormat, { name: 'ModelFormat' });
-
-export enum ModelVersionStatus {
-  REGISTERED = 'REGISTERED',
-  VALIDATED = 'VALIDATED',
-  REJECTED = 'REJECTED',
-  ARCHIVED = 'ARCHIVED',
-}
-registerEnumType(ModelVersionStatus, { name: 'ModelVersionStatus' });
+// Other modules import the enums from ./model.enums, as they may not import this entity file; they are
+// re-exported here for the code that always imported them from it.
+export { ModelFormat, ModelTask, ModelVersionStatus } from './model.enums';
 
 @ObjectType()
 @Entity('model')

@@ -6,14 +6,15 @@ import type { EventBus } from '../../events/event-bus';
 import { Topics } from '../../events/topics';
 import type { DriftReportJson } from '../../events/catalogue';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
-import { DatasetVersion } from '../datasets/dataset.entity';
-import { Endpoint } from '../endpoints/endpoint.entity';
+import { datasetVersionById } from '../datasets/dataset.repository';
+import type { Endpoint } from '../endpoints/endpoint.entity';
+import { allEndpoints } from '../endpoints/endpoint.repository';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import { compilePreprocessing, numericSpec } from '../inference/preprocessing';
-import type { PredictionService } from '../inference/prediction.service';
-import { ModelVersion } from '../models/model.entity';
+import type { PredictionService } from '../predictions/prediction.service';
+import { versionById, versionsByIds } from '../models/model.repository';
 import type { DataPolicyService } from '../governance/data-policy.service';
 import type { ProjectService } from '../projects/project.service';
 import { DDSketch } from './ddsketch';
@@ -136,11 +137,9 @@ export class MonitoringService {
    */
   async checkDrift(endpoint: Endpoint, minutes: number, caller?: RequestContext): Promise<DriftReport> {
     const explain = caller !== undefined;
-    const version = await this.db
-      .getRepository(ModelVersion)
-      .findOneByOrFail({ id: endpoint.stableVersionId });
+    const version = await versionById(this.db.manager, endpoint.stableVersionId);
     const dataset = version.datasetVersionId
-      ? await this.db.getRepository(DatasetVersion).findOneBy({ id: version.datasetVersionId })
+      ? await datasetVersionById(this.db.manager, version.datasetVersionId)
       : null;
     if (!dataset) {
       if (explain)
@@ -239,7 +238,7 @@ export class MonitoringService {
    * live accuracy per version, raising or clearing alerts, and the stats published to subscribers.
    */
   async evaluate(lost?: AbortSignal): Promise<void> {
-    const endpoints = await this.db.getRepository(Endpoint).find();
+    const endpoints = await allEndpoints(this.db.manager);
     for (const endpoint of endpoints) {
       lost?.throwIfAborted();
       const stats = await this.stats(endpoint, SLA_WINDOW_MINUTES);
@@ -254,13 +253,12 @@ export class MonitoringService {
 
   /** Drift checks of every endpoint whose served version has a training dataset. */
   async checkAllDrift(minutes = DRIFT_WINDOW_MINUTES, lost?: AbortSignal): Promise<void> {
-    const endpoints = await this.db
-      .getRepository(Endpoint)
-      .createQueryBuilder('e')
-      .innerJoin(ModelVersion, 'v', 'v.id = e.stableVersionId')
-      .where('v.datasetVersionId IS NOT NULL')
-      .getMany();
-    for (const endpoint of endpoints) {
+    const endpoints = await allEndpoints(this.db.manager);
+    const versions = await versionsByIds(this.db.manager, [
+      ...new Set(endpoints.map((e) => e.stableVersionId)),
+    ]);
+    const trained = new Set(versions.filter((v) => v.datasetVersionId !== null).map((v) => v.id));
+    for (const endpoint of endpoints.filter((e) => trained.has(e.stableVersionId))) {
       lost?.throwIfAborted();
       await this.checkDrift(endpoint, minutes);
     }

@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { murmur3 } from '../inference/murmur3';
-import { AlertKind, AlertSeverity } from '../alerts/alert.entity';
+import { tryXactLock } from '../../db/advisory-lock';
+import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
-import { Endpoint } from '../endpoints/endpoint.entity';
-import { Model, ModelVersion } from '../models/model.entity';
+import { endpointById } from '../endpoints/endpoint.repository';
+import { modelById, versionById } from '../models/model.repository';
 import { RequestContext } from '../../context/context';
 import type { Logger } from '../../common/logger';
 import type { Platform } from '../../platform/platform';
@@ -13,8 +13,6 @@ import { afterVerdict, analysisDue, analysisEventType, verdictEvidence } from '.
 import type { RolloutSignals } from './rollout-signals';
 import type { RolloutTransitions } from './rollout-transitions';
 import { Rollout, RolloutStatus } from './rollout.entity';
-
-const LOCK_SPACE = 0x726f;
 
 export interface RolloutDriverDeps extends Pick<Platform, 'db' | 'now' | 'work' | 'logger'> {
   transitions: RolloutTransitions;
@@ -56,18 +54,14 @@ export class RolloutDriver {
     const at = this.now();
     if (!analysisDue(seen, at)) return seen;
     // Signals are read outside the transaction: no connection is held while the window is aggregated.
-    const endpoint = await this.db.getRepository(Endpoint).findOneByOrFail({ id: seen.endpointId });
+    const endpoint = await endpointById(this.db.manager, seen.endpointId);
     const verdict = analyze(seen, await this.signals.collect(seen, endpoint, seen.stepStartedAt ?? at));
     let rolledBack = null as { reason: string; evidence: Record<string, unknown> } | null;
     // The driver acts as the hub, under the rollout's name.
     const driver = RequestContext.system(this.logger, 'rollout-driver', `rollout:${rolloutId}`);
     const result = await this.work.run(driver, async (tx) => {
       const { manager } = tx;
-      const [{ locked }] = (await manager.query('SELECT pg_try_advisory_xact_lock($1, $2) AS locked', [
-        LOCK_SPACE,
-        murmur3(rolloutId) | 0,
-      ])) as Array<{ locked: boolean }>;
-      if (!locked) return null;
+      if (!(await tryXactLock(manager, 'rollout', rolloutId))) return null;
       const rollout = await manager.findOne(Rollout, {
         where: { id: rolloutId },
         lock: { mode: 'pessimistic_write' },
@@ -121,8 +115,8 @@ export class RolloutDriver {
     reason: string,
     evidence: Record<string, unknown>,
   ): Promise<void> {
-    const version = await this.db.getRepository(ModelVersion).findOneByOrFail({ id: rollout.toVersionId });
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: version.modelId });
+    const version = await versionById(this.db.manager, rollout.toVersionId);
+    const model = await modelById(this.db.manager, version.modelId);
     await this.alerts.raise(
       {
         projectId: rollout.projectId,

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { Endpoint } from '../endpoints/endpoint.entity';
-import type { PredictionService } from '../inference/prediction.service';
+import type { PredictionService } from '../predictions/prediction.service';
 import type { MonitoringService } from '../monitoring/monitoring.service';
 import { RolloutStrategy, type Rollout } from './rollout.entity';
 

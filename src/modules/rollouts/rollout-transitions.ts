@@ -1,7 +1,8 @@
 import type { RolloutChanged } from '../../events/catalogue';
 import type { Change } from '../../platform/unit-of-work';
 import type { EndpointService } from '../endpoints/endpoint.service';
-import { Model, ModelVersion } from '../models/model.entity';
+import type { Model } from '../models/model.entity';
+import { modelById, versionById } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
 import type { Platform } from '../../platform/platform';
 import {
@@ -228,8 +229,8 @@ export class RolloutTransitions {
   }
 
   private async modelOf({ manager }: Change, rollout: Rollout): Promise<Model> {
-    const version = await manager.findOneByOrFail(ModelVersion, { id: rollout.toVersionId });
-    return manager.findOneByOrFail(Model, { id: version.modelId });
+    const version = await versionById(manager, rollout.toVersionId);
+    return modelById(manager, version.modelId);
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { canonicalJson } from '../../common/canonical-json';
-import { murmur3 } from '../../modules/inference/murmur3';
+import { xactLock } from '../../db/advisory-lock';
 import { AuditEvent } from './audit-event.entity';
 
 /** What a change records: the action, its subject, and what changed. */
@@ -24,8 +24,6 @@ export interface AuditActor {
 }
 
 export const GENESIS = '0'.repeat(64);
-/** Advisory-lock namespace of audit chains (held per transaction while an event is appended). */
-const AUDIT_LOCK_SPACE = 0x6e61;
 const HUB_CHAIN = 'hub';
 
 /** A JSON value as it will read back from jsonb (dates as ISO strings, undefined dropped). */
@@ -117,7 +115,7 @@ export class AuditTrail {
   ): Promise<void> {
     for (const entry of entries) {
       const chain = entry.projectId ?? HUB_CHAIN;
-      await manager.query('SELECT pg_advisory_xact_lock($1, $2)', [AUDIT_LOCK_SPACE, murmur3(chain) | 0]);
+      await xactLock(manager, 'audit', chain);
       const [last] = (await manager.query(
         'SELECT seq, hash FROM audit_event WHERE chain = $1 ORDER BY seq DESC LIMIT 1',
         [chain],

@@ -1,8 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { xactLock } from '../../db/advisory-lock';
 import type { AnyDomainEvent, DomainEvent, EventType, NewEvent } from '../../events/catalogue';
 
-/** Advisory-lock namespace of the outbox's one position lock (held per transaction, from append to commit). */
-const OUTBOX_LOCK_SPACE = 0x6e6f;
 /** Channel notified at each commit that wrote events: other replicas' relays read at once. */
 export const OUTBOX_CHANNEL = 'nerve_outbox';
 
@@ -66,7 +65,7 @@ export class Outbox {
     events: readonly NewEvent[],
   ): Promise<void> {
     if (events.length === 0) return;
-    await manager.query('SELECT pg_advisory_xact_lock($1, 0)', [OUTBOX_LOCK_SPACE]);
+    await xactLock(manager, 'outbox', 0);
     const rows = events.map((e) => ({
       type: e.type,
       stream: e.stream,

@@ -1,10 +1,11 @@
-import { In, type DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { BadInputError } from '../../common/errors';
 import type { RequestContext } from '../../context/context';
 import type { EndpointService } from '../endpoints/endpoint.service';
-import { Model, ModelVersion } from '../models/model.entity';
+import type { Model, ModelVersion } from '../models/model.entity';
+import { modelById, versionNumbers } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
-import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
+import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
 import { asServingError } from './prediction.service';
 import {
   DEFAULT_REPLAY_LIMIT,
@@ -13,7 +14,7 @@ import {
   type ReplayArgs,
   type ReplayReport,
 } from './replay.types';
-import type { Answer, ServingPlan } from './serving-plan';
+import type { Answer, ServingPlan } from '../inference/serving-plan';
 
 /** Logged predictions read (and re-scored) at a time: bounded memory whatever the window holds. */
 const PAGE_ROWS = 1_000;
@@ -166,7 +167,7 @@ export class ReplayService {
     ctx.authorize('deploy', 'Endpoint', endpoint.projectId);
     checkWindow(args.from, args.to);
     const limit = this.checkLimit(args.limit);
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
+    const model = await modelById(this.db.manager, endpoint.modelId);
     const { version, runtime, plan } = await this.replayVersion(model, args.version);
 
     // A remote server gets the endpoint's batch size per call; a local ONNX model takes a page at once.
@@ -200,7 +201,10 @@ export class ReplayService {
     }
 
     const summary = tally.summary();
-    const numbers = await this.versionNumbers(summary.byOriginalVersion.map((v) => v.modelVersionId));
+    const numbers = await versionNumbers(
+      this.db.manager,
+      summary.byOriginalVersion.map((v) => v.modelVersionId),
+    );
     return {
       ...summary,
       endpoint: endpoint.name,
@@ -293,16 +297,6 @@ export class ReplayService {
         });
       }
     }
-  }
-
-  /** Version numbers by id, in one query. */
-  private async versionNumbers(ids: string[]): Promise<Map<string, number>> {
-    if (ids.length === 0) return new Map();
-    const versions = await this.db.getRepository(ModelVersion).find({
-      select: { id: true, version: true },
-      where: { id: In(ids) },
-    });
-    return new Map(versions.map((v) => [v.id, v.version]));
   }
 }
 

@@ -2,7 +2,7 @@ import { Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Can } from '../../auth/auth-checker';
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
-import { PredictionOutcome } from './prediction.entity';
+import { PredictionOutcome } from './prediction-outcome.entity';
 import {
   InferenceRuntimeInfo,
   PredictArgs,

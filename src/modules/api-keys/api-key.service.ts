@@ -1,14 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import { BadInputError, ForbiddenError, NotFoundError } from '../common/errors';
-import { requireIdSet } from '../common/validate';
-import type { RequestContext } from '../context/context';
-import { subscribeTo, type EventBus } from '../events';
-import { ApiKey, type Role } from '../modules/api-keys/api-key.entity';
-import type { AuditEntry } from '../platform/audit/audit-trail';
-import type { UnitOfWork } from '../platform/unit-of-work';
-import { Project } from '../modules/projects/project.entity';
-import type { Principal } from './abilities';
+import { BadInputError, ForbiddenError, NotFoundError } from '../../common/errors';
+import { requireIdSet } from '../../common/validate';
+import type { RequestContext } from '../../context/context';
+import { subscribeTo, type EventBus } from '../../events';
+import type { Role } from '../../common/role';
+import { ApiKey } from './api-key.entity';
+import type { AuditEntry } from '../../platform/audit/audit-trail';
+import type { UnitOfWork } from '../../platform/unit-of-work';
+import { countProjects } from '../projects/project.repository';
+import type { Principal } from '../../auth/abilities';
 
 const KEY_PREFIX = 'nrv_';
 /**
@@ -126,7 +127,7 @@ export class ApiKeyService {
     if (projectIds) {
       if (projectIds.length === 0)
         throw new BadInputError('projectIds', 'must name at least one project, or be null');
-      const found = await this.db.getRepository(Project).countBy(projectIds.map((id) => ({ id })));
+      const found = await countProjects(this.db.manager, projectIds);
       if (found !== projectIds.length)
         throw new BadInputError('projectIds', 'names a project that does not exist');
     }

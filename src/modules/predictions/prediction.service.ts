@@ -13,13 +13,13 @@ import type { RequestContext } from '../../context/context';
 import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { ModelTask } from '../models/model.entity';
-import { OnnxLoadError } from '../models/onnx-signature';
-import type { InferenceRuntime, RuntimeVersion } from './inference-runtime';
-import { murmur3 } from './murmur3';
-import type { PredictionLogWriter, PredictionRecord } from './prediction-log-writer';
-import { PredictionOutcome } from './prediction.entity';
-import type { Preprocessor } from './preprocessing';
+import { ModelTask } from '../models/model.enums';
+import { OnnxLoadError } from '../inference/onnx-signature';
+import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
+import { murmur3 } from '../../common/murmur3';
+import type { PredictionLogWriter, PredictionRecord } from '../inference/prediction-log-writer';
+import { PredictionOutcome } from './prediction-outcome.entity';
+import type { Preprocessor } from '../inference/preprocessing';
 import type {
   InferenceRuntimeInfo,
   Prediction,
@@ -29,7 +29,7 @@ import type {
   RecordOutcomeArgs,
   VersionAccuracy,
 } from './prediction.types';
-import type { Answer } from './serving-plan';
+import type { Answer } from '../inference/serving-plan';
 
 const MAX_KEY_LENGTH = 200;
 /** Rows encoded per event-loop turn in a large batch: 1,000 ticket rows at once held the loop for 8-20 ms. */

@@ -1,4 +1,4 @@
-import { mulberry32 } from '../../common/random';
+import { mulberry32 } from './random';
 import { murmur3, murmur3Bytes } from './murmur3';
 
 /** The string implementation murmur3 had before murmur3Bytes, kept verbatim as the reference. */
