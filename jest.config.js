@@ -2,7 +2,11 @@
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/src', '<rootDir>/test', '<rootDir>/connectors'],
-  testMatch: ['**/*.spec.ts', '**/*.e2e.ts'],
+  // Three tiers. Unit: `*.spec.ts` beside the code. Medium: `test/medium/*.medium.ts`, the services built
+  // by createServices on the test database and called with a request context (test/support/services.ts),
+  // for logic that needs a database but not HTTP. End to end: `test/e2e/*.e2e.ts`, a whole hub over
+  // HTTP and WebSocket, for what crosses them.
+  testMatch: ['**/*.spec.ts', '**/*.medium.ts', '**/*.e2e.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
