@@ -1,3 +1,5 @@
+const { flatModule } = require('./test/support/flat-module');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -8,6 +10,11 @@ module.exports = {
   // HTTP and WebSocket, for what crosses them.
   testMatch: ['**/*.spec.ts', '**/*.medium.ts', '**/*.e2e.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // A package of hundreds of small files, loaded by every suite that builds the services: one file
+  // instead, the same code (test/support/flat-module.js says why).
+  moduleNameMapper: {
+    '^@stdlib/stats-base-dists-t-quantile$': flatModule('@stdlib/stats-base-dists-t-quantile'),
+  },
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   // Longest files first, also on a fresh clone that has no saved durations yet.
