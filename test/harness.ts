@@ -1,13 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config, type LogLevel } from '../src/config/config';
-import { Logger, logLevelEnabled } from '../src/common/logger';
+import type { Config } from '../src/config/config';
 import { RequestContext } from '../src/context/context';
 import { Role } from '../src/modules/api-keys/api-key.entity';
 import { startHub, type Hub, type HubOptions } from '../src/server/hub';
-import { installRecorders, recordLog, recordResponsesFrom, recordSecret, runDir } from './support/run-record';
+import { testConfig, testLogger, unique } from './support/env';
+import { installRecorders, recordResponsesFrom, recordSecret } from './support/run-record';
+
+export { TEST_SECRET_KEY, unique } from './support/env';
 
 installRecorders();
 
@@ -39,15 +38,6 @@ export interface GqlResult<T> {
 }
 
 /**
- * The suite's NERVE_SECRET_KEY: chosen by global-setup for every worker and hub process of the run,
- * so the secret scan knows it (random per process outside jest).
- */
-export const TEST_SECRET_KEY = process.env.NERVE_SECRET_KEY || randomBytes(32).toString('base64');
-
-/** A fresh random suffix, so tests sharing a database never collide. */
-export const unique = (prefix = 't'): string => `${prefix}-${randomBytes(5).toString('hex')}`;
-
-/**
  * Starts a whole hub on an ephemeral port against the test database (DATABASE_URL, set by
  * global-setup), with artifacts in a temporary folder.
  */
@@ -55,21 +45,7 @@ export async function startTestHub(
   overrides: Partial<Config> = {},
   options: HubOptions = {},
 ): Promise<TestHub> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nerve-test-'));
-  const config: Config = {
-    ...loadConfig({
-      DATABASE_URL: process.env.DATABASE_URL,
-      NERVE_DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      NERVE_SEED_DEMO: 'false',
-      // Tests drive evaluations themselves, on an injected clock.
-      NERVE_SCHEDULER: 'false',
-      NERVE_SECRET_KEY: TEST_SECRET_KEY,
-    }),
-    ...overrides,
-  };
+  const { config, dataDir } = testConfig(overrides);
   const logger = testLogger(config.logLevel);
   const hub = await startHub(config, { logger, ...options });
   recordResponsesFrom(hub.url);
@@ -118,16 +94,4 @@ export async function startTestHub(
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * The hubs' logger. While the run keeps records, every line down to debug goes to the run's log files
- * (the secret scan reads them); stderr shows what TEST_LOG_LEVEL asks for (nothing by default).
- */
-function testLogger(stderrLevel: LogLevel): Logger {
-  if (!runDir()) return new Logger(stderrLevel);
-  return new Logger('debug', {}, (line, level) => {
-    recordLog(line);
-    if (logLevelEnabled(level, stderrLevel)) process.stderr.write(`${line}\n`);
-  });
 }

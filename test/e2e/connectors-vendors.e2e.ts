@@ -696,7 +696,12 @@ describe('vendor connectors (HubSpot, UiPath)', () => {
       const { server: hs, url } = await hubspotFake({ contacts: 1, deals: 1 });
       const { server: ui, urls } = await uipathFake({ jobs: 1, queueItems: 1 });
       const count = async () =>
-        ((await hub.db.query('SELECT count(*)::int AS n FROM connector')) as Array<{ n: number }>)[0].n;
+        (
+          (await hub.db.query(
+            'SELECT count(*)::int AS n FROM connector c JOIN project p ON p.id = c.project_id WHERE p.slug = $1',
+            [project],
+          )) as Array<{ n: number }>
+        )[0].n;
       const before = await count();
       const hubspot = hubspotInput(project, hs, url);
       const uipath = uipathInput(project, ui, urls);

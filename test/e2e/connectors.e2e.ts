@@ -194,7 +194,9 @@ describe('connectors', () => {
 
   it('refuses bad config naming the field, and writes nothing', async () => {
     const { server, url } = await fake(1);
-    const before = (await hub.db.query('SELECT count(*)::int AS n FROM connector')) as Array<{ n: number }>;
+    const before = (await hub.db.query('SELECT count(*)::int AS n FROM connector WHERE project_id = $1', [
+      project.id,
+    ])) as Array<{ n: number }>;
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ kind: 'salesforce' }, 'kind'],
       [{ config: { baseUrl: 'not a url', email: server.email } }, 'config.baseUrl'],
@@ -209,7 +211,9 @@ describe('connectors', () => {
       expect(failure(res)).toMatchObject({ code: 'BAD_USER_INPUT', field });
       expect(JSON.stringify(res)).not.toContain(server.token);
     }
-    const after = (await hub.db.query('SELECT count(*)::int AS n FROM connector')) as Array<{ n: number }>;
+    const after = (await hub.db.query('SELECT count(*)::int AS n FROM connector WHERE project_id = $1', [
+      project.id,
+    ])) as Array<{ n: number }>;
     expect(after[0].n).toBe(before[0].n);
     // An update is held to the same spec, and a refused one changes nothing.
     const id = await createConnector(zendeskInput(server, url));
