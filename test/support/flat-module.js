@@ -9,7 +9,6 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { builtinModules, createRequire } = require('node:module');
-const os = require('node:os');
 const path = require('node:path');
 
 const REQUIRE = /\brequire\(\s*(?:'([^']+)'|"([^"]+)")\s*\)/g;
@@ -73,13 +72,20 @@ module.exports = load(0);
 }
 
 /**
- * The path of `entry` flattened into one file, written on first need under the system's temporary
- * folder and named by the hash of the package's installed files, so an upgrade writes a new one.
+ * The path of `entry` flattened into one file, written on first need under node_modules/.cache and named by the hash of the package's installed files, so an upgrade writes a new one.
  */
 function flatModule(entry) {
   const source = bundle(entry);
   const hash = crypto.createHash('sha256').update(source).digest('hex').slice(0, 16);
-  const file = path.join(os.tmpdir(), 'nerve-flat-modules', `${entry.replace(/[^\w.-]+/g, '+')}-${hash}.js`);
+  // Beside the installed packages (never cleaned by another process's temporary-folder sweep).
+  const installedIn = require.resolve(`${entry}/package.json`).split(`${path.sep}node_modules${path.sep}`)[0];
+  const file = path.join(
+    installedIn,
+    'node_modules',
+    '.cache',
+    'nerve-flat-modules',
+    `${entry.replace(/[^\w.-]+/g, '+')}-${hash}.js`,
+  );
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const partial = `${file}.${process.pid}.tmp`;
