@@ -70,25 +70,6 @@ const BY_DESIGN = {
  * matches anything, so the list cannot outlive its reasons.
  */
 const TEMPORARY = [
-  // A run's outputs (model versions) are loaded by the runs module; models should serve them.
-  {
-    rule: 'module-cycle',
-    from: 'src/modules/runs/run.loaders.ts',
-    to: '^src/modules/models/',
-    why: 'runs -> models: runOutputs reads model_version; models should offer the versions of runs.',
-  },
-  {
-    rule: 'module-cycle',
-    from: 'src/modules/runs/run.service.ts',
-    to: '^src/modules/models/',
-    why: 'runs -> models: Run.outputs is typed ModelVersion; it goes with runOutputs.',
-  },
-  {
-    rule: 'no-foreign-entity',
-    from: 'src/modules/runs/run.loaders.ts',
-    to: '^src/modules/models/model\\.entity\\.ts$',
-    why: 'runOutputs reads model_version; models should offer the versions of runs.',
-  },
   // Rewritten now (rollouts split into driver, approvals and plan; models onto the unit of work).
   {
     rule: 'no-foreign-entity',

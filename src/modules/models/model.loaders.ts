@@ -105,3 +105,21 @@ export class ModelLoaders {
       .getMany();
   }
 }
+
+/** Model versions each run produced, oldest first, for many runs in one statement. */
+export function versionsOfRuns(ctx: RequestContext, db: DataSource): DataLoader<string, ModelVersion[]> {
+  return ctx.loader(
+    'run.outputs',
+    () =>
+      new DataLoader(async (runIds: readonly string[]) => {
+        const rows = await db
+          .getRepository(ModelVersion)
+          .createQueryBuilder('mv')
+          .where('mv.runId = ANY(:runIds)', { runIds: [...runIds] })
+          .orderBy('mv.createdAt', 'ASC')
+          .addOrderBy('mv.id', 'ASC')
+          .getMany();
+        return groupBy(runIds, rows, (v) => v.runId as string);
+      }),
+  );
+}

@@ -36,7 +36,7 @@ import {
   ModelVersionStatus,
   type ModelTask,
 } from './model.entity';
-import { ModelLoaders } from './model.loaders';
+import { ModelLoaders, versionsOfRuns } from './model.loaders';
 import type { AliasHistoryArgs, CreateModelInput, RegisterModelVersionInput } from './model.types';
 
 const notFound = (what: string, id: string, field: string): DomainError => new NotFoundError(what, id, field);
@@ -68,6 +68,12 @@ export class ModelService {
     this.artifacts = deps.artifacts;
     this.runtime = deps.runtime;
     this.loaders = new ModelLoaders(deps.db);
+  }
+
+  /** Model versions a run produced, those the caller may read (the run itself is the caller's to read). */
+  async outputsOfRun(ctx: RequestContext, runId: string): Promise<ModelVersion[]> {
+    const versions = await versionsOfRuns(ctx, this.db).load(runId);
+    return versions.filter((v) => ctx.can('read', 'Model', v.projectId));
   }
 
   async create(ctx: RequestContext, input: CreateModelInput): Promise<Model> {

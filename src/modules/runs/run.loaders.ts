@@ -3,7 +3,6 @@ import { In, type DataSource } from 'typeorm';
 import type { RequestContext } from '../../context/context';
 import { groupBy } from '../../db/batch';
 import type { DatasetVersion } from '../datasets/dataset.entity';
-import { ModelVersion } from '../models/model.entity';
 import { Run, RunInput } from './run.entity';
 
 /** Runs by id, one statement per batch; no authorization (callers check the run's project). */
@@ -36,24 +35,6 @@ export function runInputs(ctx: RequestContext, db: DataSource): DataLoader<strin
         return groupBy(runIds, rows, (r) => r.runId).map((inputs) =>
           inputs.map((r) => r.datasetVersion as DatasetVersion),
         );
-      }),
-  );
-}
-
-/** Model versions each run produced, oldest first, for many runs in one statement. */
-export function runOutputs(ctx: RequestContext, db: DataSource): DataLoader<string, ModelVersion[]> {
-  return ctx.loader(
-    'run.outputs',
-    () =>
-      new DataLoader(async (runIds: readonly string[]) => {
-        const rows = await db
-          .getRepository(ModelVersion)
-          .createQueryBuilder('mv')
-          .where('mv.runId = ANY(:runIds)', { runIds: [...runIds] })
-          .orderBy('mv.createdAt', 'ASC')
-          .addOrderBy('mv.id', 'ASC')
-          .getMany();
-        return groupBy(runIds, rows, (v) => v.runId as string);
       }),
   );
 }

@@ -92,6 +92,6 @@ export class RunResolver {
   @Authorized()
   @FieldResolver(() => [ModelVersion], { description: 'Model versions the run produced' })
   outputs(@Ctx() ctx: RequestContext, @Root() run: Run): Promise<ModelVersion[]> {
-    return this.services.runs.outputs(ctx, run);
+    return this.services.models.outputsOfRun(ctx, run.id);
   }
 }

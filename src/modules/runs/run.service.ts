@@ -5,11 +5,10 @@ import { requireId, requireIdSet, requireJsonObject, requireText } from '../../c
 import type { RequestContext } from '../../context/context';
 import type { DatasetVersion } from '../datasets/dataset.entity';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import type { ModelVersion } from '../models/model.entity';
 import type { ProjectService } from '../projects/project.service';
 import { Run, RunMetric, RunStatus } from './run.entity';
 import { buildLineage, type LineageFacts } from './run-lineage';
-import { runById, runInputs, runMetricKeys, runOutputs } from './run.loaders';
+import { runById, runInputs, runMetricKeys } from './run.loaders';
 import { fillTimestamps, toMetricColumns } from './run-metrics';
 import { acceptsMetrics, assertTransition, isTerminal } from './run-status';
 import {
@@ -225,13 +224,6 @@ export class RunService {
     this.assertReadable(ctx, run);
     const versions = await runInputs(ctx, this.db).load(run.id);
     return versions.filter((v) => ctx.can('read', 'Dataset', v.projectId));
-  }
-
-  /** Model versions the run produced (those the caller may read). */
-  async outputs(ctx: RequestContext, run: Run): Promise<ModelVersion[]> {
-    this.assertReadable(ctx, run);
-    const versions = await runOutputs(ctx, this.db).load(run.id);
-    return versions.filter((v) => ctx.can('read', 'Model', v.projectId));
   }
 
   /**
