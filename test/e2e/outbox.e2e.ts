@@ -159,7 +159,7 @@ describe('the transactional outbox', () => {
     // Delivered to a live subscriber: the same events, in the same order.
     const delivered = (await collect(live, MUTATIONS + 10, 20_000)).filter((e) => e.projectId === project.id);
     expect(delivered.map((e) => e.position)).toEqual(stored.map((e) => e.position));
-  });
+  }, 240_000);
 
   it('a process killed between its commit and its publish loses no event: the others read it from the outbox', async () => {
     const consumer = unique('consumer');
