@@ -50,6 +50,11 @@ export class RequestContext {
     );
   }
 
+  /** The key recorded as having made a change: the caller's, or null for the hub's own actors. */
+  get actingKeyId(): string | null {
+    return this.isSystem ? null : this.caller.keyId;
+  }
+
   /** The principal, or UNAUTHENTICATED. */
   get caller(): Principal {
     if (!this.principal) throw new UnauthenticatedError();

@@ -14,6 +14,10 @@
 /** An ISO-8601 instant, as `Date.toISOString()` writes it. */
 export type Instant = string;
 
+/** An optional date as a payload holds it. */
+export const instantOrNull = (date: Date | null): Instant | null =>
+  date === null ? null : date.toISOString();
+
 /** JSON, as jsonb stores it. */
 export type JsonObject = Record<string, unknown>;
 
@@ -247,22 +251,6 @@ export interface DomainEvents {
 }
 
 export type EventType = keyof DomainEvents;
-
-/** Every type, for validation and documentation. */
-export const EVENT_TYPES: readonly EventType[] = [
-  'project.created',
-  'api-key.revoked',
-  'dataset-version.registered',
-  'model-version.registered',
-  'model-alias.moved',
-  'endpoint.traffic-changed',
-  'rollout.changed',
-  'alert.changed',
-  'drift.reported',
-  'sync-run.changed',
-  'records.synced',
-  'kpi-points.recorded',
-];
 
 /** An event as a change emits it, before the outbox gives it a position. */
 export interface NewEvent<T extends EventType = EventType> {

@@ -4,7 +4,7 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireText } from '../../common/validate';
 import type { Logger } from '../../common/logger';
 import { RequestContext } from '../../context/context';
-import type { AlertJson } from '../../events/catalogue';
+import { instantOrNull, type AlertJson } from '../../events/catalogue';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
 import { Alert, type AlertKind, type AlertSeverity, AlertStatus } from './alert.entity';
@@ -199,8 +199,6 @@ function emitChange(tx: Change, change: AlertChange, alert: Alert): void {
   });
 }
 
-const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
-
 export function alertJson(a: Alert): AlertJson {
   return {
     id: a.id,
@@ -217,9 +215,9 @@ export function alertJson(a: Alert): AlertJson {
     clearStreak: a.clearStreak,
     openedAt: a.openedAt.toISOString(),
     lastSeenAt: a.lastSeenAt.toISOString(),
-    acknowledgedAt: iso(a.acknowledgedAt),
+    acknowledgedAt: instantOrNull(a.acknowledgedAt),
     acknowledgedByKeyId: a.acknowledgedByKeyId,
-    resolvedAt: iso(a.resolvedAt),
+    resolvedAt: instantOrNull(a.resolvedAt),
     resolvedByKeyId: a.resolvedByKeyId,
     resolution: a.resolution,
   };

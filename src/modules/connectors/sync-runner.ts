@@ -3,6 +3,7 @@ import { ConnectorError, type ConnectorDefinition, type ConnectorEnv } from '../
 import { ConflictError } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { tryLock } from '../../db/advisory-lock';
+import { instantOrNull } from '../../events/catalogue';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
@@ -302,7 +303,6 @@ export class SyncRunner {
 
 /** A run's state as `syncRunChanged` delivers it. */
 function emitRun(tx: Change, run: SyncRun): void {
-  const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
   tx.emit({
     type: 'sync-run.changed',
     stream: `connector:${run.connectorId}`,
@@ -322,7 +322,7 @@ function emitRun(tx: Change, run: SyncRun): void {
         requestedByKeyId: run.requestedByKeyId,
         idempotencyKey: run.idempotencyKey,
         startedAt: run.startedAt.toISOString(),
-        finishedAt: iso(run.finishedAt),
+        finishedAt: instantOrNull(run.finishedAt),
       },
     },
   });

@@ -310,8 +310,7 @@ export class EndpointService {
     rolloutId: string | null,
   ): Promise<void> {
     const { manager } = tx;
-    // The hub's own actors (a rollout's driver) change traffic under no key.
-    const keyId = tx.ctx.isSystem ? null : tx.ctx.caller.keyId;
+    const keyId = tx.ctx.actingKeyId;
     const at = this.now();
     const [previous] = (await manager.query(
       `SELECT stable_version_id, canary_version_id, canary_weight, shadow_version_id

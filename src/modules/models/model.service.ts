@@ -249,8 +249,7 @@ export class ModelService {
     versionId: string | null,
   ): Promise<ModelAlias | null> {
     const { manager } = tx;
-    // The hub's own actors (a rollout's driver) move aliases under no key.
-    const keyId = tx.ctx.isSystem ? null : tx.ctx.caller.keyId;
+    const keyId = tx.ctx.actingKeyId;
     await this.lockModel(manager, model.id);
     if (versionId) {
       const version = await manager.findOneBy(ModelVersion, { id: versionId });

@@ -1,4 +1,4 @@
-import type { RolloutChanged } from '../../events/catalogue';
+import { instantOrNull, type RolloutChanged } from '../../events/catalogue';
 import type { Change } from '../../platform/unit-of-work';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { Model } from '../models/model.entity';
@@ -234,8 +234,6 @@ export class RolloutTransitions {
   }
 }
 
-const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
-
 /** A rollout's change as `rolloutChanged` delivers it. */
 function rolloutChanged({ rollout: r, event: e }: RolloutChange): RolloutChanged {
   return {
@@ -256,15 +254,15 @@ function rolloutChanged({ rollout: r, event: e }: RolloutChange): RolloutChanged
       analysis: JSON.parse(JSON.stringify(r.analysis)) as Record<string, unknown>,
       status: r.status,
       currentStep: r.currentStep,
-      stepStartedAt: iso(r.stepStartedAt),
-      lastAnalysisAt: iso(r.lastAnalysisAt),
+      stepStartedAt: instantOrNull(r.stepStartedAt),
+      lastAnalysisAt: instantOrNull(r.lastAnalysisAt),
       failures: r.failures,
       idempotencyKey: r.idempotencyKey,
       requestedByKeyId: r.requestedByKeyId,
       reason: r.reason,
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),
-      finishedAt: iso(r.finishedAt),
+      finishedAt: instantOrNull(r.finishedAt),
     },
     event: {
       id: e.id,

@@ -29,8 +29,6 @@ export class OutboxRelay {
   private closed = false;
   private readonly pollMs: number;
   private readonly batch: number;
-  /** Events published by this relay since start, for /metrics and tests. */
-  published = 0;
 
   constructor(
     private readonly outbox: Outbox,
@@ -90,7 +88,6 @@ export class OutboxRelay {
         for (const event of events) {
           this.bus.publishLocal(event.type, event);
           this.position = event.position;
-          this.published++;
         }
         if (events.length < this.batch) return;
       }

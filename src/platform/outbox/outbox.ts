@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { xactLock } from '../../db/advisory-lock';
-import type { AnyDomainEvent, DomainEvent, EventType, NewEvent } from '../../events/catalogue';
+import type { AnyDomainEvent, EventType, NewEvent } from '../../events/catalogue';
 
 /** Channel notified at each commit that wrote events: other replicas' relays read at once. */
 export const OUTBOX_CHANNEL = 'nerve_outbox';
@@ -17,7 +17,6 @@ export interface ReadOptions {
   limit?: number;
   types?: readonly EventType[];
   projectIds?: readonly string[] | null;
-  stream?: string;
 }
 
 interface Row {
@@ -101,10 +100,6 @@ export class Outbox {
       params.push(options.projectIds);
       where.push(`project_id = ANY($${params.length})`);
     }
-    if (options.stream !== undefined) {
-      params.push(options.stream);
-      where.push(`stream = $${params.length}`);
-    }
     params.push(limit);
     const rows = (await this.db.query(
       `SELECT position, type, stream, project_id, payload, actor_key_id, request_id, at
@@ -136,9 +131,3 @@ export class Outbox {
     }
   }
 }
-
-/** Narrows an event to one type (for consumers that handle several). */
-export const isEvent = <T extends EventType>(
-  event: AnyDomainEvent,
-  type: T,
-): event is DomainEvent<T> & AnyDomainEvent => event.type === type;
