@@ -8,6 +8,7 @@ import {
   expectEstimate,
   type Estimate,
   type Point,
+  kpiPointCount,
 } from '../support/kpi-estimates';
 
 const DEFINE = `mutation($i: DefineKpiInput!) {
@@ -97,13 +98,7 @@ describe('KPIs', () => {
     return res.data!.recordKpiPoints;
   }
 
-  async function rows(kpi: string): Promise<number> {
-    const [{ n }] = (await hub.db.query(
-      'SELECT count(*)::int AS n FROM kpi_point p JOIN kpi k ON k.id = p.kpi_id WHERE k.project_id = $1 AND k.key = $2',
-      [project.id, kpi],
-    )) as Array<{ n: number }>;
-    return n;
-  }
+  const rows = (kpi: string): Promise<number> => kpiPointCount(hub.db, project.id, kpi);
 
   async function series(
     kpi: string,

@@ -6,7 +6,7 @@ import { ModelTask } from '../../src/modules/models/model.entity';
 import { linearClassifierOnnx } from '../factories/onnx';
 import { unique } from '../support/env';
 import { refusal, startTestServices, storeArtifact, type TestServices } from '../support/services';
-import { mean, tEstimate, expectEstimate, type Point } from '../support/kpi-estimates';
+import { mean, tEstimate, expectEstimate, type Point, kpiPointCount } from '../support/kpi-estimates';
 
 /**
  * KPI definitions, batches and statistics, called on the services. What only the API does (the schema's
@@ -58,13 +58,7 @@ describe('KPIs (services)', () => {
       idempotencyKey,
     });
 
-  async function rows(kpi: string): Promise<number> {
-    const [{ n }] = (await services.db.query(
-      'SELECT count(*)::int AS n FROM kpi_point p JOIN kpi k ON k.id = p.kpi_id WHERE k.project_id = $1 AND k.key = $2',
-      [project.id, kpi],
-    )) as Array<{ n: number }>;
-    return n;
-  }
+  const rows = (kpi: string): Promise<number> => kpiPointCount(services.db, project.id, kpi);
 
   /** A series with the API's defaults (95% intervals), bucket starts as ISO times. */
   async function series(

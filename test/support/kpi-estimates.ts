@@ -1,3 +1,5 @@
+import type { DataSource } from 'typeorm';
+
 /** What both KPI test tiers check a `kpiSeries` estimate against: a t-interval worked out by hand. */
 
 /** Two-sided 95% critical values of Student's t, from a printed table, by degrees of freedom. */
@@ -44,4 +46,13 @@ export function expectEstimate(actual: Estimate, expected: Estimate): void {
     expect(actual.low).toBeCloseTo(expected.low, 2);
     expect(actual.high).toBeCloseTo(expected.high!, 2);
   }
+}
+
+/** How many points a project's KPI holds, counted in the database. */
+export async function kpiPointCount(db: DataSource, projectId: string, kpi: string): Promise<number> {
+  const [{ n }] = (await db.query(
+    'SELECT count(*)::int AS n FROM kpi_point p JOIN kpi k ON k.id = p.kpi_id WHERE k.project_id = $1 AND k.key = $2',
+    [projectId, kpi],
+  )) as Array<{ n: number }>;
+  return n;
 }
