@@ -2,9 +2,6 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { xactLock } from '../../db/advisory-lock';
 import type { AnyDomainEvent, EventType, NewEvent } from '../../events/catalogue';
 
-/** Channel notified at each commit that wrote events: other replicas' relays read at once. */
-export const OUTBOX_CHANNEL = 'nerve_outbox';
-
 /** Who made a change, as its events record it. */
 export interface EventActor {
   keyId: string;
@@ -84,7 +81,6 @@ export class Outbox {
         ORDER BY x.n`,
       [JSON.stringify(rows)],
     );
-    await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
   }
 
   /** Committed events after `position` (exclusive), oldest first. */
