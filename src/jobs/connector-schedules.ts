@@ -1,9 +1,14 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../common/logger';
 import type { ConnectorService } from '../modules/connectors/connector.service';
+import type { Platform } from '../platform/platform';
 
 /** How often a worker re-reads schedules, to see changes made through another replica. */
 const REFRESH_MS = 30_000;
+
+export interface ConnectorSchedulesDeps extends Pick<Platform, 'logger'> {
+  connectors: ConnectorService;
+}
 
 /**
  * Each connector's cron schedule as a node-cron task on the worker. A tick syncs under the
@@ -15,15 +20,19 @@ export class ConnectorSchedules {
   private readonly running = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  private started = false;
   private stopped = false;
 
-  constructor(
-    private readonly connectors: ConnectorService,
-    private readonly logger: Logger,
-  ) {}
+  private readonly connectors: ConnectorService;
+  private readonly logger: Logger;
+
+  constructor(deps: ConnectorSchedulesDeps) {
+    this.connectors = deps.connectors;
+    this.logger = deps.logger;
+  }
 
   async start(): Promise<void> {
-    this.connectors.changed.push(() => void this.refresh());
+    this.started = true;
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.timer.unref();
     await this.refresh();
@@ -43,7 +52,9 @@ export class ConnectorSchedules {
     await Promise.allSettled([...this.running]);
   }
 
+  /** Re-reads the schedules (a connector changed); nothing before `start`. */
   refresh(): Promise<void> {
+    if (!this.started) return Promise.resolve();
     // One refresh at a time; a change during one is seen by the next.
     this.refreshing = (this.refreshing ?? Promise.resolve())
       .then(() => this.reconcile())

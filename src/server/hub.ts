@@ -31,6 +31,7 @@ import { attachGraphqlWs } from './graphql-ws';
 import { header, readBody, readiness, send, validRequestId } from './http-io';
 import { queryLimitsRule } from './limits';
 import { Metrics } from './metrics';
+import { registerObservers } from './observers';
 import { buildNerveSchema } from './schema';
 import { createServices, type ServiceOptions, type Services } from './services';
 import { seed, seedDemoModels, type SeedResult } from './seed';
@@ -83,14 +84,6 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   const seeded = await seed(services);
   const schema = await buildNerveSchema(services);
   const metrics = new Metrics();
-  metrics.watchInference(services.runtime, services.predictionLog);
-  metrics.watchAlerts(services.alerts, services.events);
-  if (config.monitoringEnabled) {
-    services.predictions.observers.push({
-      observe: (endpoint, _version, latencyMs, rows, failed) =>
-        metrics.observePrediction(endpoint.name, latencyMs, rows, failed),
-    });
-  }
   const rules = [queryLimitsRule(config.limits)];
   const limiter = new RateLimiter(config.rateLimits, {
     now: options.now ? () => options.now!().getTime() : undefined,
@@ -338,8 +331,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     maxConnectionsPerKey: config.wsMaxConnectionsPerKey,
     idleTimeoutMs: config.wsIdleTimeoutMs,
   });
-  // On every replica: the event bus brings each revocation here.
-  services.apiKeys.onRevoked((keyId, reason) => ws.closeKey(keyId, reason));
+  registerObservers(services, config, { metrics, sockets: ws });
   // And should an event be lost, or a key expire, its sockets still close within the key cache's delay.
   const recheck = setInterval(() => {
     services.apiKeys

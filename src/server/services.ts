@@ -143,17 +143,16 @@ export function createServices(
   });
   const platform: Platform = { db, now, logger, work };
 
-  const projects = new ProjectService(db, work);
-  const audit = new AuditService(db, projects, secretKey);
-  const dataPolicy = new DataPolicyService(db, projects, work, logger, now, secretKey);
-  const impactAssessments = new ImpactAssessmentService(db, projects, work, now);
-  const artifacts = new ArtifactService(
-    db,
-    new ArtifactStore(path.join(config.dataDir, 'artifacts')),
-    config.maxArtifactBytes,
+  const projects = new ProjectService(platform);
+  const audit = new AuditService({ db, projects, secretKey });
+  const dataPolicy = new DataPolicyService({ ...platform, projects, secretKey });
+  const impactAssessments = new ImpactAssessmentService({ ...platform, projects });
+  const artifacts = new ArtifactService({
+    ...platform,
+    store: new ArtifactStore(path.join(config.dataDir, 'artifacts')),
+    maxBytes: config.maxArtifactBytes,
     projects,
-    work,
-  );
+  });
   const runtime = new InferenceRuntime({
     providers: config.inferenceProviders,
     workers: config.inferenceWorkers,
@@ -168,37 +167,32 @@ export function createServices(
   );
   const models = new ModelService({ ...platform, projects, artifacts, runtime });
   const modelCards = new ModelCardService({ ...platform, models });
-  const endpoints = new EndpointService(db, projects, models, runtime, now, work, impactAssessments);
-  const predictions = new PredictionService(
-    db,
+  const endpoints = new EndpointService({
+    ...platform,
+    projects,
+    models,
+    runtime,
+    governance: impactAssessments,
+  });
+  const predictions = new PredictionService({
+    ...platform,
     endpoints,
     runtime,
-    predictionLog,
-    work,
-    logger,
-    now,
-    config.maxPredictBatch,
-  );
-  const alerts = new AlertService(db, projects, work, now, logger);
-  const slaTracker = new SlaTracker(db, now, logger);
-  if (config.monitoringEnabled) {
-    predictions.observers.push({
-      observe: (endpoint, versionId, latencyMs, rows, failed) =>
-        slaTracker.record(endpoint.id, versionId, latencyMs, failed, rows),
-    });
-  }
-  const monitoring = new MonitoringService(
-    db,
+    log: predictionLog,
+    maxBatch: config.maxPredictBatch,
+  });
+  const alerts = new AlertService({ ...platform, projects });
+  const slaTracker = new SlaTracker(platform);
+  const monitoring = new MonitoringService({
+    ...platform,
     projects,
     endpoints,
     predictions,
     alerts,
     events,
-    slaTracker,
-    now,
+    tracker: slaTracker,
     dataPolicy,
-    work,
-  );
+  });
   const transitions = new RolloutTransitions({ now, endpoints, models });
   const rollouts = new RolloutService({
     ...platform,
@@ -210,11 +204,11 @@ export function createServices(
   const rolloutDriver = new RolloutDriver({
     ...platform,
     transitions,
-    signals: new RolloutSignals(db, monitoring, predictions, now),
+    signals: new RolloutSignals({ ...platform, monitoring, predictions }),
     alerts,
   });
   const rolloutApprovals = new RolloutApprovalService({ ...platform, rollouts, transitions });
-  const kpis = new KpiService(db, projects, now, work);
+  const kpis = new KpiService({ ...platform, projects });
   const scheduler = new Scheduler(
     db,
     logger,
@@ -227,7 +221,7 @@ export function createServices(
   const registry = options.connectorRegistry ?? connectorRegistry();
   const box = new SecretBox(secretKey);
   const connectorEnv: ConnectorEnv = { now, http: options.connectorHttp };
-  const syncRunner = new SyncRunner(db, registry, box, kpis, alerts, logger, now, connectorEnv, work);
+  const syncRunner = new SyncRunner({ ...platform, registry, box, kpis, alerts, env: connectorEnv });
   const connectors = new ConnectorService({
     ...platform,
     projects,
@@ -237,23 +231,23 @@ export function createServices(
     env: connectorEnv,
   });
   const syncedRecords = new SyncedRecordService({ db, projects, connectors });
-  const connectorSchedules = new ConnectorSchedules(connectors, logger);
+  const connectorSchedules = new ConnectorSchedules({ logger, connectors });
   relay.start();
   return {
     db,
     config,
     logger,
     now,
-    apiKeys: new ApiKeyService(db, () => now().getTime(), work, events),
+    apiKeys: new ApiKeyService({ db, work, now: () => now().getTime(), events }),
     projects,
     artifacts,
     work,
     outbox,
     relay,
-    datasets: new DatasetService(db, projects, artifacts, work),
+    datasets: new DatasetService({ ...platform, projects, artifacts }),
     models,
     modelCards,
-    runs: new RunService(db, projects, now, work),
+    runs: new RunService({ ...platform, projects }),
     runtime,
     predictionLog,
     endpoints,
@@ -262,14 +256,14 @@ export function createServices(
     alerts,
     slaTracker,
     monitoring,
-    alertSubscriptions: new AlertSubscriptions(events, projects),
-    monitoringSubscriptions: new MonitoringSubscriptions(events, projects, endpoints),
-    rolloutSubscriptions: new RolloutSubscriptions(events, projects, endpoints),
-    syncRunSubscriptions: new SyncRunSubscriptions(events, projects),
+    alertSubscriptions: new AlertSubscriptions({ events, projects }),
+    monitoringSubscriptions: new MonitoringSubscriptions({ events, projects, endpoints }),
+    rolloutSubscriptions: new RolloutSubscriptions({ events, projects, endpoints }),
+    syncRunSubscriptions: new SyncRunSubscriptions({ events, projects }),
     rollouts,
     rolloutDriver,
     rolloutApprovals,
-    replay: new ReplayService(db, endpoints, models, runtime),
+    replay: new ReplayService({ db, endpoints, models, runtime }),
     scheduler,
     audit,
     dataPolicy,

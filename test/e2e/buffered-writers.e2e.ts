@@ -72,7 +72,11 @@ describe('buffered writers isolate a poisonous row', () => {
   });
 
   it('writes the SLA minutes of every other endpoint when one minute is refused', async () => {
-    const tracker = new SlaTracker(hub.db, () => new Date('2026-12-01T10:00:30Z'));
+    const tracker = new SlaTracker({
+      db: hub.db,
+      now: () => new Date('2026-12-01T10:00:30Z'),
+      logger: hub.services.logger,
+    });
     const endpoints = [randomUUID(), 'not-a-uuid', randomUUID()];
     for (const endpointId of endpoints) tracker.record(endpointId, ids.modelVersionId, 12, false);
     await tracker.flush();

@@ -6,6 +6,7 @@ import { DomainError } from '../../src/common/errors';
 import { RequestContext } from '../../src/context/context';
 import { createDataSource } from '../../src/db/data-source';
 import type { Role } from '../../src/modules/api-keys/api-key.entity';
+import { registerObservers } from '../../src/server/observers';
 import { createServices, type ServiceOptions, type Services } from '../../src/server/services';
 import { testConfig, testLogger, unique } from './env';
 import { recordSecret } from './run-record';
@@ -55,6 +56,7 @@ export async function startTestServices(
   });
   await db.initialize();
   const services = createServices(db, config, logger, options.now, options.services);
+  registerObservers(services, config);
   // Every key made here is a secret of the run: the scan looks for it in what the suite wrote.
   const apiKeys = services.apiKeys;
   const create = apiKeys.create.bind(apiKeys);

@@ -2,13 +2,13 @@ import type { DataSource } from 'typeorm';
 import { ConflictError, NotFoundError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireText } from '../../common/validate';
-import type { Logger } from '../../common/logger';
 import { RequestContext } from '../../context/context';
 import { instantOrNull, type AlertJson } from '../../events/catalogue';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
 import { Alert, type AlertKind, type AlertSeverity, AlertStatus } from './alert.entity';
 import { AlertChange, type AlertsArgs } from './alert.types';
+import type { Platform } from '../../platform/platform';
 
 /** A condition an evaluator found: it opens an alert, or updates the open one with the same key. */
 export interface Condition {
@@ -22,6 +22,11 @@ export interface Condition {
   evidence: Record<string, unknown>;
 }
 
+export interface AlertServiceDeps extends Platform {
+  projects: ProjectService;
+  clearAfter?: number;
+}
+
 /**
  * Alerts with dedupe and hysteresis: `raise` opens one alert per key or updates the open one;
  * `clear` counts evaluations that found the condition gone, and resolves the alert after
@@ -31,15 +36,19 @@ export class AlertService {
   /** Who raises and clears alerts when no other actor is named: the hub's evaluators. */
   readonly evaluator: RequestContext;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly work: UnitOfWork,
-    private readonly now: () => Date,
-    logger: Logger,
-    private readonly clearAfter = 2,
-  ) {
-    this.evaluator = RequestContext.system(logger, 'monitoring');
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly work: UnitOfWork;
+  private readonly now: () => Date;
+  private readonly clearAfter: number;
+
+  constructor(deps: AlertServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.work = deps.work;
+    this.now = deps.now;
+    this.clearAfter = deps.clearAfter ?? 2;
+    this.evaluator = RequestContext.system(deps.logger, 'monitoring');
   }
 
   /** Opens an alert for `condition`, or updates the open one with its key; `actor` names who found it. */

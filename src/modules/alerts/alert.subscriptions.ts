@@ -7,16 +7,24 @@ import type { ProjectService } from '../projects/project.service';
 import { SEVERITY_RANK } from './alert.entity';
 import type { AlertRaisedArgs } from './alert.types';
 
+export interface AlertSubscriptionsDeps {
+  events: EventBus;
+  projects: ProjectService;
+}
+
 /**
  * `alertRaised`: the `alert.changed` events of one project. The project is resolved and authorized when
  * the subscription starts, as a query would be; events are then filtered here, on the server, so a
  * subscriber never receives another project's alerts or kinds it did not ask for.
  */
 export class AlertSubscriptions {
-  constructor(
-    private readonly events: EventBus,
-    private readonly projects: ProjectService,
-  ) {}
+  private readonly events: EventBus;
+  private readonly projects: ProjectService;
+
+  constructor(deps: AlertSubscriptionsDeps) {
+    this.events = deps.events;
+    this.projects = deps.projects;
+  }
 
   async changes(ctx: RequestContext, args: AlertRaisedArgs): Promise<AsyncIterableIterator<AlertChanged>> {
     const project = await this.projects.resolve(ctx, args.project, 'Alert');

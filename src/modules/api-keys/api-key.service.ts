@@ -10,6 +10,7 @@ import type { AuditEntry } from '../../platform/audit/audit-trail';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { countProjects } from '../projects/project.repository';
 import type { Principal } from '../../auth/abilities';
+import type { Platform } from '../../platform/platform';
 
 const KEY_PREFIX = 'nrv_';
 /**
@@ -36,19 +37,26 @@ export interface CreateKeyInput {
   expiresAt?: Date | null;
 }
 
+export interface ApiKeyServiceDeps extends Pick<Platform, 'db' | 'work'> {
+  now: () => number;
+  events?: EventBus;
+}
+
 /** Issues, resolves and revokes API keys. */
 export class ApiKeyService {
   /** By the presented token, so a cache hit costs no hashing; `revoke` evicts by key id. */
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
   private readonly revokedListeners: Array<(keyId: string, reason: string) => void> = [];
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly now: () => number,
-    private readonly work: UnitOfWork,
-    events?: EventBus,
-  ) {
-    if (events) void this.watchRevocations(events);
+  private readonly db: DataSource;
+  private readonly now: () => number;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: ApiKeyServiceDeps) {
+    this.db = deps.db;
+    this.now = deps.now;
+    this.work = deps.work;
+    if (deps.events) void this.watchRevocations(deps.events);
   }
 
   /**

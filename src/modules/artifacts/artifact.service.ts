@@ -13,6 +13,13 @@ import type { RequestContext } from '../../context/context';
 import type { ProjectService } from '../projects/project.service';
 import { Artifact, ArtifactGrant } from './artifact.entity';
 import type { ArtifactStore } from './artifact-store';
+import type { Platform } from '../../platform/platform';
+
+export interface ArtifactServiceDeps extends Pick<Platform, 'db' | 'work'> {
+  store: ArtifactStore;
+  maxBytes: number;
+  projects: ProjectService;
+}
 
 /**
  * Binary artifacts: blobs in the store (one file per content, whichever projects hold it), a row per
@@ -21,13 +28,19 @@ import type { ArtifactStore } from './artifact-store';
  * answer speaks only of the caller's project.
  */
 export class ArtifactService {
-  constructor(
-    private readonly db: DataSource,
-    readonly store: ArtifactStore,
-    private readonly maxBytes: number,
-    private readonly projects: ProjectService,
-    private readonly work: UnitOfWork,
-  ) {}
+  private readonly db: DataSource;
+  readonly store: ArtifactStore;
+  private readonly maxBytes: number;
+  private readonly projects: ProjectService;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: ArtifactServiceDeps) {
+    this.db = deps.db;
+    this.store = deps.store;
+    this.maxBytes = deps.maxBytes;
+    this.projects = deps.projects;
+    this.work = deps.work;
+  }
 
   /** `created`: the grant is new for this project (whether or not another project held the bytes). */
   async upload(

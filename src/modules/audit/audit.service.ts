@@ -13,6 +13,13 @@ import {
 } from '../../platform/audit/audit-trail';
 import type { ProjectService } from '../projects/project.service';
 import type { AuditChainReport, AuditLogArgs } from './audit.types';
+import type { Platform } from '../../platform/platform';
+
+export interface AuditServiceDeps extends Pick<Platform, 'db'> {
+  projects: ProjectService;
+  /** NERVE_SECRET_KEY; without it keyed events cannot be verified. */
+  secretKey?: string;
+}
 
 /**
  * Reading the audit trail: a project's events and the verification of its chain. Events are written
@@ -21,13 +28,13 @@ import type { AuditChainReport, AuditLogArgs } from './audit.types';
 export class AuditService {
   private readonly key: Buffer | undefined;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    /** NERVE_SECRET_KEY; without it keyed events cannot be verified. */
-    secretKey?: string,
-  ) {
-    this.key = secretKey ? auditChainKey(secretKey) : undefined;
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+
+  constructor(deps: AuditServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.key = deps.secretKey ? auditChainKey(deps.secretKey) : undefined;
   }
 
   /** A project's audit events, newest first, for admins and auditors of that project. */

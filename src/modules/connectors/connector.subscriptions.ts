@@ -6,12 +6,20 @@ import type { EventBus } from '../../events/event-bus';
 import type { ProjectService } from '../projects/project.service';
 import type { SyncRunChangedArgs } from './connector.types';
 
+export interface SyncRunSubscriptionsDeps {
+  events: EventBus;
+  projects: ProjectService;
+}
+
 /** `syncRunChanged`: the `sync-run.changed` events of one project (or one connector in it). */
 export class SyncRunSubscriptions {
-  constructor(
-    private readonly events: EventBus,
-    private readonly projects: ProjectService,
-  ) {}
+  private readonly events: EventBus;
+  private readonly projects: ProjectService;
+
+  constructor(deps: SyncRunSubscriptionsDeps) {
+    this.events = deps.events;
+    this.projects = deps.projects;
+  }
 
   async changes(ctx: RequestContext, args: SyncRunChangedArgs): Promise<AsyncIterableIterator<SyncRunJson>> {
     const project = await this.projects.resolve(ctx, args.project, 'Connector');

@@ -20,9 +20,18 @@ import {
 } from './connector.entity';
 import { writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
+import type { Platform } from '../../platform/platform';
 
 /** A sync that could not start because one of this connector is running (here or on another replica). */
 export class SyncBusy extends Error {}
+
+export interface SyncRunnerDeps extends Platform {
+  registry: ReadonlyMap<string, ConnectorDefinition>;
+  box: SecretBox;
+  kpis: KpiService;
+  alerts: AlertService;
+  env: ConnectorEnv;
+}
 
 /**
  * Runs syncs. One sync per connector at a time across replicas: a session advisory lock held for the
@@ -37,17 +46,27 @@ export class SyncRunner {
    */
   private static readonly active = new Set<string>();
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly registry: ReadonlyMap<string, ConnectorDefinition>,
-    private readonly box: SecretBox,
-    private readonly kpis: KpiService,
-    private readonly alerts: AlertService,
-    private readonly logger: Logger,
-    private readonly now: () => Date,
-    private readonly env: ConnectorEnv,
-    private readonly work: UnitOfWork,
-  ) {}
+  private readonly db: DataSource;
+  private readonly registry: ReadonlyMap<string, ConnectorDefinition>;
+  private readonly box: SecretBox;
+  private readonly kpis: KpiService;
+  private readonly alerts: AlertService;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly env: ConnectorEnv;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: SyncRunnerDeps) {
+    this.db = deps.db;
+    this.registry = deps.registry;
+    this.box = deps.box;
+    this.kpis = deps.kpis;
+    this.alerts = deps.alerts;
+    this.logger = deps.logger;
+    this.now = deps.now;
+    this.env = deps.env;
+    this.work = deps.work;
+  }
 
   /**
    * Starts a sync and returns its run (RUNNING) once it is recorded; the sync goes on in the

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { DatasetVersion } from './dataset.entity';
+import { Dataset, DatasetVersion } from './dataset.entity';
 
 // The reads of the dataset tables that other modules make. They may not import the dataset entities
 // (see .dependency-cruiser.cjs), so every query on these tables is in this module.
@@ -7,4 +7,29 @@ import { DatasetVersion } from './dataset.entity';
 /** The dataset version of an id, or null. */
 export function datasetVersionById(manager: EntityManager, id: string): Promise<DatasetVersion | null> {
   return manager.getRepository(DatasetVersion).findOneBy({ id });
+}
+
+/** Whether a dataset version of this id exists in the project. */
+export function datasetVersionInProject(
+  manager: EntityManager,
+  id: string,
+  projectId: string,
+): Promise<boolean> {
+  return manager.existsBy(DatasetVersion, { id, projectId });
+}
+
+/** The dataset versions among `ids` that exist in the project, with their dataset's name. */
+export function datasetVersionLinks(
+  manager: EntityManager,
+  projectId: string,
+  ids: readonly string[],
+): Promise<Array<{ id: string; datasetId: string; name: string; version: number; sha256: string }>> {
+  if (!ids.length) return Promise.resolve([]);
+  return manager
+    .createQueryBuilder(DatasetVersion, 'dv')
+    .innerJoin(Dataset, 'd', 'd.id = dv.datasetId')
+    .select(['dv.id AS id', 'dv.datasetId AS "datasetId"', 'd.name AS name', 'dv.version AS version'])
+    .addSelect('dv.sha256', 'sha256')
+    .where('dv.id IN (:...ids) AND dv.projectId = :projectId', { ids: [...ids], projectId })
+    .getRawMany();
 }

@@ -20,6 +20,7 @@ import {
   type DatasetsArgs,
   type RegisterDatasetVersionInput,
 } from './dataset.types';
+import type { Platform } from '../../platform/platform';
 
 /** The most rows `registerDatasetVersion` takes inline; larger data travels as a CSV artifact. */
 export const MAX_INLINE_ROWS = 10_000;
@@ -33,17 +34,26 @@ interface ProfiledData {
   profile: FeatureProfile;
 }
 
+export interface DatasetServiceDeps extends Pick<Platform, 'db' | 'work'> {
+  projects: ProjectService;
+  artifacts: ArtifactService;
+}
+
 /** Datasets and their immutable, profiled versions. */
 export class DatasetService {
   private readonly loaders: DatasetLoaders;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly artifacts: ArtifactService,
-    private readonly work: UnitOfWork,
-  ) {
-    this.loaders = new DatasetLoaders(db);
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly artifacts: ArtifactService;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: DatasetServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.artifacts = deps.artifacts;
+    this.work = deps.work;
+    this.loaders = new DatasetLoaders(deps.db);
   }
 
   async create(ctx: RequestContext, input: CreateDatasetInput): Promise<Dataset> {

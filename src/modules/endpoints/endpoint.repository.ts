@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { Endpoint } from './endpoint.entity';
+import { Endpoint, EndpointTraffic } from './endpoint.entity';
 
 // The reads of the endpoint tables that other modules make. They may not import the endpoint entities
 // (see .dependency-cruiser.cjs), so every query on these tables is in this module.
@@ -12,4 +12,20 @@ export function allEndpoints(manager: EntityManager): Promise<Endpoint[]> {
 /** One endpoint by id (it must exist). */
 export function endpointById(manager: EntityManager, id: string): Promise<Endpoint> {
   return manager.getRepository(Endpoint).findOneByOrFail({ id });
+}
+
+/** The traffic split an endpoint had at an instant, from its history; null before the endpoint existed. */
+export function trafficAt(
+  manager: EntityManager,
+  endpointId: string,
+  at: Date,
+): Promise<EndpointTraffic | null> {
+  return manager
+    .getRepository(EndpointTraffic)
+    .createQueryBuilder('t')
+    .where('t.endpointId = :id AND t.validFrom <= :at AND (t.validTo IS NULL OR t.validTo > :at)', {
+      id: endpointId,
+      at,
+    })
+    .getOne();
 }

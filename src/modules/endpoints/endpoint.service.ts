@@ -23,6 +23,7 @@ import type {
   TrafficHistoryArgs,
   UpdateEndpointInput,
 } from './endpoint.types';
+import type { Platform } from '../../platform/platform';
 
 /** Which part of the split a request went to. */
 export type TrafficRole = 'STABLE' | 'CANARY';
@@ -41,19 +42,34 @@ const ROUTE_TTL_MS = 1_000;
 const MAX_BATCH_SIZE = 4_096;
 const MAX_QUEUE_DELAY_MS = 1_000;
 
+export interface EndpointServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
+  projects: ProjectService;
+  models: ModelService;
+  runtime: InferenceRuntime;
+  governance: ImpactAssessmentService;
+}
+
 /** Endpoints, their traffic splits with history, and the routing of each request to a version. */
 export class EndpointService {
   private readonly routes = new Map<string, { at: number; route: Promise<Route | undefined> }>();
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly models: ModelService,
-    private readonly runtime: InferenceRuntime,
-    private readonly now: () => Date,
-    private readonly work: UnitOfWork,
-    private readonly governance: ImpactAssessmentService,
-  ) {}
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly models: ModelService;
+  private readonly runtime: InferenceRuntime;
+  private readonly now: () => Date;
+  private readonly work: UnitOfWork;
+  private readonly governance: ImpactAssessmentService;
+
+  constructor(deps: EndpointServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.models = deps.models;
+    this.runtime = deps.runtime;
+    this.now = deps.now;
+    this.work = deps.work;
+    this.governance = deps.governance;
+  }
 
   async create(ctx: RequestContext, input: CreateEndpointInput): Promise<Endpoint> {
     const project = await this.projects.resolve(ctx, input.project, 'Endpoint');

@@ -5,7 +5,13 @@ import type { ConnectionResult } from '../../common/pagination';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { RequestContext } from '../../context/context';
 import type { FeatureRedactor } from '../inference/prediction-log-writer';
-import { Project } from '../projects/project.entity';
+import type { Project } from '../projects/project.entity';
+import {
+  projectById,
+  projectsWithRetention,
+  storedDataPolicy,
+  updateProjectGovernance,
+} from '../projects/project.repository';
 import type { ProjectService } from '../projects/project.service';
 import {
   compilePolicy,
@@ -22,6 +28,7 @@ import {
   type Hasher,
 } from './data-policy';
 import type { DataPolicy } from './data-policy.types';
+import type { Platform } from '../../platform/platform';
 
 /** How long a replica serves a project's policy from memory: a change reaches every replica within it. */
 const POLICY_TTL_MS = 1_000;
@@ -38,6 +45,12 @@ export interface RetentionReport {
   records: Record<string, number>;
 }
 
+export interface DataPolicyServiceDeps extends Platform {
+  projects: ProjectService;
+  /** NERVE_SECRET_KEY (base64, 32 bytes): the root of the hashing keys; undefined: HASH is refused. */
+  secretKey: string | undefined;
+}
+
 /**
  * Personal data: a project's policy (which prediction features and synced columns are personal, how
  * they are masked, how long logs and records are kept); masking in prediction logs (every row) and in
@@ -49,16 +62,19 @@ export class DataPolicyService implements FeatureRedactor {
   private readonly secret: Buffer | undefined;
   private warnedNoKey = false;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly work: UnitOfWork,
-    private readonly logger: Logger,
-    private readonly now: () => Date,
-    /** NERVE_SECRET_KEY (base64, 32 bytes): the root of the hashing keys; undefined: HASH is refused. */
-    secretKey: string | undefined,
-  ) {
-    this.secret = secretKey ? Buffer.from(secretKey, 'base64') : undefined;
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly work: UnitOfWork;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+
+  constructor(deps: DataPolicyServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.work = deps.work;
+    this.logger = deps.logger;
+    this.now = deps.now;
+    this.secret = deps.secretKey ? Buffer.from(deps.secretKey, 'base64') : undefined;
   }
 
   /** The project's policy as the API shows it. */
@@ -88,19 +104,17 @@ export class DataPolicyService implements FeatureRedactor {
       );
     const updated = await this.work.run(ctx, async (tx) => {
       const { manager } = tx;
-      const [row] = (await manager.query('SELECT data_policy FROM project WHERE id = $1 FOR UPDATE', [
-        project.id,
-      ])) as Array<{ data_policy: object }>;
-      await manager.getRepository(Project).update({ id: project.id }, { dataPolicy: policy });
+      const before = await storedDataPolicy(manager, project.id, true);
+      await updateProjectGovernance(manager, project.id, { dataPolicy: policy });
       tx.audit({
         action: 'setDataPolicy',
         subjectType: 'Project',
         subjectId: project.id,
         projectId: project.id,
-        before: row.data_policy,
+        before,
         after: policy,
       });
-      return await manager.getRepository(Project).findOneByOrFail({ id: project.id });
+      return await projectById(manager, project.id);
     });
     this.cache.delete(project.id);
     return updated;
@@ -111,11 +125,7 @@ export class DataPolicyService implements FeatureRedactor {
     const cached = this.cache.get(projectId);
     const at = Date.now();
     if (cached && at - cached.at < POLICY_TTL_MS) return cached.policy;
-    const policy = (
-      this.db.query('SELECT data_policy FROM project WHERE id = $1', [projectId]) as Promise<
-        Array<{ data_policy: Project['dataPolicy'] }>
-      >
-    ).then(([row]) => compilePolicy(row?.data_policy));
+    const policy = storedDataPolicy(this.db.manager, projectId).then(compilePolicy);
     this.cache.set(projectId, { at, policy });
     policy.catch(() => this.cache.delete(projectId));
     return policy;
@@ -198,16 +208,12 @@ export class DataPolicyService implements FeatureRedactor {
    * Stops before the next project once `lost` says the job's lock went with its database session.
    */
   async runRetention(now: Date = this.now(), lost?: AbortSignal): Promise<RetentionReport> {
-    const projects = (await this.db.query(
-      `SELECT id, data_policy FROM project
-        WHERE jsonb_typeof(data_policy->'predictionRetentionDays') = 'number'
-           OR jsonb_typeof(data_policy->'syncedRecordRetentionDays') = 'number'`,
-    )) as Array<{ id: string; data_policy: Project['dataPolicy'] }>;
+    const projects = await projectsWithRetention(this.db.manager);
     const report: RetentionReport = { projects: projects.length, predictionLogs: 0, records: {} };
-    for (const { id, data_policy } of projects) {
+    for (const { id, dataPolicy } of projects) {
       lost?.throwIfAborted();
       try {
-        const purged = await this.purgeProject(id, compilePolicy(data_policy), now);
+        const purged = await this.purgeProject(id, compilePolicy(dataPolicy), now);
         report.predictionLogs += purged.predictionLogs;
         for (const [table, n] of Object.entries(purged.records))
           report.records[table] = (report.records[table] ?? 0) + n;

@@ -4,13 +4,20 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { Project, RiskLevel } from '../projects/project.entity';
+import type { Project } from '../projects/project.entity';
+import { RiskLevel } from '../projects/project.enums';
+import { lockProject, projectById, updateProjectGovernance } from '../projects/project.repository';
 import type { ProjectService } from '../projects/project.service';
 import { AssessmentStatus, ImpactAssessment } from './impact-assessment.entity';
 import type { ImpactAssessmentInput, ImpactAssessmentsArgs } from './impact-assessment.types';
+import type { Platform } from '../../platform/platform';
 
 const TEXT_MAX = 20_000;
 const ITEMS_MAX = 200;
+
+export interface ImpactAssessmentServiceDeps extends Pick<Platform, 'db' | 'work' | 'now'> {
+  projects: ProjectService;
+}
 
 /**
  * Impact assessments (EU AI Act, GDPR DPIA): each submission is a new version, decided by an approver
@@ -18,12 +25,17 @@ const ITEMS_MAX = 200;
  * (an endpoint, a traffic change, a rollout) only while its latest version is APPROVED.
  */
 export class ImpactAssessmentService {
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly work: UnitOfWork,
-    private readonly now: () => Date,
-  ) {}
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly work: UnitOfWork;
+  private readonly now: () => Date;
+
+  constructor(deps: ImpactAssessmentServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.work = deps.work;
+    this.now = deps.now;
+  }
 
   async submit(
     ctx: RequestContext,
@@ -43,7 +55,7 @@ export class ImpactAssessmentService {
     return this.work.create(ctx, creating, async (tx) => {
       const { manager } = tx;
       // One version at a time per project: the row lock orders concurrent submissions.
-      await manager.query('SELECT id FROM project WHERE id = $1 FOR UPDATE', [project.id]);
+      await lockProject(manager, project.id);
       const [{ next }] = (await manager.query(
         'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM impact_assessment WHERE project_id = $1',
         [project.id],
@@ -131,7 +143,7 @@ export class ImpactAssessmentService {
     const why = requireText('reason', reason, TEXT_MAX);
     return this.work.run(ctx, async (tx) => {
       const { manager } = tx;
-      await manager.update(Project, { id: project.id }, { riskLevel: level });
+      await updateProjectGovernance(manager, project.id, { riskLevel: level });
       tx.audit({
         action: 'setProjectRiskLevel',
         subjectType: 'Project',
@@ -163,7 +175,7 @@ export class ImpactAssessmentService {
    * latest impact assessment APPROVED; UNACCEPTABLE-risk practices are prohibited (EU AI Act Art. 5).
    */
   async servingBlock(projectId: string, manager: EntityManager = this.db.manager): Promise<string | null> {
-    const project = await manager.findOneByOrFail(Project, { id: projectId });
+    const project = await projectById(manager, projectId);
     if (project.riskLevel === RiskLevel.UNACCEPTABLE) {
       return `project ${project.slug} is of UNACCEPTABLE risk: it may not serve (EU AI Act Art. 5)`;
     }

@@ -22,6 +22,7 @@ import type {
   RecordKpiPointsInput,
   RecordKpiPointsResult,
 } from './kpi.types';
+import type { Platform } from '../../platform/platform';
 
 const KEY = /^[a-z][a-z0-9_]{0,62}$/;
 const MAX_POINTS = 10_000;
@@ -35,18 +36,27 @@ interface BucketRow {
   total: number;
 }
 
+export interface KpiServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
+  projects: ProjectService;
+}
+
 /**
  * Business KPIs: defined per project, pushed by any system or derived from synced records, each
  * point attributed to the model version whose prediction touched it, and compared across versions
  * with confidence intervals.
  */
 export class KpiService {
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly now: () => Date,
-    private readonly work: UnitOfWork,
-  ) {}
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly now: () => Date;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: KpiServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.now = deps.now;
+    this.work = deps.work;
+  }
 
   async define(ctx: RequestContext, input: DefineKpiInput): Promise<Kpi> {
     const project = await this.projects.resolve(ctx, input.project, 'Kpi');

@@ -3,9 +3,9 @@ import { BadInputError, NotFoundError } from '../../common/errors';
 import { isUuid, requireId } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { Dataset, DatasetVersion } from '../datasets/dataset.entity';
+import { datasetVersionLinks } from '../datasets/dataset.repository';
 import type { Platform } from '../../platform/platform';
-import { RunMetric } from '../runs/run.entity';
+import { latestRunMetrics } from '../runs/run.repository';
 import {
   carriedExtra,
   MAX_MODEL_CARD_BYTES,
@@ -161,13 +161,7 @@ export class ModelCardService {
   ): Promise<Map<string, CardDatasetLink>> {
     const valid = ids.filter(isUuid);
     if (!valid.length) return new Map();
-    const rows = await manager
-      .createQueryBuilder(DatasetVersion, 'dv')
-      .innerJoin(Dataset, 'd', 'd.id = dv.datasetId')
-      .select(['dv.id AS id', 'dv.datasetId AS "datasetId"', 'd.name AS name', 'dv.version AS version'])
-      .addSelect('dv.sha256', 'sha256')
-      .where('dv.id IN (:...ids) AND dv.projectId = :projectId', { ids: valid, projectId })
-      .getRawMany<{ id: string; datasetId: string; name: string; version: number; sha256: string }>();
+    const rows = await datasetVersionLinks(manager, projectId, valid);
     return new Map(
       rows.map((r) => [
         r.id,
@@ -191,21 +185,10 @@ export class ModelCardService {
     version: ModelVersion,
   ): Promise<{ metrics: CardMetric[]; source: ModelCardMetricSource | null; runId: string | null }> {
     if (version.runId) {
-      const rows = await manager
-        .createQueryBuilder(RunMetric, 'm')
-        .select('m.key', 'key')
-        .addSelect('m.value', 'value')
-        .distinctOn(['m.key'])
-        .where('m.runId = :runId', { runId: version.runId })
-        .orderBy('m.key', 'ASC')
-        .addOrderBy('m.step', 'DESC')
-        .addOrderBy('m.timestamp', 'DESC')
-        .addOrderBy('m.id', 'DESC')
-        .limit(MAX_CARD_METRICS)
-        .getRawMany<{ key: string; value: number }>();
+      const rows = await latestRunMetrics(manager, version.runId, MAX_CARD_METRICS);
       if (rows.length)
         return {
-          metrics: rows.map((r) => ({ name: r.key, value: Number(r.value), dataset: null })),
+          metrics: rows.map((r) => ({ name: r.key, value: r.value, dataset: null })),
           source: ModelCardMetricSource.RUN,
           runId: version.runId,
         };

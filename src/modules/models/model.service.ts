@@ -11,14 +11,14 @@ import { paginate, type ConnectionResult, type PageArgs, MAX_PAGE_SIZE } from '.
 import { requireId, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { ArtifactService } from '../artifacts/artifact.service';
-import { DatasetVersion } from '../datasets/dataset.entity';
+import { datasetVersionInProject } from '../datasets/dataset.repository';
 import type { GoldenReport } from '../inference/golden-samples';
 import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
 import { ServingPlan } from '../inference/serving-plan';
 import type { Platform } from '../../platform/platform';
 import type { Project } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
-import { Run } from '../runs/run.entity';
+import { runInProject } from '../runs/run.repository';
 import { MAX_MODEL_CARD_BYTES } from './model-card';
 import {
   canonicalJson,
@@ -151,13 +151,10 @@ export class ModelService {
     return this.work.create(ctx, { ...creating, entity: ModelVersion }, async (tx) => {
       const { manager } = tx;
       await this.lockModel(manager, model.id);
-      if (runId && !(await manager.existsBy(Run, { id: runId, projectId: model.projectId }))) {
+      if (runId && !(await runInProject(manager, runId, model.projectId))) {
         throw new BadInputError('runId', "names no run in the model's project");
       }
-      if (
-        datasetVersionId &&
-        !(await manager.existsBy(DatasetVersion, { id: datasetVersionId, projectId: model.projectId }))
-      ) {
+      if (datasetVersionId && !(await datasetVersionInProject(manager, datasetVersionId, model.projectId))) {
         throw new BadInputError('datasetVersionId', "names no dataset version in the model's project");
       }
       const latest = await manager

@@ -23,6 +23,7 @@ import { driftQuery, judge, MIN_SAMPLE, OUTPUT, planDrift } from './drift';
 import { EndpointStatsMinute } from './endpoint-stats.entity';
 import type { DriftReportsArgs, EndpointStats, VersionStats } from './monitoring.types';
 import type { SlaTracker } from './sla-tracker';
+import type { Platform } from '../../platform/platform';
 
 const MINUTE_MS = 60_000;
 /** SLA conditions are judged over this many minutes, and only with this many requests in them. */
@@ -45,23 +46,44 @@ export interface StatsMessage {
   stats: EndpointStats;
 }
 
+export interface MonitoringServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
+  projects: ProjectService;
+  endpoints: EndpointService;
+  predictions: PredictionService;
+  alerts: AlertService;
+  events: EventBus;
+  tracker: SlaTracker;
+  dataPolicy: DataPolicyService;
+}
+
 /**
  * SLA windows, drift checks and the alerts they raise. Windows merge every replica's per-minute
  * sketches; drift histograms are built in SQL over the prediction log.
  */
 export class MonitoringService {
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly endpoints: EndpointService,
-    private readonly predictions: PredictionService,
-    private readonly alerts: AlertService,
-    private readonly events: EventBus,
-    private readonly tracker: SlaTracker,
-    private readonly now: () => Date,
-    private readonly dataPolicy: DataPolicyService,
-    private readonly work: UnitOfWork,
-  ) {}
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly endpoints: EndpointService;
+  private readonly predictions: PredictionService;
+  private readonly alerts: AlertService;
+  private readonly events: EventBus;
+  private readonly tracker: SlaTracker;
+  private readonly now: () => Date;
+  private readonly dataPolicy: DataPolicyService;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: MonitoringServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.endpoints = deps.endpoints;
+    this.predictions = deps.predictions;
+    this.alerts = deps.alerts;
+    this.events = deps.events;
+    this.tracker = deps.tracker;
+    this.now = deps.now;
+    this.dataPolicy = deps.dataPolicy;
+    this.work = deps.work;
+  }
 
   /**
    * Requests, errors and latency quantiles of an endpoint over the last `minutes` whole minutes (the

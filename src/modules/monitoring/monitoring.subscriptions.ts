@@ -10,17 +10,27 @@ import type { ProjectService } from '../projects/project.service';
 import type { StatsMessage } from './monitoring.service';
 import type { DriftReportedArgs, EndpointStats, EndpointStatsArgs } from './monitoring.types';
 
+export interface MonitoringSubscriptionsDeps {
+  events: EventBus;
+  projects: ProjectService;
+  endpoints: EndpointService;
+}
+
 /**
  * `driftReported` and `endpointStats`. The project (or endpoint) is resolved and authorized
  * when the subscription starts, as a query would be; events are then filtered here, on the server,
  * so a subscriber never receives another project's events or ones it did not ask for.
  */
 export class MonitoringSubscriptions {
-  constructor(
-    private readonly events: EventBus,
-    private readonly projects: ProjectService,
-    private readonly endpoints: EndpointService,
-  ) {}
+  private readonly events: EventBus;
+  private readonly projects: ProjectService;
+  private readonly endpoints: EndpointService;
+
+  constructor(deps: MonitoringSubscriptionsDeps) {
+    this.events = deps.events;
+    this.projects = deps.projects;
+    this.endpoints = deps.endpoints;
+  }
 
   async drift(ctx: RequestContext, args: DriftReportedArgs): Promise<AsyncIterableIterator<DriftReportJson>> {
     const { project, endpointId } = await this.scope(ctx, args);

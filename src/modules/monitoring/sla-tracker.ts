@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import type { Logger } from '../../common/logger';
 import { writeIsolating } from '../../db/batch';
 import { DDSketch } from './ddsketch';
+import type { Platform } from '../../platform/platform';
 
 interface Bucket {
   endpointId: string;
@@ -18,6 +19,8 @@ const MINUTE_MS = 60_000;
 /** Buckets stay in memory this long after their minute, so late predictions still land in them. */
 const KEEP_MS = 2 * MINUTE_MS;
 
+export type SlaTrackerDeps = Pick<Platform, 'db' | 'now' | 'logger'>;
+
 /**
  * Per-minute request, error and latency aggregates of this replica's predictions, flushed to
  * `endpoint_stats_minute` so every replica's figures can be merged for a window. Recording costs a
@@ -30,11 +33,15 @@ export class SlaTracker {
   /** Minutes the database refused on their own, dropped. */
   dropped = 0;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly now: () => Date,
-    private readonly logger?: Logger,
-  ) {}
+  private readonly db: DataSource;
+  private readonly now: () => Date;
+  private readonly logger: Logger;
+
+  constructor(deps: SlaTrackerDeps) {
+    this.db = deps.db;
+    this.now = deps.now;
+    this.logger = deps.logger;
+  }
 
   /** `rows` predictions of one request that took `latencyMs` (a batch counts each row). */
   record(

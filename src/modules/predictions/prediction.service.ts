@@ -30,6 +30,7 @@ import type {
   VersionAccuracy,
 } from './prediction.types';
 import type { Answer } from '../inference/serving-plan';
+import type { Platform } from '../../platform/platform';
 
 const MAX_KEY_LENGTH = 200;
 /** Rows encoded per event-loop turn in a large batch: 1,000 ticket rows at once held the loop for 8-20 ms. */
@@ -40,6 +41,13 @@ export interface PredictionObserver {
   observe(endpoint: Endpoint, modelVersionId: string, latencyMs: number, rows: number, failed: boolean): void;
 }
 
+export interface PredictionServiceDeps extends Platform {
+  endpoints: EndpointService;
+  runtime: InferenceRuntime;
+  log: PredictionLogWriter;
+  maxBatch: number;
+}
+
 /**
  * `predict` and `predictBatch`: route each request key to a version of the endpoint, validate and
  * preprocess the input with that version's spec, score through the runtime's batcher, answer, and
@@ -48,16 +56,25 @@ export interface PredictionObserver {
 export class PredictionService {
   readonly observers: PredictionObserver[] = [];
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly endpoints: EndpointService,
-    private readonly runtime: InferenceRuntime,
-    private readonly log: PredictionLogWriter,
-    private readonly work: UnitOfWork,
-    private readonly logger: Logger,
-    private readonly now: () => Date,
-    private readonly maxBatch: number,
-  ) {}
+  private readonly db: DataSource;
+  private readonly endpoints: EndpointService;
+  private readonly runtime: InferenceRuntime;
+  private readonly log: PredictionLogWriter;
+  private readonly work: UnitOfWork;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly maxBatch: number;
+
+  constructor(deps: PredictionServiceDeps) {
+    this.db = deps.db;
+    this.endpoints = deps.endpoints;
+    this.runtime = deps.runtime;
+    this.log = deps.log;
+    this.work = deps.work;
+    this.logger = deps.logger;
+    this.now = deps.now;
+    this.maxBatch = deps.maxBatch;
+  }
 
   async predict(ctx: RequestContext, args: PredictArgs): Promise<Prediction> {
     const route = await this.authorizedRoute(ctx, args.endpoint);

@@ -15,6 +15,7 @@ import {
   type ReplayReport,
 } from './replay.types';
 import type { Answer, ServingPlan } from '../inference/serving-plan';
+import type { Platform } from '../../platform/platform';
 
 /** Logged predictions read (and re-scored) at a time: bounded memory whatever the window holds. */
 const PAGE_ROWS = 1_000;
@@ -147,6 +148,13 @@ function firstValue(answer: Answer | null): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+export interface ReplayServiceDeps extends Pick<Platform, 'db'> {
+  endpoints: EndpointService;
+  models: ModelService;
+  runtime: InferenceRuntime;
+  maxRows?: number;
+}
+
 /**
  * `replayPredictions`: re-scores the logged inputs of a window of an endpoint's served traffic with
  * another version of its model, and compares. A deployment tool (re-scoring after a fix, comparing
@@ -154,13 +162,19 @@ function firstValue(answer: Answer | null): number | null {
  * it answers is logged or served.
  */
 export class ReplayService {
-  constructor(
-    private readonly db: DataSource,
-    private readonly endpoints: EndpointService,
-    private readonly models: ModelService,
-    private readonly runtime: InferenceRuntime,
-    private readonly maxRows = MAX_REPLAY_LIMIT,
-  ) {}
+  private readonly db: DataSource;
+  private readonly endpoints: EndpointService;
+  private readonly models: ModelService;
+  private readonly runtime: InferenceRuntime;
+  private readonly maxRows: number;
+
+  constructor(deps: ReplayServiceDeps) {
+    this.db = deps.db;
+    this.endpoints = deps.endpoints;
+    this.models = deps.models;
+    this.runtime = deps.runtime;
+    this.maxRows = deps.maxRows ?? MAX_REPLAY_LIMIT;
+  }
 
   async replay(ctx: RequestContext, args: ReplayArgs): Promise<ReplayReport> {
     const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');

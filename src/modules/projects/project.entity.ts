@@ -1,14 +1,9 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 
-/** Risk level under the EU AI Act. */
-export enum RiskLevel {
-  MINIMAL = 'MINIMAL',
-  LIMITED = 'LIMITED',
-  HIGH = 'HIGH',
-  UNACCEPTABLE = 'UNACCEPTABLE',
-}
-registerEnumType(RiskLevel, { name: 'RiskLevel', description: 'Risk level under the EU AI Act' });
+import { RiskLevel } from './project.enums';
+
+export { RiskLevel };
 
 /** What `Project.dataPolicy` holds; see `DataPolicy` for the GraphQL face. */
 export interface DataPolicyValue {

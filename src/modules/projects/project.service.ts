@@ -9,15 +9,20 @@ import type { UnitOfWork } from '../../platform/unit-of-work';
 import { Project, RiskLevel } from './project.entity';
 import { ProjectLoaders } from './project.loaders';
 import type { CreateProjectInput } from './project.types';
+import type { Platform } from '../../platform/platform';
+
+export type ProjectServiceDeps = Pick<Platform, 'db' | 'work'>;
 
 export class ProjectService {
   private readonly loaders: ProjectLoaders;
 
-  constructor(
-    private readonly db: DataSource,
-    private readonly work: UnitOfWork,
-  ) {
-    this.loaders = new ProjectLoaders(db);
+  private readonly db: DataSource;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: ProjectServiceDeps) {
+    this.db = deps.db;
+    this.work = deps.work;
+    this.loaders = new ProjectLoaders(deps.db);
   }
 
   async create(ctx: RequestContext, input: CreateProjectInput): Promise<Project> {

@@ -3,6 +3,7 @@ import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { PredictionService } from '../predictions/prediction.service';
 import type { MonitoringService } from '../monitoring/monitoring.service';
 import { RolloutStrategy, type Rollout } from './rollout.entity';
+import type { Platform } from '../../platform/platform';
 
 /** One side of a comparison: the candidate's or the stable version's figures in the window. */
 export interface Figures {
@@ -26,18 +27,28 @@ export interface Signals {
 
 const EMPTY: Figures = { requests: 0, errors: 0, errorRate: 0, p95Ms: null, outcomes: 0, accuracy: null };
 
+export interface RolloutSignalsDeps extends Pick<Platform, 'db' | 'now'> {
+  monitoring: MonitoringService;
+  predictions: PredictionService;
+}
+
 /**
  * The live figures a rollout step is judged on, since the step started. A canary's come from the SLA
  * windows (every replica's sketches, by version); a mirrored candidate's from the prediction log,
  * where shadow scorings are kept apart.
  */
 export class RolloutSignals {
-  constructor(
-    private readonly db: DataSource,
-    private readonly monitoring: MonitoringService,
-    private readonly predictions: PredictionService,
-    private readonly now: () => Date,
-  ) {}
+  private readonly db: DataSource;
+  private readonly monitoring: MonitoringService;
+  private readonly predictions: PredictionService;
+  private readonly now: () => Date;
+
+  constructor(deps: RolloutSignalsDeps) {
+    this.db = deps.db;
+    this.monitoring = deps.monitoring;
+    this.predictions = deps.predictions;
+    this.now = deps.now;
+  }
 
   async collect(rollout: Rollout, endpoint: Endpoint, since: Date): Promise<Signals> {
     const to = this.now();

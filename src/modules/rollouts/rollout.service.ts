@@ -1,16 +1,17 @@
-import { In, type DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
-import { EndpointTraffic } from '../endpoints/endpoint.entity';
+import { trafficAt } from '../endpoints/endpoint.repository';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { ImpactAssessmentService } from '../governance/impact-assessment.service';
 import { missingModelCardSections } from '../models/model-card';
-import { Model, ModelVersion } from '../models/model.entity';
+import { modelById, versionByNumber, versionNumbers } from '../models/model.repository';
 import type { Platform } from '../../platform/platform';
 import type { UnitOfWork } from '../../platform/unit-of-work';
-import { Project, RiskLevel } from '../projects/project.entity';
+import { RiskLevel } from '../projects/project.enums';
+import { projectById } from '../projects/project.repository';
 import type { ProjectService } from '../projects/project.service';
 import { checkAnalysis, checkSteps, gateReason } from './rollout-plan';
 import type { RolloutTransitions } from './rollout-transitions';
@@ -58,10 +59,8 @@ export class RolloutService {
   async deploy(ctx: RequestContext, input: DeployInput): Promise<Rollout> {
     const endpoint = await this.endpoints.byName(ctx, input.endpoint, 'endpoint');
     ctx.authorize('deploy', 'Endpoint', endpoint.projectId);
-    const model = await this.db.getRepository(Model).findOneByOrFail({ id: endpoint.modelId });
-    const candidate = await this.db
-      .getRepository(ModelVersion)
-      .findOneBy({ modelId: model.id, version: input.version });
+    const model = await modelById(this.db.manager, endpoint.modelId);
+    const candidate = await versionByNumber(this.db.manager, model.id, input.version);
     if (!candidate) throw new BadInputError('version', `model ${model.name} has no version ${input.version}`);
     if (candidate.id === endpoint.stableVersionId)
       throw new BadInputError('version', `version ${input.version} is already the stable version`);
@@ -69,7 +68,7 @@ export class RolloutService {
     const analysis = checkAnalysis(input.strategy, input.analysis);
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
     await this.governance.assertMayServe(endpoint.projectId, 'endpoint');
-    const project = await this.db.getRepository(Project).findOneByOrFail({ id: endpoint.projectId });
+    const project = await projectById(this.db.manager, endpoint.projectId);
     const highRisk = project.riskLevel === RiskLevel.HIGH;
     if (highRisk) {
       const missing = missingModelCardSections(candidate.modelCard);
@@ -180,14 +179,7 @@ export class RolloutService {
   async servedVersion(ctx: RequestContext, name: string, at: Date): Promise<ServedVersion> {
     if (Number.isNaN(at.getTime())) throw new BadInputError('at', 'is not a valid instant');
     const endpoint = await this.endpoints.byName(ctx, name, 'endpoint');
-    const row = await this.db
-      .getRepository(EndpointTraffic)
-      .createQueryBuilder('t')
-      .where('t.endpointId = :id AND t.validFrom <= :at AND (t.validTo IS NULL OR t.validTo > :at)', {
-        id: endpoint.id,
-        at,
-      })
-      .getOne();
+    const row = await trafficAt(this.db.manager, endpoint.id, at);
     if (!row)
       throw new NotFoundError(
         'Traffic',
@@ -197,9 +189,7 @@ export class RolloutService {
     const ids = [row.stableVersionId, row.canaryVersionId, row.shadowVersionId].filter(
       (v): v is string => v !== null,
     );
-    const versions = new Map(
-      (await this.db.getRepository(ModelVersion).findBy({ id: In(ids) })).map((v) => [v.id, v.version]),
-    );
+    const versions = await versionNumbers(this.db.manager, ids);
     return {
       endpoint: endpoint.name,
       at,

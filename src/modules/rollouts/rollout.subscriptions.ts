@@ -8,13 +8,23 @@ import type { EndpointService } from '../endpoints/endpoint.service';
 import type { ProjectService } from '../projects/project.service';
 import type { RolloutChangedArgs } from './rollout.types';
 
+export interface RolloutSubscriptionsDeps {
+  events: EventBus;
+  projects: ProjectService;
+  endpoints: EndpointService;
+}
+
 /** `rolloutChanged`: the `rollout.changed` events of one project (or one endpoint in it). */
 export class RolloutSubscriptions {
-  constructor(
-    private readonly events: EventBus,
-    private readonly projects: ProjectService,
-    private readonly endpoints: EndpointService,
-  ) {}
+  private readonly events: EventBus;
+  private readonly projects: ProjectService;
+  private readonly endpoints: EndpointService;
+
+  constructor(deps: RolloutSubscriptionsDeps) {
+    this.events = deps.events;
+    this.projects = deps.projects;
+    this.endpoints = deps.endpoints;
+  }
 
   async changes(
     ctx: RequestContext,

@@ -21,19 +21,29 @@ import {
   type RunsArgs,
   type StartRunInput,
 } from './run.types';
+import type { Platform } from '../../platform/platform';
 
 const MAX_ERROR_LENGTH = 10_000;
 const MAX_TAGS = 100;
 const MAX_INPUTS = 100;
 
+export interface RunServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
+  projects: ProjectService;
+}
+
 /** Runs (training, evaluation, data preparation...), their metrics, inputs, outputs and lineage. */
 export class RunService {
-  constructor(
-    private readonly db: DataSource,
-    private readonly projects: ProjectService,
-    private readonly now: () => Date,
-    private readonly work: UnitOfWork,
-  ) {}
+  private readonly db: DataSource;
+  private readonly projects: ProjectService;
+  private readonly now: () => Date;
+  private readonly work: UnitOfWork;
+
+  constructor(deps: RunServiceDeps) {
+    this.db = deps.db;
+    this.projects = deps.projects;
+    this.now = deps.now;
+    this.work = deps.work;
+  }
 
   /**
    * Registers a run. A run whose externalRef the project already knows is returned as it is, so an
