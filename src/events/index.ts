@@ -4,7 +4,7 @@ import { RedisEventBus } from './redis-event-bus';
 
 export { DEFAULT_QUEUE_CAPACITY, LocalEventBus, type EventBus, type LocalEventBusOptions } from './event-bus';
 export { CHANNEL_PREFIX, RedisEventBus, type RedisEventBusOptions } from './redis-event-bus';
-export { Topics, type Topic } from './topics';
+export { LiveTopic } from './topics';
 export { subscribeTo } from './domain';
 
 /**

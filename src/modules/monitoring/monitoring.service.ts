@@ -3,7 +3,7 @@ import { BadInputError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import type { RequestContext } from '../../context/context';
 import type { EventBus } from '../../events/event-bus';
-import { Topics } from '../../events/topics';
+import { LiveTopic } from '../../events/topics';
 import type { DriftReportJson } from '../../events/catalogue';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
@@ -40,11 +40,14 @@ const ACCURACY_MIN_OUTCOMES = 30;
 const ACCURACY_CLEAR_MARGIN = 0.02;
 export const DRIFT_WINDOW_MINUTES = 60;
 
-/** What `Topics.endpointStats` carries. */
+/** What {@link endpointStatsTopic} carries. */
 export interface StatsMessage {
   projectId: string;
   stats: EndpointStats;
 }
+
+/** Each endpoint's live figures, one channel per endpoint (a subscriber's queue holds its endpoint's only). */
+export const endpointStatsTopic = new LiveTopic<StatsMessage>('endpoint-stats');
 
 export interface MonitoringServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
   projects: ProjectService;
@@ -266,7 +269,7 @@ export class MonitoringService {
       const stats = await this.stats(endpoint, SLA_WINDOW_MINUTES);
       if (stats.requests > 0) {
         const message: StatsMessage = { projectId: endpoint.projectId, stats };
-        this.events.publish(`${Topics.endpointStats}:${endpoint.id}`, message);
+        endpointStatsTopic.publish(this.events, endpoint.id, message);
       }
       await this.evaluateSla(endpoint, stats);
       await this.evaluateAccuracy(endpoint);

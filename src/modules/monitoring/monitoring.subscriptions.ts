@@ -4,10 +4,9 @@ import type { RequestContext } from '../../context/context';
 import type { DriftReportJson } from '../../events/catalogue';
 import { subscribeTo } from '../../events/domain';
 import type { EventBus } from '../../events/event-bus';
-import { Topics } from '../../events/topics';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { ProjectService } from '../projects/project.service';
-import type { StatsMessage } from './monitoring.service';
+import { endpointStatsTopic } from './monitoring.service';
 import type { DriftReportedArgs, EndpointStats, EndpointStatsArgs } from './monitoring.types';
 
 export interface MonitoringSubscriptionsDeps {
@@ -63,8 +62,7 @@ export class MonitoringSubscriptions {
   ): Promise<AsyncIterableIterator<EndpointStats>> {
     const endpoint = await this.endpoints.byName(ctx, args.endpoint, 'endpoint');
     return filterIterator(
-      // One topic per endpoint: a subscriber's queue holds its endpoint's stats only.
-      this.events.subscribe(`${Topics.endpointStats}:${endpoint.id}`) as AsyncIterator<StatsMessage>,
+      endpointStatsTopic.subscribe(this.events, endpoint.id),
       ({ projectId, stats }) => stats.endpointId === endpoint.id && ctx.can('read', 'Endpoint', projectId),
       ({ stats }) => stats,
     );
