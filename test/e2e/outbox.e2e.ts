@@ -174,16 +174,14 @@ describe('the transactional outbox', () => {
   it('a process killed between its commit and its publish loses no event: the others read it from the outbox', async () => {
     const consumer = unique('consumer');
     const seen: DomainEvent[] = [];
-    const durable = new DurableConsumer(
-      hub.db,
-      hub.services.outbox,
-      hub.services.logger,
-      consumer,
-      async (events) => {
+    const durable = new DurableConsumer(hub.services, {
+      name: consumer,
+      handle: async (events) => {
         seen.push(...events);
       },
-      { types: ['project.created'], pollMs: 20 },
-    );
+      types: ['project.created'],
+      pollMs: 20,
+    });
     // Start the durable consumer at the head (a new one would read the whole outbox).
     await hub.db.query('INSERT INTO outbox_consumer (name, position, updated_at) VALUES ($1, $2, now())', [
       consumer,
@@ -252,20 +250,18 @@ describe('the transactional outbox', () => {
     }
     let fail = true;
     const handled: string[] = [];
-    const durable = new DurableConsumer(
-      hub.db,
-      hub.services.outbox,
-      hub.services.logger,
-      consumer,
-      async (events) => {
+    const durable = new DurableConsumer(hub.services, {
+      name: consumer,
+      handle: async (events) => {
         if (fail) {
           fail = false;
           throw new Error('the consumer failed once');
         }
         for (const e of events) if (e.type === 'project.created') handled.push(e.payload.slug);
       },
-      { types: ['project.created'], batch: 2 },
-    );
+      types: ['project.created'],
+      batch: 2,
+    });
     await expect(durable.step()).rejects.toThrow('the consumer failed once');
     while (await durable.step());
     expect(handled.filter((s) => slugs.includes(s))).toEqual(slugs);

@@ -1,9 +1,20 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../../common/logger';
 import type { AnyDomainEvent, EventType } from '../../events/catalogue';
+import type { Platform } from '../platform';
 import type { Outbox } from './outbox';
 
+/** A consumer: its name (the key of its stored position), what it reads and what it does with it. */
 export interface DurableConsumerOptions {
+  name: string;
+  /**
+   * Called with each batch, oldest first, inside the transaction that moves the position past it: the
+   * database work it does through `manager` commits with the position (exactly once); anything else
+   * (a call out) may be repeated after a crash (at least once). Do database work through `manager` only:
+   * another connection would wait on the position's row lock, and on the embedded database (one
+   * backend) on the transaction itself.
+   */
+  handle: (events: AnyDomainEvent[], manager: EntityManager) => Promise<void>;
   types?: readonly EventType[];
   /** Pause between reads when there was nothing new (default 250 ms). */
   pollMs?: number;
@@ -14,24 +25,28 @@ export interface DurableConsumerOptions {
 /**
  * A named reader of the outbox that never misses an event: its position is stored (`outbox_consumer`)
  * and moves only after `handle` returned, in the same transaction that holds the position's row lock, so
- * one replica at a time consumes and a crash repeats at most the batch in hand (at least once). A new
- * consumer starts at position 0.
+ * one replica at a time consumes and a crash repeats at most the batch in hand. A new consumer starts at
+ * position 0.
  */
 export class DurableConsumer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  readonly name: string;
+  private readonly db: DataSource;
+  private readonly outbox: Outbox;
+  private readonly logger: Logger;
   private readonly pollMs: number;
   private readonly batch: number;
 
   constructor(
-    private readonly db: DataSource,
-    private readonly outbox: Outbox,
-    private readonly logger: Logger,
-    readonly name: string,
-    private readonly handle: (events: AnyDomainEvent[]) => Promise<void>,
-    private readonly options: DurableConsumerOptions = {},
+    deps: Pick<Platform, 'db' | 'logger'> & { outbox: Outbox },
+    private readonly options: DurableConsumerOptions,
   ) {
+    this.db = deps.db;
+    this.outbox = deps.outbox;
+    this.logger = deps.logger;
+    this.name = options.name;
     this.pollMs = options.pollMs ?? 250;
     this.batch = options.batch ?? 100;
   }
@@ -72,11 +87,15 @@ export class DurableConsumer {
         'SELECT position::text AS position FROM outbox_consumer WHERE name = $1 FOR UPDATE',
         [this.name],
       )) as Array<{ position: string }>;
-      const events = await this.outbox.read(position, { limit: this.batch, types: this.options.types });
+      const events = await this.outbox.read(
+        position,
+        { limit: this.batch, types: this.options.types },
+        manager,
+      );
       // With a type filter the last event read may lie far behind the newest position examined; moving
       // to it is still right: nothing between them matched.
       if (events.length === 0) return false;
-      await this.handle(events);
+      await this.options.handle(events, manager);
       await manager.query('UPDATE outbox_consumer SET position = $2, updated_at = now() WHERE name = $1', [
         this.name,
         events[events.length - 1].position,

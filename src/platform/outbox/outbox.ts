@@ -83,8 +83,12 @@ export class Outbox {
     );
   }
 
-  /** Committed events after `position` (exclusive), oldest first. */
-  async read(after: string, options: ReadOptions = {}): Promise<AnyDomainEvent[]> {
+  /** Committed events after `position` (exclusive), oldest first; `manager`: inside a transaction. */
+  async read(
+    after: string,
+    options: ReadOptions = {},
+    manager: EntityManager = this.db.manager,
+  ): Promise<AnyDomainEvent[]> {
     const limit = Math.min(options.limit ?? 500, 5_000);
     const where = ['position > $1'];
     const params: unknown[] = [after];
@@ -97,7 +101,7 @@ export class Outbox {
       where.push(`project_id = ANY($${params.length})`);
     }
     params.push(limit);
-    const rows = (await this.db.query(
+    const rows = (await manager.query(
       `SELECT position, type, stream, project_id, payload, actor_key_id, request_id, at
          FROM outbox_event WHERE ${where.join(' AND ')} ORDER BY position LIMIT $${params.length}`,
       params,
