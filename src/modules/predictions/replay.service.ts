@@ -6,7 +6,7 @@ import type { Model, ModelVersion } from '../models/model.entity';
 import { modelById, versionNumbers } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
 import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
-import { asServingError } from './prediction.service';
+import { asServingError } from './prediction-request';
 import {
   DEFAULT_REPLAY_LIMIT,
   MAX_REPLAY_LIMIT,
