@@ -5,7 +5,7 @@ import { isUuid, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { ModelVersion } from '../models/model.entity';
-import { versionsByIds } from '../models/model.repository';
+import { versionIdsInProject, versionsByIds } from '../models/model.repository';
 import type { ProjectService } from '../projects/project.service';
 import { meanInterval, normalQuantile, welchInterval, type SampleSummary } from './confidence';
 import { attributedVersion, DERIVED_KPIS } from './kpi-derivations';
@@ -196,11 +196,7 @@ export class KpiService {
     const duplicate = refs.findIndex((r, i) => refs.indexOf(r) !== i);
     if (duplicate >= 0) throw new BadInputError('points', 'two points share one kpi and sourceRef');
     if (versionIds.size > 0) {
-      const found = (await this.db.query(
-        `SELECT v.id FROM model_version v JOIN model m ON m.id = v.model_id WHERE v.id = ANY($1::uuid[]) AND m.project_id = $2`,
-        [[...versionIds], project.id],
-      )) as Array<{ id: string }>;
-      const known = new Set(found.map((r) => r.id));
+      const known = await versionIdsInProject(this.db.manager, [...versionIds], project.id);
       const i = input.points.findIndex((p) => p.modelVersionId != null && !known.has(p.modelVersionId));
       if (i >= 0)
         throw new NotFoundError(

@@ -57,3 +57,30 @@ export async function versionNumbers(
   });
   return new Map(versions.map((v) => [v.id, v.version]));
 }
+
+/** Those of these version ids that name a version of a model in the project. */
+export async function versionIdsInProject(
+  manager: EntityManager,
+  ids: readonly string[],
+  projectId: string,
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = (await manager.query(
+    `SELECT v.id FROM model_version v JOIN model m ON m.id = v.model_id WHERE v.id = ANY($1::uuid[]) AND m.project_id = $2`,
+    [[...ids], projectId],
+  )) as Array<{ id: string }>;
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The version an alias of a model points at now, or null. */
+export async function aliasedVersionId(
+  manager: EntityManager,
+  modelId: string,
+  alias: string,
+): Promise<string | null> {
+  const [row] = (await manager.query(
+    'SELECT version_id FROM model_alias WHERE model_id = $1 AND alias = $2 AND valid_to IS NULL',
+    [modelId, alias],
+  )) as Array<{ version_id: string }>;
+  return row?.version_id ?? null;
+}

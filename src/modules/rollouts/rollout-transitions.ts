@@ -2,7 +2,7 @@ import { instantOrNull, type RolloutChanged } from '../../events/catalogue';
 import type { Change } from '../../platform/unit-of-work';
 import type { EndpointService } from '../endpoints/endpoint.service';
 import type { Model } from '../models/model.entity';
-import { modelById, versionById } from '../models/model.repository';
+import { aliasedVersionId, modelById, versionById } from '../models/model.repository';
 import type { ModelService } from '../models/model.service';
 import type { Platform } from '../../platform/platform';
 import {
@@ -142,11 +142,7 @@ export class RolloutTransitions {
       rollout.id,
     );
     const model = await this.modelOf(tx, rollout);
-    const [champion] = (await manager.query(
-      `SELECT version_id FROM model_alias WHERE model_id = $1 AND alias = $2 AND valid_to IS NULL`,
-      [model.id, CHAMPION],
-    )) as Array<{ version_id: string }>;
-    if (champion?.version_id === rollout.toVersionId)
+    if ((await aliasedVersionId(manager, model.id, CHAMPION)) === rollout.toVersionId)
       await this.models.moveAlias(tx, model, CHAMPION, rollout.fromVersionId);
     rollout.status = RolloutStatus.ROLLED_BACK;
     rollout.finishedAt = at;
