@@ -32,7 +32,6 @@ export class DurableConsumer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
-  readonly name: string;
   private readonly db: DataSource;
   private readonly outbox: Outbox;
   private readonly logger: Logger;
@@ -46,7 +45,6 @@ export class DurableConsumer {
     this.db = deps.db;
     this.outbox = deps.outbox;
     this.logger = deps.logger;
-    this.name = options.name;
     this.pollMs = options.pollMs ?? 250;
     this.batch = options.batch ?? 100;
   }
@@ -60,7 +58,7 @@ export class DurableConsumer {
         })
         .catch((error: unknown) => {
           this.logger.warn('outbox consumer failed; it retries from its stored position', {
-            consumer: this.name,
+            consumer: this.options.name,
             error,
           });
           if (!this.closed) this.timer = setTimeout(tick, this.pollMs).unref();
@@ -81,11 +79,11 @@ export class DurableConsumer {
       await manager.query(
         `INSERT INTO outbox_consumer (name, position, updated_at) VALUES ($1, 0, now())
          ON CONFLICT (name) DO NOTHING`,
-        [this.name],
+        [this.options.name],
       );
       const [{ position }] = (await manager.query(
         'SELECT position::text AS position FROM outbox_consumer WHERE name = $1 FOR UPDATE',
-        [this.name],
+        [this.options.name],
       )) as Array<{ position: string }>;
       const events = await this.outbox.read(
         position,
@@ -97,7 +95,7 @@ export class DurableConsumer {
       if (events.length === 0) return false;
       await this.options.handle(events, manager);
       await manager.query('UPDATE outbox_consumer SET position = $2, updated_at = now() WHERE name = $1', [
-        this.name,
+        this.options.name,
         events[events.length - 1].position,
       ]);
       return events.length === this.batch;
