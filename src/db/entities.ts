@@ -6,7 +6,7 @@ import { Model, ModelAlias, ModelVersion } from '../modules/models/model.entity'
 import { Project } from '../modules/projects/project.entity';
 import { Run, RunInput, RunMetric } from '../modules/runs/run.entity';
 import { Endpoint, EndpointTraffic } from '../modules/endpoints/endpoint.entity';
-import { PredictionLog } from '../modules/inference/prediction.entity';
+import { PredictionLog } from '../modules/predictions/prediction-log.entity';
 import { PredictionOutcome } from '../modules/predictions/prediction-outcome.entity';
 import { Alert } from '../modules/alerts/alert.entity';
 import { DriftReport } from '../modules/monitoring/drift-report.entity';

@@ -1,4 +1,4 @@
-import type { DataPolicyService } from '../modules/governance/data-policy.service';
+import type { DataPolicyService } from '../modules/data-policy/data-policy.service';
 import type { KpiService } from '../modules/kpis/kpi.service';
 import type { MonitoringService } from '../modules/monitoring/monitoring.service';
 import type { SlaTracker } from '../modules/monitoring/sla-tracker';

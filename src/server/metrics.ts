@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InferenceRuntime } from '../modules/inference/inference-runtime';
-import type { PredictionLogWriter } from '../modules/inference/prediction-log-writer';
+import type { PredictionLogWriter } from '../modules/predictions/prediction-log-writer';
 import type { EventBus } from '../events';
 import type { AlertService } from '../modules/alerts/alert.service';
 

@@ -10,9 +10,10 @@ export interface HubObservers {
 }
 
 /**
- * Where one part of the hub hears another, all in one place: each served prediction feeds the SLA
- * minutes and the metrics; scrapes read the runtime, the prediction log and the open alerts; a
- * connector change re-reads the worker's schedules; a revoked key closes its sockets on every replica.
+ * Where one part of the hub hears another, all in one place: a rollout in progress refuses manual
+ * traffic changes on its endpoint; each served prediction feeds the SLA minutes and the metrics;
+ * scrapes read the runtime, the prediction log and the open alerts; a connector change re-reads the
+ * worker's schedules; a revoked key closes its sockets on every replica.
  * Domain events travel through the outbox instead (`subscribeTo`); these are in-process hooks.
  */
 export function registerObservers(services: Services, config: Config, hub?: HubObservers): void {
@@ -24,6 +25,10 @@ export function registerObservers(services: Services, config: Config, hub?: HubO
       },
     });
   }
+  // A rollout owns its endpoint's split until it ends: manual traffic changes wait for it.
+  services.endpoints.trafficGuards.push((manager, endpointId) =>
+    services.rollouts.refuseWhileRollingOut(manager, endpointId),
+  );
   // A no-op until the worker starts its schedules.
   services.connectors.changed.push(() => void services.connectorSchedules.refresh());
   if (!hub) return;

@@ -12,7 +12,7 @@ import { ProjectService } from '../modules/projects/project.service';
 import { RunService } from '../modules/runs/run.service';
 import { EndpointService } from '../modules/endpoints/endpoint.service';
 import { InferenceRuntime } from '../modules/inference/inference-runtime';
-import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/inference/prediction-log-writer';
+import { DEFAULT_WRITER_OPTIONS, PredictionLogWriter } from '../modules/predictions/prediction-log-writer';
 import { PredictionService } from '../modules/predictions/prediction.service';
 import { ReplayService } from '../modules/predictions/replay.service';
 import { createEventBus, type EventBus } from '../events';
@@ -45,7 +45,7 @@ import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
 import { ConnectorSchedules } from '../jobs/connector-schedules';
 import { AuditService } from '../modules/audit/audit.service';
-import { DataPolicyService } from '../modules/governance/data-policy.service';
+import { DataPolicyService } from '../modules/data-policy/data-policy.service';
 import { ImpactAssessmentService } from '../modules/governance/impact-assessment.service';
 
 /** The process's service singletons. Resolvers receive this; services receive the request context per call. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PredictionRecord } from '../../src/modules/inference/prediction-log-writer';
+import type { PredictionRecord } from '../../src/modules/predictions/prediction-log-writer';
 import { SlaTracker } from '../../src/modules/monitoring/sla-tracker';
 import { startTestHub, unique, type TestHub } from '../harness';
 

@@ -1,6 +1,6 @@
 import { Role } from '../../src/modules/api-keys/api-key.entity';
-import { projectHasher } from '../../src/modules/governance/data-policy';
-import { PURGE_BATCH_ROWS } from '../../src/modules/governance/data-policy.service';
+import { projectHasher } from '../../src/modules/data-policy/data-policy';
+import { PURGE_BATCH_ROWS } from '../../src/modules/data-policy/data-policy.service';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { FAKE_EPOCH_MS, FakeHubspotServer } from '../fakes/hubspot-server';
 import { startTestHub, TEST_SECRET_KEY, unique, type GqlResult, type TestHub } from '../harness';

@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { StreamDescriptor, SyncedRecord } from '../../../connectors/_shared';
-import { attributedVersion, DERIVED_KPIS } from '../kpis/kpi-derivations';
+import { DERIVED_KPIS, derivePoints } from '../kpis/kpi-derivations';
 import { RECORD_TABLES } from './record-tables';
 import type { Connector } from './connector.entity';
 
@@ -76,19 +76,7 @@ export async function writePage(
   for (const kpi of DERIVED_KPIS.filter((k) => k.recordKind === stream.recordKind)) {
     const kpiId = kpiIds.get(kpi.key);
     if (!kpiId) continue;
-    const refs = ids.map((id) => `${connector.id}:${id}`);
-    await manager.query(`DELETE FROM kpi_point WHERE kpi_id = $1 AND source_ref = ANY($2::text[])`, [
-      kpiId,
-      refs,
-    ]);
-    await manager.query(
-      `INSERT INTO kpi_point (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
-       SELECT $1, r.project_id, ${kpi.time}, ${kpi.value}, ${attributedVersion('r.project_id', 'r.request_key')},
-              r.request_key, jsonb_build_object('connector', r.connector_id::text), r.connector_id::text || ':' || r.external_id
-         FROM ${table} r
-        WHERE r.connector_id = $2 AND r.external_id = ANY($3::text[]) AND ${kpi.where}`,
-      [kpiId, connector.id, ids],
-    );
+    await derivePoints(manager, kpi, kpiId, { table, connectorId: connector.id, externalIds: ids });
   }
   return {
     records: latest.size,

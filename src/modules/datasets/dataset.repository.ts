@@ -33,3 +33,17 @@ export function datasetVersionLinks(
     .where('dv.id IN (:...ids) AND dv.projectId = :projectId', { ids: [...ids], projectId })
     .getRawMany();
 }
+
+/** These dataset versions, each with its project and a label ("<dataset> v<n>"), in one query. */
+export function datasetVersionLabels(
+  manager: EntityManager,
+  ids: readonly string[],
+): Promise<Array<{ id: string; projectId: string; label: string }>> {
+  if (!ids.length) return Promise.resolve([]);
+  return manager.query(
+    `SELECT dv.id, dv.project_id AS "projectId", d.name || ' v' || dv.version AS label
+       FROM dataset_version dv JOIN dataset d ON d.id = dv.dataset_id
+      WHERE dv.id = ANY($1::uuid[])`,
+    [[...ids]],
+  ) as Promise<Array<{ id: string; projectId: string; label: string }>>;
+}

@@ -29,3 +29,10 @@ export function trafficAt(
     })
     .getOne();
 }
+
+/**
+ * SQL for the ids of a project's endpoints, as a subquery (`x IN ${endpointIdsOf('$1')}`): other modules'
+ * queries reach rows per endpoint through it, so their per-endpoint indexes answer.
+ */
+export const endpointIdsOf = (projectIdSql: string): string =>
+  `(SELECT id FROM endpoint WHERE project_id = ${projectIdSql})`;

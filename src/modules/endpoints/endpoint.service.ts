@@ -1,4 +1,4 @@
-import { IsNull, type DataSource } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { isUuid, requireSlug, requireText } from '../../common/validate';
@@ -36,6 +36,12 @@ export interface Route {
   servingBlock: string | null;
 }
 
+/**
+ * Asked inside a manual traffic change's transaction, before it is applied: throws to refuse it (a
+ * rollout changing the endpoint's traffic owns the split until it ends).
+ */
+export type TrafficGuard = (manager: EntityManager, endpointId: string) => Promise<void>;
+
 /** Traffic changes made on another replica reach this one's routing within this long. */
 const ROUTE_TTL_MS = 1_000;
 
@@ -48,6 +54,9 @@ export interface EndpointServiceDeps extends Pick<Platform, 'db' | 'now' | 'work
 
 /** Endpoints, their traffic splits with history, and the routing of each request to a version. */
 export class EndpointService {
+  /** Checks every manual traffic change passes, registered where the services are wired (observers.ts). */
+  readonly trafficGuards: TrafficGuard[] = [];
+
   private readonly routes = new Map<string, { at: number; route: Promise<Route | undefined> }>();
 
   private readonly db: DataSource;
@@ -187,15 +196,7 @@ export class EndpointService {
     const reason = input.reason == null ? null : requireText('reason', input.reason, 1_000);
     await this.governance.assertMayServe(endpoint.projectId, 'endpoint');
     return this.work.run(ctx, async (tx) => {
-      const [active] = (await tx.manager.query(
-        `SELECT id FROM rollout WHERE endpoint_id = $1 AND status IN ('PENDING_APPROVAL', 'PROGRESSING', 'PAUSED')`,
-        [endpoint.id],
-      )) as Array<{ id: string }>;
-      if (active)
-        throw new ConflictError(
-          `rollout ${active.id} is changing this endpoint's traffic: promote, roll back or wait for it`,
-          'endpoint',
-        );
+      for (const guard of this.trafficGuards) await guard(tx.manager, endpoint.id);
       return this.applyTraffic(
         tx,
         endpoint.id,

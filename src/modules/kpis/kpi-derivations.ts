@@ -1,4 +1,6 @@
+import type { EntityManager } from 'typeorm';
 import type { RecordKind } from '../../../connectors/_shared';
+import { attributedVersion } from '../predictions/prediction-log.repository';
 import { KpiAggregation, KpiDirection } from './kpi.entity';
 
 /**
@@ -83,12 +85,27 @@ export const DERIVED_KPIS: DerivedKpi[] = [
 ];
 
 /**
- * SQL for the model version whose (non-shadow, successful) prediction carried `requestKey` in the
- * project, latest first: looked up per endpoint of the project, so the prediction log's unique
- * (endpoint, request key, shadow) index answers it.
+ * Replaces the points `kpi` derives from these records of a synced-record table (vendor ids of one
+ * connector): each qualifying record gives one point, attributed to the model version whose prediction
+ * carried its request key. Runs in the transaction that wrote the records.
  */
-export const attributedVersion = (projectId: string, requestKey: string): string => `(
-  SELECT p.model_version_id FROM endpoint e
-    JOIN prediction_log p ON p.endpoint_id = e.id AND p.request_key = ${requestKey} AND p.shadow = false
-   WHERE e.project_id = ${projectId} AND p.error IS NULL
-   ORDER BY p.created_at DESC LIMIT 1)`;
+export async function derivePoints(
+  manager: EntityManager,
+  kpi: DerivedKpi,
+  kpiId: string,
+  records: { table: string; connectorId: string; externalIds: string[] },
+): Promise<void> {
+  const { table, connectorId, externalIds } = records;
+  await manager.query(`DELETE FROM kpi_point WHERE kpi_id = $1 AND source_ref = ANY($2::text[])`, [
+    kpiId,
+    externalIds.map((id) => `${connectorId}:${id}`),
+  ]);
+  await manager.query(
+    `INSERT INTO kpi_point (kpi_id, project_id, time, value, model_version_id, request_key, dimensions, source_ref)
+     SELECT $1, r.project_id, ${kpi.time}, ${kpi.value}, ${attributedVersion('r.project_id', 'r.request_key')},
+            r.request_key, jsonb_build_object('connector', r.connector_id::text), r.connector_id::text || ':' || r.external_id
+       FROM ${table} r
+      WHERE r.connector_id = $2 AND r.external_id = ANY($3::text[]) AND ${kpi.where}`,
+    [kpiId, connectorId, externalIds],
+  );
+}

@@ -8,7 +8,8 @@ import type { ModelVersion } from '../models/model.entity';
 import { versionIdsInProject, versionsByIds } from '../models/model.repository';
 import type { ProjectService } from '../projects/project.service';
 import { meanInterval, normalQuantile, welchInterval, type SampleSummary } from './confidence';
-import { attributedVersion, DERIVED_KPIS } from './kpi-derivations';
+import { attributedVersion } from '../predictions/prediction-log.repository';
+import { DERIVED_KPIS } from './kpi-derivations';
 import { Kpi, KpiAggregation, KpiDirection, KpiSource } from './kpi.entity';
 import type {
   DefineKpiInput,

@@ -19,6 +19,8 @@ import type { Platform } from '../../platform/platform';
 import type { Project } from '../projects/project.entity';
 import type { ProjectService } from '../projects/project.service';
 import { runInProject } from '../runs/run.repository';
+import type { Lineage } from '../runs/run.types';
+import { modelVersionLineage } from './model-lineage';
 import { MAX_MODEL_CARD_BYTES } from './model-card';
 import {
   canonicalJson,
@@ -357,6 +359,11 @@ export class ModelService {
   }
 
   /** `ModelVersion.model`. */
+  /** Where a model version came from: its run and the dataset versions upstream (see model-lineage.ts). */
+  lineage(ctx: RequestContext, modelVersionId: string): Promise<Lineage> {
+    return modelVersionLineage(this.db.manager, ctx, modelVersionId);
+  }
+
   async modelOf(ctx: RequestContext, version: ModelVersion): Promise<Model> {
     const model = await this.loaders.modelById(ctx).load(version.modelId);
     if (!model || !ctx.can('read', 'Model', model.projectId))

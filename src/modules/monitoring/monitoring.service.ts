@@ -15,7 +15,7 @@ import type { EndpointService } from '../endpoints/endpoint.service';
 import { compilePreprocessing, numericSpec } from '../inference/preprocessing';
 import type { PredictionService } from '../predictions/prediction.service';
 import { versionById, versionsByIds } from '../models/model.repository';
-import type { DataPolicyService } from '../governance/data-policy.service';
+import type { DataPolicyService } from '../data-policy/data-policy.service';
 import type { ProjectService } from '../projects/project.service';
 import { DDSketch } from './ddsketch';
 import { DriftReport } from './drift-report.entity';

@@ -7,8 +7,10 @@ import type { Endpoint } from '../endpoints/endpoint.entity';
 import type { EndpointService, Route, TrafficRole } from '../endpoints/endpoint.service';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { ModelTask } from '../models/model.enums';
+import { versionNumbers } from '../models/model.repository';
 import type { InferenceRuntime, RuntimeVersion } from '../inference/inference-runtime';
-import type { PredictionLogWriter, PredictionRecord } from '../inference/prediction-log-writer';
+import type { PredictionLogWriter, PredictionRecord } from './prediction-log-writer';
+import { accuracyByVersion } from './prediction-log.repository';
 import { PredictionOutcome } from './prediction-outcome.entity';
 import type {
   InferenceRuntimeInfo,
@@ -138,37 +140,22 @@ export class PredictionService {
    * Live accuracy per version: predictions since `since` joined with their recorded outcomes, in SQL.
    */
   async liveAccuracy(endpointId: string, since: Date | null): Promise<VersionAccuracy[]> {
-    const rows = (await this.db.query(
-      `SELECT p.model_version_id AS "modelVersionId", v.version AS "modelVersion", p.shadow,
-              count(*)::int AS predictions,
-              count(*) FILTER (WHERE p.outputs->>'label' = o.label)::int AS correct,
-              avg(abs((p.outputs->'values'->>0)::float8 - o.value)) FILTER (WHERE o.value IS NOT NULL) AS mae,
-              bool_or(o.label IS NOT NULL) AS classified
-         FROM prediction_log p
-         JOIN prediction_outcome o ON o.endpoint_id = p.endpoint_id AND o.request_key = p.request_key
-         JOIN model_version v ON v.id = p.model_version_id
-        WHERE p.endpoint_id = $1 AND p.error IS NULL AND ($2::timestamptz IS NULL OR p.created_at >= $2)
-        GROUP BY 1, 2, 3
-        ORDER BY 2, 3`,
-      [endpointId, since],
-    )) as Array<{
-      modelVersionId: string;
-      modelVersion: number;
-      shadow: boolean;
-      predictions: number;
-      correct: number;
-      mae: number | null;
-      classified: boolean;
-    }>;
-    return rows.map((r) => ({
-      modelVersionId: r.modelVersionId,
-      modelVersion: r.modelVersion,
-      shadow: r.shadow,
-      predictions: r.predictions,
-      correct: r.classified ? r.correct : 0,
-      accuracy: r.classified ? r.correct / r.predictions : null,
-      meanAbsoluteError: r.mae === null ? null : Number(r.mae),
-    }));
+    const rows = await accuracyByVersion(this.db.manager, endpointId, since);
+    const numbers = await versionNumbers(
+      this.db.manager,
+      rows.map((r) => r.modelVersionId),
+    );
+    return rows
+      .map((r) => ({
+        modelVersionId: r.modelVersionId,
+        modelVersion: numbers.get(r.modelVersionId) ?? 0,
+        shadow: r.shadow,
+        predictions: r.predictions,
+        correct: r.classified ? r.correct : 0,
+        accuracy: r.classified ? r.correct / r.predictions : null,
+        meanAbsoluteError: r.mae === null ? null : Number(r.mae),
+      }))
+      .sort((a, b) => a.modelVersion - b.modelVersion || Number(a.shadow) - Number(b.shadow));
   }
 
   runtimeInfo(ctx: RequestContext): InferenceRuntimeInfo {

@@ -3,7 +3,7 @@ import { Can } from '../../auth/auth-checker';
 import { PageArgs, type ConnectionResult } from '../../common/pagination';
 import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
-import { DataPolicy, DataPolicyInput } from '../governance/data-policy.types';
+import { DataPolicy, DataPolicyInput } from '../data-policy/data-policy.types';
 import { Project } from './project.entity';
 import { CreateProjectInput, ProjectConnection } from './project.types';
 

@@ -1,5 +1,8 @@
 import type { DataSource } from 'typeorm';
+import { AlertKind } from '../alerts/alert.enums';
+import { hasOpenAlert } from '../alerts/alert.repository';
 import type { Endpoint } from '../endpoints/endpoint.entity';
+import { mirroredSides, shadowAgreement } from '../predictions/prediction-log.repository';
 import type { PredictionService } from '../predictions/prediction.service';
 import type { MonitoringService } from '../monitoring/monitoring.service';
 import { RolloutStrategy, type Rollout } from './rollout.entity';
@@ -58,10 +61,7 @@ export class RolloutSignals {
       const row = accuracy.find((a) => a.modelVersionId === versionId && a.shadow === shadow);
       return { outcomes: row?.predictions ?? 0, accuracy: row?.accuracy ?? null };
     };
-    const [{ open }] = (await this.db.query(
-      `SELECT EXISTS (SELECT 1 FROM alert WHERE endpoint_id = $1 AND kind = 'DRIFT' AND status <> 'RESOLVED') AS open`,
-      [endpoint.id],
-    )) as Array<{ open: boolean }>;
+    const open = await hasOpenAlert(this.db.manager, endpoint.id, AlertKind.DRIFT);
     if (!mirrored) {
       const minutes = Math.max(1, Math.ceil((to.getTime() - since.getTime()) / 60_000));
       const stats = await this.monitoring.stats(endpoint, minutes);
@@ -85,15 +85,13 @@ export class RolloutSignals {
         agreement: null,
       };
     }
-    const rows = (await this.db.query(
-      `SELECT shadow, count(*)::int AS n, count(error)::int AS errors,
-              percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE error IS NULL) AS p95
-         FROM prediction_log
-        WHERE endpoint_id = $1 AND created_at > $2 AND created_at <= $3
-          AND ((shadow AND model_version_id = $4) OR (NOT shadow AND model_version_id = $5))
-        GROUP BY shadow`,
-      [endpoint.id, since, to, rollout.toVersionId, rollout.fromVersionId],
-    )) as Array<{ shadow: boolean; n: number; errors: number; p95: number | null }>;
+    const rows = await mirroredSides(this.db.manager, {
+      endpointId: endpoint.id,
+      since,
+      to,
+      candidateId: rollout.toVersionId,
+      stableId: rollout.fromVersionId,
+    });
     const side = (shadow: boolean, versionId: string): Figures => {
       const r = rows.find((x) => x.shadow === shadow);
       if (!r) return { ...EMPTY, ...accuracyOf(versionId, shadow) };
@@ -105,14 +103,12 @@ export class RolloutSignals {
         ...accuracyOf(versionId, shadow),
       };
     };
-    const [agreement] = (await this.db.query(
-      `SELECT count(*)::int AS compared, count(*) FILTER (WHERE s.outputs->>'label' = p.outputs->>'label')::int AS agreeing
-         FROM prediction_log s
-         JOIN prediction_log p ON p.endpoint_id = s.endpoint_id AND p.request_key = s.request_key AND NOT p.shadow
-        WHERE s.endpoint_id = $1 AND s.shadow AND s.model_version_id = $2 AND s.error IS NULL AND p.error IS NULL
-          AND s.created_at > $3 AND s.created_at <= $4`,
-      [endpoint.id, rollout.toVersionId, since, to],
-    )) as Array<{ compared: number; agreeing: number }>;
+    const agreement = await shadowAgreement(this.db.manager, {
+      endpointId: endpoint.id,
+      shadowVersionId: rollout.toVersionId,
+      since,
+      to,
+    });
     return {
       window: { from: since, to },
       candidate: side(true, rollout.toVersionId),

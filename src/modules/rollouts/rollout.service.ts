@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { BadInputError, ConflictError, NotFoundError, fromDatabaseError } from '../../common/errors';
 import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireText } from '../../common/validate';
@@ -15,7 +15,7 @@ import { projectById } from '../projects/project.repository';
 import type { ProjectService } from '../projects/project.service';
 import { checkAnalysis, checkSteps, gateReason } from './rollout-plan';
 import type { RolloutTransitions } from './rollout-transitions';
-import { ApprovalRequest, Rollout, RolloutEventType, RolloutStatus } from './rollout.entity';
+import { ACTIVE_STATUSES, ApprovalRequest, Rollout, RolloutEventType, RolloutStatus } from './rollout.entity';
 import type { ApprovalRequestsArgs, DeployInput, RolloutsArgs, ServedVersion } from './rollout.types';
 
 /** The champion alias is the transitions' (re-exported for its readers). */
@@ -138,6 +138,21 @@ export class RolloutService {
       throw error;
     }
     return this.db.getRepository(Rollout).findOneByOrFail({ id: created.id });
+  }
+
+  /**
+   * A manual traffic change's guard (EndpointService.trafficGuards): refused while a rollout is changing
+   * the endpoint's traffic.
+   */
+  async refuseWhileRollingOut(manager: EntityManager, endpointId: string): Promise<void> {
+    const active = await manager
+      .getRepository(Rollout)
+      .findOne({ select: { id: true }, where: { endpointId, status: In(ACTIVE_STATUSES) } });
+    if (active)
+      throw new ConflictError(
+        `rollout ${active.id} is changing this endpoint's traffic: promote, roll back or wait for it`,
+        'endpoint',
+      );
   }
 
   async byId(ctx: RequestContext, id: string): Promise<Rollout> {

@@ -29,3 +29,21 @@ export async function latestRunMetrics(
     .getRawMany<{ key: string; value: number }>();
   return rows.map((r) => ({ key: r.key, value: Number(r.value) }));
 }
+
+/** A run with the dataset versions it consumed (ids, sorted), or null. */
+export async function runWithInputs(
+  manager: EntityManager,
+  id: string,
+): Promise<{ id: string; projectId: string; name: string; inputIds: string[] } | null> {
+  const [row]: Array<{ id: string; project_id: string; name: string; inputs: string[] }> =
+    await manager.query(
+      `SELECT r.id, r.project_id, r.name,
+            COALESCE(array_agg(ri.dataset_version_id::text ORDER BY ri.dataset_version_id)
+                     FILTER (WHERE ri.dataset_version_id IS NOT NULL), '{}') AS inputs
+       FROM run r LEFT JOIN run_input ri ON ri.run_id = r.id
+      WHERE r.id = $1
+      GROUP BY r.id`,
+      [id],
+    );
+  return row ? { id: row.id, projectId: row.project_id, name: row.name, inputIds: row.inputs } : null;
+}

@@ -42,7 +42,7 @@ export class RunResolver {
     @Ctx() ctx: RequestContext,
     @Arg('modelVersionId', () => ID) modelVersionId: string,
   ): Promise<Lineage> {
-    return this.services.runs.lineage(ctx, modelVersionId);
+    return this.services.models.lineage(ctx, modelVersionId);
   }
 
   @Can('create', 'Run')

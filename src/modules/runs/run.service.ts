@@ -4,17 +4,15 @@ import { paginate, type ConnectionResult } from '../../common/pagination';
 import { requireId, requireIdSet, requireJsonObject, requireText } from '../../common/validate';
 import type { RequestContext } from '../../context/context';
 import type { DatasetVersion } from '../datasets/dataset.entity';
+import { datasetVersionLinks } from '../datasets/dataset.repository';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { ProjectService } from '../projects/project.service';
 import { Run, RunMetric, RunStatus } from './run.entity';
-import { buildLineage, type LineageFacts } from './run-lineage';
 import { runById, runInputs, runMetricKeys } from './run.loaders';
 import { fillTimestamps, toMetricColumns } from './run-metrics';
 import { acceptsMetrics, assertTransition, isTerminal } from './run-status';
 import {
-  LineageNodeKind,
   type FinishRunArgs,
-  type Lineage,
   type LogRunMetricsArgs,
   type LogRunMetricsResult,
   type RunMetricsArgs,
@@ -31,7 +29,7 @@ export interface RunServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
   projects: ProjectService;
 }
 
-/** Runs (training, evaluation, data preparation...), their metrics, inputs, outputs and lineage. */
+/** Runs (training, evaluation, data preparation...), their metrics, inputs and outputs. */
 export class RunService {
   private readonly db: DataSource;
   private readonly projects: ProjectService;
@@ -236,72 +234,6 @@ export class RunService {
     return versions.filter((v) => ctx.can('read', 'Dataset', v.projectId));
   }
 
-  /**
-   * The upstream lineage of a model version, in three statements at most: the version, its run with
-   * the run's inputs, and the dataset versions involved. Dataset versions record no producing run, so
-   * the walk stops there.
-   */
-  async lineage(ctx: RequestContext, modelVersionId: string): Promise<Lineage> {
-    const id = requireId('modelVersionId', modelVersionId);
-    const [version]: Array<{
-      id: string;
-      project_id: string;
-      run_id: string | null;
-      dataset_version_id: string | null;
-      label: string;
-    }> = await this.db.query(
-      `SELECT mv.id, mv.project_id, mv.run_id, mv.dataset_version_id, m.name || ' v' || mv.version AS label
-           FROM model_version mv JOIN model m ON m.id = mv.model_id
-          WHERE mv.id = $1`,
-      [id],
-    );
-    if (!version || !ctx.can('read', 'Model', version.project_id))
-      throw new NotFoundError('ModelVersion', id);
-
-    let run: LineageFacts['run'] = null;
-    if (version.run_id) {
-      const [row]: Array<{ id: string; project_id: string; name: string; inputs: string[] }> =
-        await this.db.query(
-          `SELECT r.id, r.project_id, r.name,
-                COALESCE(array_agg(ri.dataset_version_id::text ORDER BY ri.dataset_version_id)
-                         FILTER (WHERE ri.dataset_version_id IS NOT NULL), '{}') AS inputs
-           FROM run r LEFT JOIN run_input ri ON ri.run_id = r.id
-          WHERE r.id = $1
-          GROUP BY r.id`,
-          [version.run_id],
-        );
-      if (row) run = { id: row.id, projectId: row.project_id, label: row.name, inputIds: row.inputs };
-    }
-
-    const datasetIds = dedupe([
-      ...(run?.inputIds ?? []),
-      ...(version.dataset_version_id ? [version.dataset_version_id] : []),
-    ]);
-    const datasetVersions: Array<{ id: string; project_id: string; label: string }> = datasetIds.length
-      ? await this.db.query(
-          `SELECT dv.id, dv.project_id, d.name || ' v' || dv.version AS label
-             FROM dataset_version dv JOIN dataset d ON d.id = dv.dataset_id
-            WHERE dv.id = ANY($1::uuid[])`,
-          [datasetIds],
-        )
-      : [];
-
-    return buildLineage(
-      {
-        version: {
-          id: version.id,
-          projectId: version.project_id,
-          label: version.label,
-          runId: version.run_id,
-          datasetVersionId: version.dataset_version_id,
-        },
-        run,
-        datasetVersions: datasetVersions.map((d) => ({ id: d.id, projectId: d.project_id, label: d.label })),
-      },
-      (kind, projectId) => ctx.can('read', SUBJECT_OF[kind], projectId),
-    );
-  }
-
   /** Field resolvers receive runs from anywhere in the schema; reading one needs its project. */
   private assertReadable(ctx: RequestContext, run: Run): void {
     if (!ctx.can('read', 'Run', run.projectId)) throw new NotFoundError('Run', run.id);
@@ -314,25 +246,12 @@ export class RunService {
     given: string[],
     ids: string[],
   ): Promise<void> {
-    const rows: Array<{ id: string }> = await manager.query(
-      'SELECT id FROM dataset_version WHERE id = ANY($1::uuid[]) AND project_id = $2',
-      [ids, projectId],
-    );
+    const rows = await datasetVersionLinks(manager, projectId, ids);
     const found = new Set(rows.map((r) => r.id));
     const missing = given.findIndex((id) => !found.has(id.toLowerCase()));
     if (missing >= 0)
       throw new BadInputError(`inputs.${missing}`, 'is not a dataset version of this project');
   }
-}
-
-const SUBJECT_OF = {
-  [LineageNodeKind.MODEL_VERSION]: 'Model',
-  [LineageNodeKind.RUN]: 'Run',
-  [LineageNodeKind.DATASET_VERSION]: 'Dataset',
-} as const;
-
-function dedupe(ids: string[]): string[] {
-  return [...new Set(ids)];
 }
 
 /** Tags are a flat map of strings, so they can be filtered and shown as labels. */

@@ -4,7 +4,9 @@ import type { Logger } from '../../common/logger';
 import type { ConnectionResult } from '../../common/pagination';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import { RequestContext } from '../../context/context';
-import type { FeatureRedactor } from '../inference/prediction-log-writer';
+import { connectorProjectId, deleteRecordsBefore } from '../connectors/connector.repository';
+import type { FeatureRedactor } from '../predictions/prediction-log-writer';
+import { deleteLoggedBefore } from '../predictions/prediction-log.repository';
 import type { Project } from '../projects/project.entity';
 import {
   projectById,
@@ -191,11 +193,9 @@ export class DataPolicyService implements FeatureRedactor {
     act: () => Promise<T>,
   ): Promise<T> {
     const result = await act();
-    const [connector] = (await this.db.query('SELECT project_id FROM connector WHERE id = $1', [
-      connectorId,
-    ])) as Array<{ project_id: string }>;
-    if (!connector || ctx.can('readPersonalData', 'Project', connector.project_id)) return result;
-    const policy = await this.policy(connector.project_id);
+    const projectId = await connectorProjectId(this.db.manager, connectorId);
+    if (!projectId || ctx.can('readPersonalData', 'Project', projectId)) return result;
+    const policy = await this.policy(projectId);
     return policy.tables.size ? { ...result, raw: REDACTED_RAW as Record<string, unknown> } : result;
   }
 
@@ -236,22 +236,14 @@ export class DataPolicyService implements FeatureRedactor {
     let predictionLogs = 0;
     const records: Record<string, number> = {};
     if (logsBefore) {
-      // By endpoint, so the (endpoint_id, created_at) index finds the rows.
-      predictionLogs = await this.purge(
-        `DELETE FROM prediction_log WHERE id IN (
-           SELECT id FROM prediction_log
-            WHERE endpoint_id IN (SELECT id FROM endpoint WHERE project_id = $1)
-              AND project_id = $1 AND created_at < $2
-            LIMIT $3)`,
-        [projectId, logsBefore],
+      predictionLogs = await this.purge((limit) =>
+        deleteLoggedBefore(this.db.manager, projectId, logsBefore, limit),
       );
     }
     if (recordsBefore) {
       for (const table of PERSONAL_RECORD_FIELDS.keys()) {
-        const n = await this.purge(
-          `DELETE FROM ${table} WHERE id IN (
-             SELECT id FROM ${table} WHERE project_id = $1 AND updated_at < $2 LIMIT $3)`,
-          [projectId, recordsBefore],
+        const n = await this.purge((limit) =>
+          deleteRecordsBefore(this.db.manager, table, projectId, recordsBefore, limit),
         );
         if (n) records[table] = n;
       }
@@ -276,14 +268,11 @@ export class DataPolicyService implements FeatureRedactor {
     return { predictionLogs, records };
   }
 
-  /** Runs a `DELETE … LIMIT $n` statement until it deletes less than a batch; the rows deleted. */
-  private async purge(deleteBatch: string, params: unknown[]): Promise<number> {
+  /** Deletes batch after batch until one deletes less than a full batch; the rows deleted. */
+  private async purge(deleteBatch: (limit: number) => Promise<number>): Promise<number> {
     let total = 0;
     for (;;) {
-      const [{ n }] = (await this.db.query(
-        `WITH deleted AS (${deleteBatch} RETURNING 1) SELECT count(*)::int AS n FROM deleted`,
-        [...params, PURGE_BATCH_ROWS],
-      )) as Array<{ n: number }>;
+      const n = await deleteBatch(PURGE_BATCH_ROWS);
       total += n;
       if (n < PURGE_BATCH_ROWS) return total;
     }
