@@ -1,15 +1,5 @@
-import { BadInputError } from './errors';
 import { refuseUnstorable, requireIdSet, unstorable } from './validate';
-
-const fieldOf = (run: () => void): string | undefined => {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof BadInputError) return error.extensions.field as string;
-    throw error;
-  }
-  return undefined;
-};
+import { fieldOf } from '../../test/support/field-of';
 
 describe('refuseUnstorable', () => {
   it('names the path to a NUL or a lone surrogate, in values, list items and keys', () => {

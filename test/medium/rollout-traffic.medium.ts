@@ -49,7 +49,7 @@ describe('manual traffic changes during a rollout', () => {
       endpoint,
       version: 2,
       strategy: RolloutStrategy.CANARY,
-      steps: [{ weight: 10, pauseMinutes: 60 }],
+      steps: [{ weight: 10, pauseMinutes: 60, manualGate: false }],
     });
 
     const refused = await refusal(

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { BadInputError } from '../../common/errors';
 import {
   compilePolicy,
   featureMasker,
@@ -11,16 +10,7 @@ import {
   validDataPolicy,
   valueMask,
 } from './data-policy';
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BadInputError) return error.extensions.field as string;
-    throw error;
-  }
-  return undefined;
-};
+import { fieldOf } from '../../../test/support/field-of';
 
 describe('validDataPolicy', () => {
   it('names the offending entry and accepts text columns, raw and any prediction feature', () => {

@@ -1,6 +1,6 @@
-import type { BadInputError } from '../../common/errors';
 import type { ModelSignature } from './onnx-signature';
 import { ServingPlan, type ServableVersion } from './serving-plan';
+import { fieldOf } from '../../../test/support/field-of';
 
 const signature = (
   width: number | null,
@@ -19,15 +19,6 @@ const version = (overrides: Partial<ServableVersion>): ServableVersion => ({
   preprocessing: null,
   ...overrides,
 });
-
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return ((error as BadInputError).extensions as { field?: string }).field;
-  }
-  return undefined;
-}
 
 describe('ServingPlan', () => {
   it('reads feature names as raw numbers when there is no spec', () => {

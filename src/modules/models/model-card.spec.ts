@@ -1,4 +1,3 @@
-import { BadInputError } from '../../common/errors';
 import {
   carriedExtra,
   missingModelCardSections,
@@ -15,16 +14,7 @@ import {
   type CardDatasetLink,
   type ModelCardRenderFacts,
 } from './model-card-markdown';
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BadInputError) return error.extensions.field as string;
-    throw error;
-  }
-  return undefined;
-};
+import { fieldOf } from '../../../test/support/field-of';
 
 const DV1 = '6f1c1c2e-6f0a-4b43-9c5e-0d1f2a3b4c5d';
 const DV2 = '0b7e9a10-1f2e-4d3c-8b4a-5e6f7a8b9c0d';

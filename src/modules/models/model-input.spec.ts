@@ -1,4 +1,3 @@
-import { BadInputError } from '../../common/errors';
 import {
   canonicalJson,
   preprocessingHash,
@@ -6,16 +5,7 @@ import {
   requireMetrics,
   requireNames,
 } from './model-input';
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BadInputError) return error.extensions.field as string;
-    throw error;
-  }
-  return undefined;
-};
+import { fieldOf } from '../../../test/support/field-of';
 
 describe('model input', () => {
   it('hashes preprocessing specs independently of key order', () => {

@@ -1,4 +1,3 @@
-import { BadInputError } from '../../common/errors';
 import type { Outcome } from './rollout-analysis';
 import {
   afterVerdict,
@@ -16,6 +15,7 @@ import {
 } from './rollout-plan';
 import { AnalysisMetric, RolloutEventType, RolloutStrategy, type RolloutStep } from './rollout.entity';
 import type { RolloutStepInput } from './rollout.types';
+import { fieldOf } from '../../../test/support/field-of';
 
 const FROM = 'v-stable';
 const TO = 'v-candidate';
@@ -31,16 +31,6 @@ const step = (weight: number, pauseMinutes = 5, manualGate = false): RolloutStep
 /** Step inputs as GraphQL hands them over when a client leaves fields out. */
 const given = (...inputs: Array<Partial<RolloutStepInput>>): RolloutStepInput[] =>
   inputs as RolloutStepInput[];
-
-const fieldOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof BadInputError) return error.extensions.field as string;
-    throw error;
-  }
-  return undefined;
-};
 
 describe('checkSteps', () => {
   it('gives a CANARY the default 5, 25, 50, 100 schedule', () => {
