@@ -9,6 +9,7 @@ import { AddHubState1796475861836 } from './1796475861836-AddHubState';
 import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArtifactsToProjects';
 import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempotencyKeys';
 import { AddOutbox1796496061824 } from './1796496061824-AddOutbox';
+import { AddAutomations1796527198072 } from './1796527198072-AddAutomations';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   ScopeArtifactsToProjects1796476008916,
   ClaimIdempotencyKeys1796476812896,
   AddOutbox1796496061824,
+  AddAutomations1796527198072,
 ];

@@ -49,6 +49,10 @@ export interface HttpRequest {
   json?: unknown;
   /** Sent as application/x-www-form-urlencoded. */
   form?: Record<string, string>;
+  /** Sent as these exact bytes (JSON that was signed as it is sent, e.g. a Standard Webhooks body). */
+  raw?: { body: string; contentType: string };
+  /** `text`: a 2xx reply is taken as it is, not parsed as JSON (webhook receivers answer "ok"). Default json. */
+  reply?: 'json' | 'text';
   headers?: Record<string, string>;
   /** Shown in errors instead of the path ("list contacts"). */
   operation: string;
@@ -145,6 +149,9 @@ export class HttpClient {
     } else if (req.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(req.form).toString();
+    } else if (req.raw) {
+      headers['content-type'] = req.raw.contentType;
+      body = req.raw.body;
     }
     const signal = AbortSignal.timeout(this.timeoutMs);
     let res: Response;
@@ -174,6 +181,7 @@ export class HttpClient {
     // Strings inside the body may hold JSON of their own, escaped once more on the wire.
     if (!res.ok) parsed = scrubLeaves(parsed, forms);
     if (res.ok) {
+      if (req.reply === 'text') return { status: res.status, headers: res.headers, body: text as T };
       if (parseFailed)
         throw temporary(`${what}: the reply is not valid JSON (status ${res.status})`, {
           status: res.status,

@@ -2,7 +2,8 @@ import { AbilityBuilder, createMongoAbility, subject as tagSubject, type MongoAb
 import { Role } from '../common/role';
 
 /**
- * `operate`: run a connector (check, sync, actions) without changing its config or secrets.
+ * `operate`: run a connector (check, sync, actions) without changing its config or secrets; test,
+ * pause, resume and backfill an automation without redefining it.
  * `readPersonalData` (on a Project): see the fields its data policy marks personal in clear; only
  * ADMIN has it (through `manage`), every other role reads them redacted or hashed.
  */
@@ -30,6 +31,7 @@ export type Subject =
   | 'Connector'
   | 'AuditEvent'
   | 'ImpactAssessment'
+  | 'Automation'
   | 'all';
 
 /** Every subject is checked as `{ projectId }`: for a Project, its own id. */
@@ -74,25 +76,25 @@ export function defineAbility(principal: Principal): AppAbility {
       break;
     case Role.ANALYST:
       allow(['create', 'update'], 'Kpi');
-      allow('read', 'Connector');
+      allow('read', ['Connector', 'Automation']);
       break;
     case Role.DATA_SCIENTIST:
       allow(['create', 'update'], authoring);
       allow('create', 'ImpactAssessment');
       break;
     case Role.ML_ENGINEER:
-      allow(['create', 'update'], [...authoring, 'Endpoint', 'Kpi', 'Connector']);
-      allow('operate', 'Connector');
+      allow(['create', 'update'], [...authoring, 'Endpoint', 'Kpi', 'Connector', 'Automation']);
+      allow('operate', ['Connector', 'Automation']);
       allow('create', 'ImpactAssessment');
       allow(['deploy', 'predict'], 'Endpoint');
       allow('update', 'Alert');
-      allow('read', 'Connector');
+      allow('read', ['Connector', 'Automation']);
       break;
     case Role.APPROVER:
       allow('approve', 'all');
       break;
     case Role.AUDITOR:
-      allow('read', ['Connector', 'AuditEvent']);
+      allow('read', ['Connector', 'AuditEvent', 'Automation']);
       break;
     case Role.BOT:
       allow('predict', 'Endpoint');
@@ -100,6 +102,8 @@ export function defineAbility(principal: Principal): AppAbility {
       allow('create', 'Kpi');
       allow(['create', 'update'], ['Run', 'Artifact']);
       allow(['read', 'operate'], 'Connector');
+      // Reads and tests automations; does not define them.
+      allow(['read', 'operate'], 'Automation');
       break;
     case Role.ADMIN:
       allow('manage', 'all');

@@ -39,12 +39,18 @@ export class RequestContext {
   /**
    * A context for the hub's own actors (jobs, the rollout driver, syncs, the seed): acts with every
    * right; the audit trail records it as role SYSTEM under `name`, and `requestId` (default: the name)
-   * ties its changes together, e.g. `rollout:<id>`.
+   * ties its changes together, e.g. `rollout:<id>`. `projectIds` limits it to those projects (an
+   * automation acts within its own project only).
    */
-  static system(logger: Logger, name: string, requestId = name): RequestContext {
+  static system(
+    logger: Logger,
+    name: string,
+    requestId = name,
+    projectIds: string[] | null = null,
+  ): RequestContext {
     return new RequestContext(
       requestId,
-      { keyId: SYSTEM_KEY_ID, name, role: 'ADMIN' as Principal['role'], projectIds: null },
+      { keyId: SYSTEM_KEY_ID, name, role: 'ADMIN' as Principal['role'], projectIds },
       logger,
       true,
     );

@@ -20,6 +20,8 @@ export const LOCK_SPACES = {
   sync: 0x6e73,
   /** One step of a rollout's driver (key: the rollout's id). */
   rollout: 0x726f,
+  /** Runners claiming automation runs (key 0: one lock, so concurrency limits hold across replicas). */
+  automation: 0x6175,
 } as const;
 export type LockSpace = keyof typeof LOCK_SPACES;
 

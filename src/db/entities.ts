@@ -25,6 +25,7 @@ import { AuditEvent } from '../platform/audit/audit-event.entity';
 import { OutboxConsumer, OutboxEvent } from '../platform/outbox/outbox-event.entity';
 import { ImpactAssessment } from '../modules/governance/impact-assessment.entity';
 import { HubState } from '../modules/hub-state/hub-state.entity';
+import { Automation, AutomationRun } from '../modules/automations/automation.entity';
 
 /** Every entity, listed once: the data source and the migration generator both read this. */
 export const entities = [
@@ -66,4 +67,6 @@ export const entities = [
   OutboxConsumer,
   ImpactAssessment,
   HubState,
+  Automation,
+  AutomationRun,
 ];

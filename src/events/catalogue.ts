@@ -234,6 +234,38 @@ export interface ApiKeyRevoked {
   projectIds: string[] | null;
 }
 
+/** An automation run as events carry it (its trigger document is not: it may hold personal data). */
+export interface AutomationRunJson {
+  id: string;
+  automationId: string;
+  projectId: string;
+  triggerKey: string;
+  automationVersion: number;
+  status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  steps: Array<{
+    name: string;
+    kind: string;
+    status: 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+    error: string | null;
+    errorKind: string | null;
+    attempts: number;
+    startedAt: Instant | null;
+    finishedAt: Instant | null;
+  }>;
+  attempts: number;
+  nextAttemptAt: Instant;
+  error: string | null;
+  errorKind: string | null;
+  createdAt: Instant;
+  finishedAt: Instant | null;
+}
+
+export interface AutomationRunChanged {
+  projectId: string;
+  automationId: string;
+  run: AutomationRunJson;
+}
+
 /** Every event type and its payload. */
 export interface DomainEvents {
   'project.created': ProjectCreated;
@@ -248,6 +280,7 @@ export interface DomainEvents {
   'sync-run.changed': SyncRunChanged;
   'records.synced': RecordsSynced;
   'kpi-points.recorded': KpiPointsRecorded;
+  'automation-run.changed': AutomationRunChanged;
 }
 
 export type EventType = keyof DomainEvents;

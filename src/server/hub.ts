@@ -358,7 +358,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   if (config.schedulerEnabled) {
     // Every replica flushes its own SLA minutes; the worker role also runs the shared, locked jobs.
     services.scheduler.start((job) => job.everyReplica === true || config.role !== 'api');
-    if (config.role !== 'api') await services.connectorSchedules.start();
+    if (config.role !== 'api') {
+      await services.connectorSchedules.start();
+      services.automationDispatcher.start();
+      services.automationRunner.start();
+    }
   }
 
   let closing: Promise<void> | undefined;

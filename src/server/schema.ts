@@ -17,6 +17,7 @@ import { ConnectorResolver } from '../modules/connectors/connector.resolver';
 import { KpiResolver } from '../modules/kpis/kpi.resolver';
 import { AuditResolver } from '../modules/audit/audit.resolver';
 import { ImpactAssessmentResolver } from '../modules/governance/impact-assessment.resolver';
+import { AutomationResolver } from '../modules/automations/automation.resolver';
 import { LocalEventBus } from '../events';
 import { guardArguments } from './argument-guard';
 import { bindServices } from './schema-services';
@@ -42,6 +43,7 @@ export const resolvers: NonEmptyArray<new (services: Services) => object> = [
   KpiResolver,
   AuditResolver,
   ImpactAssessmentResolver,
+  AutomationResolver,
 ];
 
 export const SCHEMA_FILE = path.join(projectRoot, 'graphql', 'schema.graphql');

@@ -18,6 +18,11 @@ import { ReplayService } from '../modules/predictions/replay.service';
 import { createEventBus, type EventBus } from '../events';
 import { scheduledJobs } from '../jobs/jobs';
 import { RolloutService } from '../modules/rollouts/rollout.service';
+import { AutomationDispatcher } from '../modules/automations/automation-dispatcher';
+import { AutomationRunner, type AutomationRunnerOptions } from '../modules/automations/automation-runner';
+import { AutomationSteps } from '../modules/automations/automation-steps';
+import { AutomationService } from '../modules/automations/automation.service';
+import { WebhookSender, type WebhookSenderDeps } from '../modules/automations/webhook-sender';
 import { RolloutApprovalService } from '../modules/rollouts/rollout-approval.service';
 import { RolloutDriver } from '../modules/rollouts/rollout-driver';
 import { RolloutTransitions } from '../modules/rollouts/rollout-transitions';
@@ -98,6 +103,12 @@ export interface Services {
   syncedRecords: SyncedRecordService;
   /** Each connector's cron schedule; started on the worker role. */
   connectorSchedules: ConnectorSchedules;
+  /** Automations: definitions, runs, dry runs. */
+  automations: AutomationService;
+  /** Turns domain events into automation runs; started on the worker role. */
+  automationDispatcher: AutomationDispatcher;
+  /** Carries out automation runs; started on the worker role. */
+  automationRunner: AutomationRunner;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
   close(): Promise<void>;
 }
@@ -108,6 +119,10 @@ export interface ServiceOptions {
   connectorHttp?: ConnectorEnv['http'];
   /** How idempotency claims around vendor calls wait and expire. */
   idempotencyClaims?: ClaimOptions;
+  /** How automation runners poll, lease and back off (tests shorten them). */
+  automationRunner?: AutomationRunnerOptions;
+  /** Outbound webhooks' HTTP tuning. */
+  webhookHttp?: WebhookSenderDeps['http'];
 }
 
 export function createServices(
@@ -232,6 +247,15 @@ export function createServices(
   });
   const syncedRecords = new SyncedRecordService({ db, projects, connectors });
   const connectorSchedules = new ConnectorSchedules({ logger, connectors });
+  const runs = new RunService({ ...platform, projects });
+  const webhooks = new WebhookSender({ secretKey, now, http: options.webhookHttp });
+  const automationSteps = new AutomationSteps({ logger, predictions, connectors, runs, webhooks });
+  const automations = new AutomationService({ ...platform, projects, outbox, steps: automationSteps });
+  const automationDispatcher = new AutomationDispatcher({ ...platform, outbox, steps: automationSteps });
+  const automationRunner = new AutomationRunner(
+    { ...platform, steps: automationSteps },
+    options.automationRunner,
+  );
   relay.start();
   return {
     db,
@@ -247,7 +271,7 @@ export function createServices(
     datasets: new DatasetService({ ...platform, projects, artifacts }),
     models,
     modelCards,
-    runs: new RunService({ ...platform, projects }),
+    runs,
     runtime,
     predictionLog,
     endpoints,
@@ -273,7 +297,12 @@ export function createServices(
     connectors,
     syncedRecords,
     connectorSchedules,
+    automations,
+    automationDispatcher,
+    automationRunner,
     async close() {
+      await automationDispatcher.close();
+      await automationRunner.close();
       await scheduler.stop();
       await connectorSchedules.stop();
       await syncRunner.close();

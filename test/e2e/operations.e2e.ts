@@ -301,6 +301,37 @@ describe('graphql/operations', () => {
       const tickets = await run<{ tickets: { edges: unknown[] } }>('Tickets');
       expect(tickets.tickets.edges.length).toBeGreaterThan(0);
       await run('RunConnectorAction');
+      // An automation on the connector's new tickets: defined, tried dry, changed, paused and resumed,
+      // then run on a ticket synced after it (the hub's dispatcher and runner, stepped here).
+      values.automationId = (
+        await run<{ createAutomation: { id: string } }>('CreateAutomation')
+      ).createAutomation.id;
+      const tried = await run<{ testAutomation: { matched: boolean; steps: Array<{ status: string }> } }>(
+        'TestAutomation',
+      );
+      expect(tried.testAutomation.matched).toBe(true);
+      expect(tried.testAutomation.steps[0].status).toBe('SUCCEEDED');
+      await run('UpdateAutomation');
+      await run('PauseAutomation');
+      await run('ResumeAutomation');
+      await run('Automations');
+      await run('Automation');
+      zendesk.addTicket('Cannot log in after the password reset');
+      // A new sync (the example's idempotency key would answer with the first one).
+      await hub.gqlOk('mutation($id: ID!) { syncConnector(id: $id) { id } }', { id: values.connectorId });
+      for (;;) {
+        const { connector: c } = await run<{ connector: { lastRun: { status: string } } }>('Connector');
+        if (c.lastRun.status !== 'RUNNING') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      while (await hub.services.automationDispatcher.step());
+      await hub.services.automationRunner.drain();
+      const runs = await run<{ automationRuns: { edges: Array<{ node: { id: string; status: string } }> } }>(
+        'AutomationRuns',
+      );
+      expect(runs.automationRuns.edges.map((e) => e.node.status)).toEqual(['SUCCEEDED']);
+      values.automationRunId = runs.automationRuns.edges[0].node.id;
+      await run('AutomationRun');
       await run('RpaJobs');
       await run('QueueItems');
       await run('CrmContacts');

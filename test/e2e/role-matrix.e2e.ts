@@ -223,6 +223,32 @@ describe('role matrix', () => {
       }),
     },
     'subscription.syncRunChanged': { vars: () => ({ project: f.slug, connector: f.connectorId }) },
+    'query.automations': { vars: () => ({ project: f.slug, first: 5 }) },
+    'query.automation': { vars: () => ({ id: f.automationId }) },
+    'query.automationRuns': { vars: () => ({ automation: f.automationId, first: 5 }) },
+    'query.automationRun': { vars: () => ({ id: f.automationRunId }) },
+    'mutation.createAutomation': {
+      vars: () => ({
+        input: {
+          project: f.slug,
+          name: unique('matrix'),
+          trigger: { kind: 'EVENT', event: 'drift.reported' },
+          steps: [{ name: 'always', kind: 'CONDITION', input: 'true' }],
+        },
+      }),
+    },
+    'mutation.updateAutomation': {
+      vars: async ({ allowed }) => ({
+        input: { automation: allowed ? await f.freshAutomation() : f.automationId, maxAttempts: 3 },
+      }),
+    },
+    'mutation.pauseAutomation': {
+      vars: async ({ allowed }) => ({ id: allowed ? await f.freshAutomation() : f.automationId }),
+    },
+    'mutation.resumeAutomation': {
+      vars: async ({ allowed }) => ({ id: allowed ? await f.freshAutomation() : f.automationId }),
+    },
+    'mutation.testAutomation': { vars: () => ({ automation: f.automationId, document: { event: {} } }) },
 
     'query.modelCard': { vars: () => ({ versionId: f.versionIds[0] }) },
     'mutation.updateModelCard': {

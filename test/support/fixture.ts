@@ -45,6 +45,8 @@ export class ProjectFixture {
   /** Submitted by the admin key, waiting for a decision. */
   assessmentId = '';
   connectorId = '';
+  automationId = '';
+  automationRunId = '';
   /** Every connector made here, so `close()` can wait for their syncs. */
   private readonly connectorIds: string[] = [];
   kpi = 'csat';
@@ -149,6 +151,17 @@ export class ProjectFixture {
     await ops.run('SyncConnector', { id: this.connectorId });
     await this.syncsDone();
 
+    // An automation on alerts, and one run of it (the dispatcher and runner stepped here).
+    this.automationId = await this.freshAutomation();
+    await this.freshAlert();
+    while (await this.hub.services.automationDispatcher.step());
+    await this.hub.services.automationRunner.drain();
+    const runs = await ops.run<{ automationRuns: { edges: Array<{ node: { id: string } }> } }>(
+      'AutomationRuns',
+      { automation: this.automationId, first: 1 },
+    );
+    this.automationRunId = runs.automationRuns.edges[0].node.id;
+
     await ops.run('DefineKpi', {
       input: { project: this.slug, key: this.kpi, name: 'Customer satisfaction', unit: 'score' },
     });
@@ -240,6 +253,21 @@ export class ProjectFixture {
         sections: ASSESSMENT,
       })
     ).submitImpactAssessment.id;
+  }
+
+  /** A new automation of the project: on each alert change, a condition that holds. */
+  async freshAutomation(): Promise<string> {
+    const { id } = (
+      await this.ops.run<{ createAutomation: { id: string } }>('CreateAutomation', {
+        input: {
+          project: this.slug,
+          name: unique('on-alerts'),
+          trigger: { kind: 'EVENT', event: 'alert.changed' },
+          steps: [{ name: 'always', kind: 'CONDITION', input: 'true' }],
+        },
+      })
+    ).createAutomation;
+    return id;
   }
 
   /** A new Zendesk connector on the fake. */

@@ -132,6 +132,17 @@ export const POLICY: Record<string, Rule> = {
   'mutation.runConnectorAction': connectorOperators,
   'subscription.syncRunChanged': connectorReaders,
 
+  // Automations: their runs carry synced records and model answers, so they are read as connectors are.
+  'query.automations': connectorReaders,
+  'query.automation': connectorReaders,
+  'query.automationRuns': connectorReaders,
+  'query.automationRun': connectorReaders,
+  'mutation.createAutomation': connectorEditors,
+  'mutation.updateAutomation': connectorEditors,
+  'mutation.pauseAutomation': connectorEditors,
+  'mutation.resumeAutomation': connectorEditors,
+  'mutation.testAutomation': connectorOperators,
+
   // Governance.
   'query.auditLog': auditReaders,
   'query.verifyAuditChain': auditReaders,

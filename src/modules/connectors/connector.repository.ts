@@ -1,5 +1,7 @@
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
+import { isUuid } from '../../common/validate';
 import { Connector } from './connector.entity';
+import { CrmContact, CrmDeal, RpaJob, RpaQueueItem, Ticket } from './synced-record.entity';
 import { RECORD_TABLES } from './record-tables';
 
 const TABLES = new Set(Object.values(RECORD_TABLES).map((t) => t.table));
@@ -33,4 +35,45 @@ export async function deleteRecordsBefore(
     [projectId, before, limit],
   )) as Array<{ n: number }>;
   return n;
+}
+
+const ENTITY_OF_KIND = {
+  ticket: Ticket,
+  rpa_job: RpaJob,
+  queue_item: RpaQueueItem,
+  crm_contact: CrmContact,
+  crm_deal: CrmDeal,
+} as const;
+
+/** A synced record as other modules see it: its typed columns, as the GraphQL type shows them. */
+export type SyncedRecordRow = Ticket | RpaJob | RpaQueueItem | CrmContact | CrmDeal;
+
+/** The records of one connector with these vendor ids, of a record kind (ticket, rpa_job, ...). */
+export function syncedRecords(
+  manager: EntityManager,
+  kind: string,
+  connectorId: string,
+  externalIds: readonly string[],
+): Promise<SyncedRecordRow[]> {
+  const entity = ENTITY_OF_KIND[kind as keyof typeof ENTITY_OF_KIND];
+  if (!entity) throw new Error(`${kind} is not a record kind`);
+  if (externalIds.length === 0) return Promise.resolve([]);
+  return manager.getRepository<SyncedRecordRow>(entity).find({
+    where: { connectorId, externalId: In([...externalIds]) },
+  });
+}
+
+/** A connector of the project by id or name, or null. */
+export function connectorInProject(
+  manager: EntityManager,
+  projectId: string,
+  ref: string,
+): Promise<{ id: string; kind: string; name: string } | null> {
+  const where = isUuid(ref)
+    ? [
+        { projectId, id: ref },
+        { projectId, name: ref },
+      ]
+    : [{ projectId, name: ref }];
+  return manager.getRepository(Connector).findOne({ select: { id: true, kind: true, name: true }, where });
 }

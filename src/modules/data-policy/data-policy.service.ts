@@ -184,6 +184,25 @@ export class DataPolicyService implements FeatureRedactor {
   }
 
   /**
+   * An automation run as a caller may see it: when the project marks any field personal (a synced field
+   * or a prediction feature) and the caller lacks `readPersonalData`, each step's input and output is
+   * redacted whole: a mapping may carry a personal value anywhere, so no field-by-field rule could hold.
+   */
+  async automationRun<T extends { projectId: string; steps: Array<{ input: unknown; output: unknown }> }>(
+    ctx: RequestContext,
+    run: T,
+  ): Promise<T> {
+    if (ctx.can('readPersonalData', 'Project', run.projectId)) return run;
+    const policy = await this.policy(run.projectId);
+    if (policy.tables.size === 0 && policy.features.size === 0) return run;
+    const hidden = (value: unknown) => (value == null ? value : REDACTED_RAW);
+    return {
+      ...run,
+      steps: run.steps.map((s) => ({ ...s, input: hidden(s.input), output: hidden(s.output) })),
+    };
+  }
+
+  /**
    * A connector action's answer (the vendor's object): its `raw` redacted for a caller without
    * `readPersonalData` when the project marks any synced field personal.
    */

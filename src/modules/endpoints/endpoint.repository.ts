@@ -36,3 +36,8 @@ export function trafficAt(
  */
 export const endpointIdsOf = (projectIdSql: string): string =>
   `(SELECT id FROM endpoint WHERE project_id = ${projectIdSql})`;
+
+/** Whether the project has an endpoint of this name. */
+export function endpointInProject(manager: EntityManager, projectId: string, name: string): Promise<boolean> {
+  return manager.existsBy(Endpoint, { projectId, name });
+}

@@ -83,6 +83,17 @@ export class PredictionService {
     return prediction;
   }
 
+  /**
+   * `predict` with no effect: the answer is not logged, observed or mirrored to a shadow (an
+   * automation's dry run shows what a step would get).
+   */
+  async predictDry(ctx: RequestContext, args: PredictArgs): Promise<Prediction> {
+    const route = await this.authorizedRoute(ctx, args.endpoint);
+    const requestKey = args.requestKey == null ? randomUUID() : requireKey('requestKey', args.requestKey);
+    const [prediction] = await this.score(route, [args.input], [requestKey], () => 'input', true);
+    return prediction;
+  }
+
   async predictBatch(ctx: RequestContext, args: PredictBatchArgs): Promise<PredictionBatch> {
     const route = await this.authorizedRoute(ctx, args.endpoint);
     const rows = args.inputs;
@@ -185,6 +196,7 @@ export class PredictionService {
     rows: ReadonlyArray<Record<string, unknown>>,
     keys: string[],
     fieldOf: (row: number) => string,
+    dryRun = false,
   ): Promise<Prediction[]> {
     const groups = new Map<string, { role: TrafficRole; indexes: number[] }>();
     keys.forEach((key, i) => {
@@ -224,6 +236,7 @@ export class PredictionService {
           const outputs = await this.runtime.score(version, endpoint.id, batching, features, indexes.length);
           answers = plan.decode(outputs, indexes.length);
         } catch (error) {
+          if (dryRun) throw asServingError(error);
           const latencyMs = performance.now() - started;
           this.record(
             route,
@@ -253,11 +266,12 @@ export class PredictionService {
             latencyMs,
           );
         });
+        if (dryRun) return;
         this.record(route, version.id, rows, keys, indexes, answers, latencyMs, null, false, false);
         this.observe(endpoint, version.id, latencyMs, indexes.length, false);
       }),
     );
-    if (endpoint.shadowVersionId) void this.shadow(route, endpoint.shadowVersionId, rows, keys);
+    if (endpoint.shadowVersionId && !dryRun) void this.shadow(route, endpoint.shadowVersionId, rows, keys);
     return predictions;
   }
 

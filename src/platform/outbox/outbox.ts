@@ -110,8 +110,8 @@ export class Outbox {
   }
 
   /** The newest committed position ('0' for an empty outbox). */
-  async head(): Promise<string> {
-    const [{ head }] = (await this.db.query(
+  async head(manager: Pick<EntityManager, 'query'> = this.db): Promise<string> {
+    const [{ head }] = (await manager.query(
       'SELECT COALESCE(MAX(position), 0)::text AS head FROM outbox_event',
     )) as Array<{ head: string }>;
     return head;
