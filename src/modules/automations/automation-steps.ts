@@ -4,7 +4,7 @@ import type { Logger } from '../../common/logger';
 import { RequestContext } from '../../context/context';
 import type { ConnectorService } from '../connectors/connector.service';
 import type { PredictionService } from '../predictions/prediction.service';
-import { RunKind } from '../runs/run.entity';
+import { RunKind } from '../runs/run.enums';
 import type { RunService } from '../runs/run.service';
 import { compilePlan, type CompiledPlan } from './automation-plan';
 import {

@@ -12,15 +12,10 @@ import {
 import { References } from '../../db/references';
 import { DatasetVersion } from '../datasets/dataset.entity';
 import { Project } from '../projects/project.entity';
+import { RunKind } from './run.enums';
 
-export enum RunKind {
-  TRAINING = 'TRAINING',
-  EVALUATION = 'EVALUATION',
-  DATA_PREPARATION = 'DATA_PREPARATION',
-  BATCH_SCORING = 'BATCH_SCORING',
-  OTHER = 'OTHER',
-}
-registerEnumType(RunKind, { name: 'RunKind' });
+// Other modules import RunKind from ./run.enums, as they may not import this entity file.
+export { RunKind } from './run.enums';
 
 export enum RunStatus {
   QUEUED = 'QUEUED',
