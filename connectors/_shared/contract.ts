@@ -83,6 +83,11 @@ export interface ConnectorSession {
   read(stream: string, state: StreamState | null): AsyncIterable<Page>;
   /** Runs an action; `idempotencyKey` is passed to the vendor where it supports one. */
   act(action: string, input: ConfigValues, idempotencyKey: string | undefined): Promise<ActionResult>;
+  /**
+   * Reads records by the vendor's ids, mapped exactly as `read` maps them: what a webhook only names
+   * (`WebhookDelivery.refs`). Ids the vendor no longer has are left out of the result, not an error.
+   */
+  fetch?(stream: string, externalIds: string[]): Promise<SyncedRecord[]>;
 }
 
 /** A vendor adapter: what the registry lists. */
@@ -92,4 +97,55 @@ export interface ConnectorDefinition {
   actions: ActionSpec[];
   /** `config` and `secrets` have passed `validateFields` against the spec. */
   open(config: ConfigValues, secrets: Record<string, string>, env: ConnectorEnv): ConnectorSession;
+  /** How the vendor's webhooks are verified and read, for kinds that accept them. */
+  webhook?: WebhookSpec;
+}
+
+/** An inbound HTTP request as the hub received it (header names lower-case; the raw body bytes). */
+export interface WebhookRequest {
+  method: string;
+  /** The full URL as the vendor called it, query included (HubSpot signs it). */
+  url: string;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+export type WebhookVerdict = { ok: true } | { ok: false; status: 400 | 401; reason: string };
+
+/** What a verified delivery carries. */
+export interface WebhookDelivery {
+  /** The vendor's id of this delivery/event: the hub refuses a replay of it (409). */
+  deliveryId: string;
+  /** The vendor's event type as sent, e.g. "zen:event-type:ticket.created", "contact.creation", "job.completed". */
+  eventType: string;
+  /** Records carried in full, mapped exactly as a sync maps them (same mapper). */
+  records: Array<{ stream: string; record: SyncedRecord }>;
+  /** Records only named (HubSpot sends ids): the hub reads them with session.fetch(stream, ids). */
+  refs: Array<{ stream: string; externalId: string }>;
+}
+
+/**
+ * How a connector kind takes the vendor's webhooks. `parse` also gets the connector's config (validated
+ * against `spec.config`, as `open` gets it), since mapping depends on it: Zendesk's routing and
+ * request-key custom fields, UiPath's folder and request-key field.
+ */
+export interface WebhookSpec {
+  /**
+   * The secret field of the connector's spec (secrets.<name>) that signs the vendor's webhooks; each kind
+   * lists it in spec.secrets as an optional field, since only connectors taking webhooks need it.
+   */
+  secretField: string;
+  /**
+   * Checks signature and timestamp window (default 5 minutes either side of `now`); never throws.
+   * 401 for a missing header, a wrong signature or a time outside the window, 400 for a malformed header;
+   * the reason never holds the secret nor a signature.
+   */
+  verify(request: WebhookRequest, secret: string, now: Date): WebhookVerdict;
+  /**
+   * Parses a verified body into zero or more deliveries (HubSpot batches up to 100 events in one request).
+   * An event type the adapter does not model gives a delivery with no records and no refs (the hub
+   * acknowledges and ignores it). Malformed JSON or shape: throws a PERMANENT ConnectorError naming what
+   * is wrong.
+   */
+  parse(request: WebhookRequest, config: ConfigValues): WebhookDelivery[];
 }

@@ -3,3 +3,4 @@ export * from './errors';
 export * from './http';
 export * from './records';
 export * from './validate';
+export * from './webhook';

@@ -84,6 +84,33 @@ export class HubspotClient {
     };
   }
 
+  /**
+   * `POST /crm/v3/objects/{type}/batch/read` for at most 100 ids. Ids HubSpot does not have (deleted,
+   * merged away, never existed) are missing from the results, which it answers with a 207 and an
+   * OBJECT_NOT_FOUND error; any other error in that list fails the read.
+   */
+  async batchRead(type: HubspotObjectType, ids: string[], properties: string[]): Promise<HubspotObject[]> {
+    const operation = `read ${type} by id`;
+    const body = await this.call(
+      'POST',
+      `/crm/v3/objects/${type}/batch/read`,
+      operation,
+      type,
+      { archived: 'false' },
+      { inputs: ids.map((id) => ({ id })), properties },
+    );
+    if (!isRecord(body) || !Array.isArray(body.results) || !body.results.every(isRecord))
+      throw temporary(`HubSpot ${operation}: the reply has no list of results`);
+    const errors = Array.isArray(body.errors) ? body.errors : [];
+    const failure = errors.find((e) => !isRecord(e) || e.category !== 'OBJECT_NOT_FOUND');
+    if (failure !== undefined) {
+      const category =
+        isRecord(failure) && typeof failure.category === 'string' ? failure.category : 'unknown';
+      throw permanent(`HubSpot ${operation}: the batch failed in part (${category.slice(0, 60)})`);
+    }
+    return body.results;
+  }
+
   private async call(
     method: 'GET' | 'POST',
     path: string,

@@ -129,6 +129,41 @@ export async function* readStream(
   }
 }
 
+/** HubSpot's batch read takes at most this many ids. */
+const BATCH_READ_MAX = 100;
+
+/**
+ * Reads records by id, asking for the properties a sync asks for and mapping them as it does. Ids
+ * HubSpot no longer has are left out; repeated ids are read once.
+ */
+export async function readByIds(
+  client: HubspotClient,
+  stream: HubspotStream,
+  ids: string[],
+  options: MapOptions,
+): Promise<SyncedRecord[]> {
+  const name = stream.descriptor.name;
+  const wanted = [...new Set(ids)];
+  const bad = wanted.find((id) => !isId(id));
+  if (bad !== undefined)
+    throw permanent(`HubSpot ${name}: ${JSON.stringify(bad.slice(0, 40))} is not a HubSpot record id`);
+  const properties = [...new Set([...stream.properties, options.requestKeyProperty])];
+  const records: SyncedRecord[] = [];
+  for (let from = 0; from < wanted.length; from += BATCH_READ_MAX) {
+    const objects = await client.batchRead(
+      stream.objectType,
+      wanted.slice(from, from + BATCH_READ_MAX),
+      properties,
+    );
+    for (const [index, object] of objects.entries()) {
+      if (typeof object.id !== 'string' || !isId(object.id))
+        throw permanent(`HubSpot ${name}: result ${index} of a read by id has no usable id`);
+      records.push(stream.map(object as HubspotObject & { id: string }, options));
+    }
+  }
+  return records;
+}
+
 /** Records modified at or after `since`, oldest first. */
 function rangeSearch(
   stream: HubspotStream,

@@ -13,6 +13,7 @@ import { ConnectorError, badField, permanent } from '../_shared/errors';
 import { validateFields } from '../_shared/validate';
 import { DuplicateReferenceError, UiPathClient } from './client';
 import { type UiPathStream, readStream } from './sync';
+import { uipathWebhook } from './webhook';
 
 const ADD_QUEUE_ITEM: ActionSpec = {
   name: 'addQueueItem',
@@ -105,6 +106,12 @@ export const uipath: ConnectorDefinition = {
         required: true,
         description: 'External application App Secret.',
       },
+      {
+        name: uipathWebhook.secretField,
+        type: 'string',
+        description:
+          'The secret set on the Orchestrator webhook (it signs X-UiPath-Signature); needed only to take webhooks.',
+      },
     ],
   },
   streams: [
@@ -113,6 +120,7 @@ export const uipath: ConnectorDefinition = {
   ],
   actions: [ADD_QUEUE_ITEM],
   open: (config, secrets, env) => new UiPathSession(config, secrets, env),
+  webhook: uipathWebhook,
 };
 
 class UiPathSession implements ConnectorSession {

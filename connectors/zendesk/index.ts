@@ -9,10 +9,10 @@ import type {
 } from '../_shared';
 import { ZendeskClient } from './client';
 import type { TicketWrite } from './client';
+import { optionalInteger, ticketMapping } from './mapper';
 import type { TicketMapping } from './mapper';
-import { readTickets, ticketState } from './sync';
-
-const TICKETS = 'tickets';
+import { TICKETS, readTickets, ticketState } from './sync';
+import { zendeskWebhook } from './webhook';
 
 const actions: ActionSpec[] = [
   {
@@ -108,19 +108,25 @@ export const zendesk: ConnectorDefinition = {
         description: 'Id of the ticket custom field a model sets (routing).',
       },
     ],
-    secrets: [{ name: 'apiToken', type: 'string', required: true, description: 'Zendesk API token.' }],
+    secrets: [
+      { name: 'apiToken', type: 'string', required: true, description: 'Zendesk API token.' },
+      {
+        name: zendeskWebhook.secretField,
+        type: 'string',
+        description:
+          'Signing secret of the Zendesk webhook subscribed to ticket events (it signs X-Zendesk-Webhook-Signature); needed only to take webhooks.',
+      },
+    ],
   },
   streams: [{ name: TICKETS, recordKind: 'ticket', primaryKey: 'id', cursorField: 'updated_at' }],
   actions,
+  webhook: zendeskWebhook,
   open(config: ConfigValues, secrets: Record<string, string>, env: ConnectorEnv): ConnectorSession {
     const client = new ZendeskClient(
       { baseUrl: String(config.baseUrl), email: String(config.email), apiToken: secrets.apiToken },
       env,
     );
-    const mapping: TicketMapping = {
-      routingFieldId: optionalInteger(config.routingFieldId),
-      requestKeyFieldId: optionalInteger(config.requestKeyFieldId),
-    };
+    const mapping = ticketMapping(config);
     const startTime = optionalInteger(config.startTime) ?? 0;
     const pageSize = optionalInteger(config.pageSize) ?? 1000;
 
@@ -180,8 +186,4 @@ function customFields(
   set('routing', mapping.routingFieldId, 'routingFieldId');
   set('requestKey', mapping.requestKeyFieldId, 'requestKeyFieldId');
   return fields;
-}
-
-function optionalInteger(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
 }

@@ -1,10 +1,23 @@
 import { permanent } from '../_shared';
-import type { TicketRecord } from '../_shared';
+import type { ConfigValues, TicketRecord } from '../_shared';
 
 /** Which custom fields carry Nerve's values, from the connector config. */
 export interface TicketMapping {
   routingFieldId?: number;
   requestKeyFieldId?: number;
+}
+
+/** The mapping a connector's (validated) config asks for. */
+export function ticketMapping(config: ConfigValues): TicketMapping {
+  return {
+    routingFieldId: optionalInteger(config.routingFieldId),
+    requestKeyFieldId: optionalInteger(config.requestKeyFieldId),
+  };
+}
+
+/** An integer config value, or undefined when the field is unset. */
+export function optionalInteger(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
 }
 
 type Json = Record<string, unknown>;

@@ -4,6 +4,9 @@ import type { ZendeskClient } from './client';
 import { indexMetricSets, mapTicket, ticketId } from './mapper';
 import type { TicketMapping } from './mapper';
 
+/** The connector's one stream. */
+export const TICKETS = 'tickets';
+
 /**
  * The `tickets` stream's position: Zendesk's `after_cursor` once there is one, else the start time of the
  * first export. At end of stream the last cursor is kept, so the next sync asks only for what changed since.

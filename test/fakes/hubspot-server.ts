@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mulberry32 } from '../../src/common/random';
 import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
+import { postWebhook, spoil } from './vendor-webhook';
+import type { WebhookKnobs, WebhookSent } from './vendor-webhook';
 
 export type FakeObjectType = 'contacts' | 'deals';
 
@@ -31,6 +33,15 @@ export interface FakeHubspotRequest {
   outcome?: number | 'fault';
   /** Ids returned, for searches and lists that succeeded. */
   ids?: string[];
+}
+
+/** A batch of CRM events to send to a webhook, one per id, as HubSpot's Webhooks API does. */
+export interface HubspotWebhookEvents extends WebhookKnobs {
+  /** `contact.creation`, `deal.propertyChange`, `contact.deletion`, … */
+  type: string;
+  ids: string[];
+  /** For `*.propertyChange`: the property that changed (its current value is sent). */
+  propertyName?: string;
 }
 
 export interface FakeHubspotOptions {
@@ -71,6 +82,26 @@ const OPERATORS = new Set(['EQ', 'NEQ', 'GT', 'GTE', 'LT', 'LTE', 'HAS_PROPERTY'
 /** Seeded data starts here. */
 export const FAKE_EPOCH_MS = Date.UTC(2024, 0, 1);
 
+const PORTAL_ID = 62_515;
+const APP_ID = 54_321;
+/** HubSpot's batch endpoints take at most this many inputs. */
+const BATCH_MAX = 100;
+/** The percent-encodings HubSpot decodes in the URI it signs (signature v3). */
+const SIGNED_URI_DECODED: Record<string, string> = {
+  '%3A': ':',
+  '%2F': '/',
+  '%3F': '?',
+  '%40': '@',
+  '%21': '!',
+  '%24': '$',
+  '%27': "'",
+  '%28': '(',
+  '%29': ')',
+  '%2A': '*',
+  '%2C': ',',
+  '%3B': ';',
+};
+
 class HubspotError extends Error {
   constructor(
     readonly status: number,
@@ -82,8 +113,10 @@ class HubspotError extends Error {
 }
 
 /**
- * HubSpot's CRM v3 on 127.0.0.1: list (`GET /crm/v3/objects/{type}`) and search
- * (`POST /crm/v3/objects/{type}/search`) for contacts and deals, private app tokens as
+ * HubSpot's CRM v3 on 127.0.0.1: list (`GET /crm/v3/objects/{type}`), search
+ * (`POST /crm/v3/objects/{type}/search`) and batch read (`POST /crm/v3/objects/{type}/batch/read`, 207
+ * with OBJECT_NOT_FOUND for ids it lacks) for contacts and deals, webhooks sent as the Webhooks API sends
+ * them (`sendWebhook`), private app tokens as
  * `Authorization: Bearer`, HubSpot's error bodies, and the search API's habits: one sort, AND within a
  * filter group and OR across groups, `after` as an offset, `total`, and no results past `searchCap`
  * (10,000 in HubSpot; an `after` at or past it answers 400). Records sharing a sort value come back in
@@ -117,6 +150,7 @@ export class FakeHubspotServer {
   private readonly server: http.Server;
   private readonly hung = new Set<http.ServerResponse>();
   private nextId = 1;
+  private nextEventId = 3_000_000_001;
   private clockMs: number;
   private address?: string;
 
@@ -194,6 +228,66 @@ export class FakeHubspotServer {
     recordSecret('HubSpot private app token', next);
   }
 
+  /**
+   * Sends one event per id to a webhook URL, in one request, as HubSpot does: a JSON array of
+   * `{eventId, subscriptionId, portalId, appId, occurredAt, subscriptionType, attemptNumber, objectId,
+   * changeSource, …}`, signed per v3 as `base64(HMAC-SHA256(secret, method + uri + body + timestamp))`
+   * (the URI with HubSpot's table of characters decoded) in `X-HubSpot-Signature-v3`, the timestamp
+   * (epoch ms) in `X-HubSpot-Request-Timestamp`, and the v1 signature HubSpot still sends beside it.
+   */
+  async sendWebhook(url: string, secret: string, events: HubspotWebhookEvents): Promise<WebhookSent> {
+    // The hub holds it as a connector secret: the suite's secret scan looks for it.
+    recordSecret('HubSpot app client secret', secret);
+    const [prefix, action] = events.type.split('.');
+    const type: FakeObjectType = prefix === 'deal' ? 'deals' : 'contacts';
+    const at = events.at ?? new Date();
+    const batch = events.ids.map((id) => {
+      const object = this.objects[type].get(id);
+      const event: Record<string, unknown> = {
+        eventId: this.nextEventId++,
+        subscriptionId: prefix === 'deal' ? 12_346 : 12_345,
+        portalId: PORTAL_ID,
+        appId: APP_ID,
+        occurredAt: object?.modifiedMs ?? at.getTime(),
+        subscriptionType: events.type,
+        attemptNumber: 0,
+        objectId: Number(id),
+        changeSource: 'CRM_UI',
+        sourceId: 'userId:45678',
+      };
+      if (action === 'propertyChange') {
+        const name = events.propertyName ?? LAST_MODIFIED[type];
+        Object.assign(event, { propertyName: name, propertyValue: object?.properties[name] ?? '' });
+      }
+      if (action === 'creation') event.changeFlag = 'CREATED';
+      return event;
+    });
+    const body = JSON.stringify(batch);
+    const timestamp = String(at.getTime());
+    const uri = url.replace(
+      /%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi,
+      (e) => SIGNED_URI_DECODED[e.toUpperCase()],
+    );
+    const v3 = createHmac('sha256', secret).update(`POST${uri}${body}${timestamp}`).digest('base64');
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon-executor',
+      'x-hubspot-request-timestamp': timestamp,
+      'x-hubspot-signature-v3': events.badSignature ? spoil(v3) : v3,
+      'x-hubspot-signature': createHash('sha256')
+        .update(secret + body)
+        .digest('hex'),
+      'x-hubspot-signature-version': 'v1',
+    };
+    return postWebhook(
+      url,
+      headers,
+      body,
+      batch.map((e) => String(e.eventId)),
+      events.times,
+    );
+  }
+
   /** The object as the API would send it now (schema change included), with all its properties. */
   wire(type: FakeObjectType, object: FakeCrmObject, properties?: string[]): Record<string, unknown> {
     const names = properties
@@ -255,7 +349,7 @@ export class FakeHubspotServer {
     this.requests.push(entry);
     try {
       const raw = await readBody(req);
-      const route = /^\/crm\/v3\/objects\/(contacts|deals)(\/search)?$/.exec(url.pathname);
+      const route = /^\/crm\/v3\/objects\/(contacts|deals)(\/search|\/batch\/read)?$/.exec(url.pathname);
       if (route) entry.objectType = route[1] as FakeObjectType;
       let body: unknown = undefined;
       if (route?.[2]) {
@@ -275,7 +369,11 @@ export class FakeHubspotServer {
       if (!route)
         throw new HubspotError(404, `No route for ${entry.method} ${url.pathname}`, 'OBJECT_NOT_FOUND');
       const type = route[1] as FakeObjectType;
-      if (route[2]) {
+      if (route[2] === '/batch/read') {
+        if (entry.method !== 'POST') throw new HubspotError(405, 'Method not allowed', 'VALIDATION_ERROR');
+        const read = this.batchRead(type, body);
+        this.answer(res, entry, read, read.errors ? 207 : 200);
+      } else if (route[2]) {
         if (entry.method !== 'POST') throw new HubspotError(405, 'Method not allowed', 'VALIDATION_ERROR');
         this.answer(res, entry, this.search(type, body));
       } else {
@@ -303,11 +401,52 @@ export class FakeHubspotServer {
     res: http.ServerResponse,
     entry: FakeHubspotRequest,
     body: { results: Record<string, unknown>[] },
+    status = 200,
   ): void {
-    entry.outcome = 200;
+    entry.outcome = status;
     entry.ids = body.results.map((r) => String(r.id));
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
+  }
+
+  /** `POST /crm/v3/objects/{type}/batch/read`: by id; ids it lacks are named in an OBJECT_NOT_FOUND error. */
+  private batchRead(
+    type: FakeObjectType,
+    body: unknown,
+  ): { results: Record<string, unknown>[]; errors?: Record<string, unknown>[] } {
+    const inputs = isRecord(body) ? body.inputs : undefined;
+    if (!Array.isArray(inputs)) throw new HubspotError(400, 'Invalid input JSON', 'VALIDATION_ERROR');
+    if (inputs.length > BATCH_MAX)
+      throw new HubspotError(400, `Batch input is limited to ${BATCH_MAX} inputs`, 'VALIDATION_ERROR');
+    const ids = inputs.map((input) => {
+      if (!isRecord(input) || typeof input.id !== 'string')
+        throw new HubspotError(400, 'Each input needs an id', 'VALIDATION_ERROR');
+      return input.id;
+    });
+    const properties = isRecord(body) && Array.isArray(body.properties) ? body.properties.map(String) : [];
+    const at = new Date().toISOString();
+    const found = ids.filter((id) => this.objects[type].has(id));
+    const missing = ids.filter((id) => !this.objects[type].has(id));
+    const noun = type === 'contacts' ? 'CONTACT' : 'DEAL';
+    return {
+      status: 'COMPLETE',
+      results: found.map((id) => this.wire(type, this.objects[type].get(id) as FakeCrmObject, properties)),
+      startedAt: at,
+      completedAt: at,
+      ...(missing.length > 0
+        ? {
+            numErrors: 1,
+            errors: [
+              {
+                status: 'error',
+                category: 'OBJECT_NOT_FOUND',
+                message: `Could not get some ${noun} objects, they may be deleted or not exist. Check that ids are valid.`,
+                context: { ids: missing },
+              },
+            ],
+          }
+        : {}),
+    } as { results: Record<string, unknown>[]; errors?: Record<string, unknown>[] };
   }
 
   /** `GET /crm/v3/objects/{type}`: by id, `after` is the last id returned. */

@@ -1,10 +1,12 @@
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { mulberry32 } from '../../src/common/random';
 import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
+import { postWebhook, spoil } from './vendor-webhook';
+import type { WebhookKnobs, WebhookSent } from './vendor-webhook';
 
 /** How the fake is seeded and who may call it. */
 export interface FakeUiPathOptions {
@@ -24,6 +26,14 @@ export interface FakeUiPathOptions {
   tokenTtlSeconds?: number;
   /** Seeds the generated data. Default 1. */
   seed?: number;
+}
+
+/** An event about one of the fake's jobs or queue items, to send to a webhook as Orchestrator does. */
+export interface UiPathWebhookEvent extends WebhookKnobs {
+  /** `job.created`, `job.started`, `job.completed`, `job.faulted`, `job.stopped`, `queueItem.added`, `queueItem.transactionCompleted`, … */
+  type: string;
+  /** The job's Id for job events, the queue item's for queue item events. */
+  id: number;
 }
 
 /** One request as the fake saw it (never the token). */
@@ -217,6 +227,61 @@ export class FakeUiPathServer {
     return this.snapshot(stream)
       .map((r) => r.Id)
       .sort((a, b) => a - b);
+  }
+
+  /**
+   * Sends an event about a job or queue item, as it is now, to a webhook URL the way Orchestrator does:
+   * `{Type, EventId, Timestamp, Job | Jobs, TenantId, OrganizationUnitId, FolderId}` or `{…, QueueItem |
+   * QueueItems, Queue}`, the objects in the slimmer shape of webhook events (no LastModificationTime;
+   * jobs past `job.created` without ReleaseName and InputArguments), signed as
+   * `base64(HMAC-SHA256(secret, body))` in `X-UiPath-Signature`.
+   */
+  async sendWebhook(url: string, secret: string, event: UiPathWebhookEvent): Promise<WebhookSent> {
+    // The hub holds it as a connector secret: the suite's secret scan looks for it.
+    recordSecret('UiPath webhook secret', secret);
+    const at = event.at ?? new Date();
+    const eventId = randomBytes(16).toString('hex');
+    const payload: Record<string, unknown> = {
+      Type: event.type,
+      EventId: eventId,
+      Timestamp: `${at.toISOString().slice(0, 23)}0000Z`,
+    };
+    if (event.type.startsWith('job.')) {
+      const job = this.jobs.get(event.id);
+      if (!job) throw new Error(`fake UiPath: no job ${event.id}`);
+      const several = event.type === 'job.created' || event.type === 'job.stopped';
+      payload[several ? 'Jobs' : 'Job'] = several ? [eventJob(job, event.type)] : eventJob(job, event.type);
+      Object.assign(payload, {
+        TenantId: 1,
+        OrganizationUnitId: job.OrganizationUnitId,
+        FolderId: job.OrganizationUnitId,
+      });
+    } else if (event.type.startsWith('queueItem.')) {
+      const item = this.items.get(event.id);
+      if (!item) throw new Error(`fake UiPath: no queue item ${event.id}`);
+      const queue = this.queues.find((q) => q.Id === item.QueueDefinitionId);
+      const wire = eventItem(item);
+      if (event.type === 'queueItem.added') payload.QueueItems = [wire];
+      else payload.QueueItem = wire;
+      payload.Queue = queue && {
+        Id: queue.Id,
+        Name: queue.Name,
+        Description: '',
+        MaxNumberOfRetries: 0,
+        AcceptAutomaticallyRetry: false,
+        EnforceUniqueReference: queue.EnforceUniqueReference,
+      };
+      Object.assign(payload, { TenantId: 1, FolderId: item.OrganizationUnitId, UserId: 4947 });
+    } else {
+      throw new Error(`fake UiPath: it sends no ${event.type} events`);
+    }
+    const body = JSON.stringify(payload);
+    const signature = createHmac('sha256', secret).update(body).digest('base64');
+    const headers = {
+      'content-type': 'application/json; charset=utf-8',
+      'x-uipath-signature': event.badSignature ? spoil(signature) : signature,
+    };
+    return postWebhook(url, headers, body, [eventId], event.times);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -523,6 +588,41 @@ export class FakeUiPathServer {
     }
     send(res, 201, { '@odata.context': `${this.address}/odata/$metadata#QueueItems/$entity`, ...item });
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Webhook events carry slimmer objects than the OData API.
+
+/** A job as job events carry it: `job.created` with its release name and arguments, later ones without. */
+function eventJob(job: Row, type: string): Record<string, unknown> {
+  const robot = job.RobotRef as { Id: number; Name: string } | undefined;
+  const base = {
+    Id: job.Id,
+    Key: job.Key,
+    State: job.State,
+    Robot: robot ? { Id: robot.Id, Name: robot.Name, MachineName: job.HostMachineName } : null,
+    Release: { ProcessKey: job.ReleaseName },
+  };
+  if (type === 'job.created')
+    return {
+      ...base,
+      Source: job.Source,
+      SourceType: job.SourceType,
+      BatchExecutionKey: job.BatchExecutionKey,
+      ReleaseName: job.ReleaseName,
+      Type: job.Type,
+      InputArguments: job.InputArguments,
+      OutputArguments: null,
+    };
+  return { ...base, StartTime: job.StartTime, EndTime: job.EndTime, Info: job.Info, OutputArguments: {} };
+}
+
+/** A queue item as queue item events carry it: no LastModificationTime nor folder. */
+function eventItem(item: Row): Record<string, unknown> {
+  const { LastModificationTime: _modified, OrganizationUnitId: _folder, ...rest } = item;
+  delete rest.OrganizationUnitFullyQualifiedName;
+  delete rest.RowVersion;
+  return rest;
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
+import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { mulberry32 } from '../../src/common/random';
 import { recordSecret } from '../support/run-record';
 import { FaultInjector } from './faults';
 import { closeServer, listenOnLoopback } from './loopback';
+import { postWebhook, spoil } from './vendor-webhook';
+import type { WebhookKnobs, WebhookSent } from './vendor-webhook';
 
 /** A ticket as the fake keeps it; served in Zendesk's JSON shape. Times are unix seconds. */
 export interface FakeTicket {
@@ -46,6 +49,15 @@ export interface SchemaChange {
   missingFields?: boolean;
 }
 
+/** A ticket event to send to a webhook, as Zendesk's event subscriptions do. */
+export interface ZendeskWebhookEvent extends WebhookKnobs {
+  /** `ticket.created`, `ticket.status_changed`, … (the `zen:event-type:` prefix may be left out). */
+  type: string;
+  ticketId: number;
+  /** For `ticket.custom_field_changed`: the field that changed. Default the routing field. */
+  fieldId?: number;
+}
+
 /** One request as the fake saw it; never the Authorization header. */
 export interface ZendeskRequestLog {
   method: string;
@@ -56,6 +68,7 @@ export interface ZendeskRequestLog {
 }
 
 const BASE_TIME = 1_700_000_000;
+const ACCOUNT_ID = 12_514_403;
 const STATUSES = ['new', 'open', 'pending', 'hold', 'solved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const CHANNELS = ['email', 'web', 'api', 'chat'];
@@ -192,6 +205,57 @@ export class FakeZendeskServer {
   /** Deletes a ticket: it stays in the export with status `deleted`. */
   deleteTicket(id: number): FakeTicket {
     return this.modifyTicket(id, { status: 'deleted' });
+  }
+
+  /**
+   * Sends an event about a ticket, as it is now, to a webhook URL the way Zendesk does: the event
+   * subscription payload (`type`, `id`, `time`, `subject` `zen:ticket:<id>`, `detail` the ticket with
+   * string ids and upper-case status and priority, `event` what changed), signed as
+   * `base64(HMAC-SHA256(secret, timestamp + body))` in `X-Zendesk-Webhook-Signature` with the timestamp
+   * in `X-Zendesk-Webhook-Signature-Timestamp`.
+   */
+  async sendWebhook(url: string, secret: string, event: ZendeskWebhookEvent): Promise<WebhookSent> {
+    // The hub holds it as a connector secret: the suite's secret scan looks for it.
+    recordSecret('Zendesk webhook signing secret', secret);
+    const ticket = this.store.get(event.ticketId);
+    if (!ticket) throw new RangeError(`fake Zendesk: no ticket ${event.ticketId}`);
+    const type = event.type.startsWith('zen:') ? event.type : `zen:event-type:${event.type}`;
+    const at = event.at ?? new Date();
+    const id = randomUUID();
+    const body = JSON.stringify({
+      type,
+      account_id: ACCOUNT_ID,
+      id,
+      time: at.toISOString(),
+      zendesk_event_version: '2022-11-06',
+      subject: `zen:ticket:${ticket.id}`,
+      detail: eventDetail(ticket),
+      event: this.change(type, ticket, event.fieldId ?? this.routingFieldId),
+    });
+    const timestamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const signature = createHmac('sha256', secret)
+      .update(timestamp + body)
+      .digest('base64');
+    const headers = {
+      'content-type': 'application/json; charset=utf-8',
+      'user-agent': 'Zendesk Webhook',
+      'x-zendesk-webhook-id': '01GK8E6BKWMJZD2T8Y5AXJQMG5',
+      'x-zendesk-webhook-signature': event.badSignature ? spoil(signature) : signature,
+      'x-zendesk-webhook-signature-timestamp': timestamp,
+    };
+    return postWebhook(url, headers, body, [id], event.times);
+  }
+
+  /** The `event` object: the new status or priority, or the custom field's new value. */
+  private change(type: string, ticket: FakeTicket, fieldId: number): Record<string, unknown> {
+    if (type.endsWith('.status_changed')) return { current: ticket.status.toUpperCase() };
+    if (type.endsWith('.priority_changed')) return { current: ticket.priority?.toUpperCase() ?? null };
+    if (type.endsWith('.custom_field_changed'))
+      return {
+        current: { value: ticket.customFields[fieldId] ?? null },
+        custom_field: { id: String(fieldId), title: `Field ${fieldId}`, type: 'text' },
+      };
+    return {};
   }
 
   private seed(id: number, count: number, random: () => number): FakeTicket {
@@ -531,6 +595,37 @@ export class FakeZendeskServer {
       on_hold_time_in_minutes: { calendar: 0, business: 0 },
     };
   }
+}
+
+/**
+ * A ticket as ticket events carry it in `detail`: the core fields only (no custom fields), ids as
+ * strings, status and priority upper-case.
+ */
+function eventDetail(t: FakeTicket): Record<string, unknown> {
+  const id = (value: number | null) => (value === null ? null : String(value));
+  return {
+    actor_id: String(t.requesterId),
+    assignee_id: id(t.assigneeId),
+    brand_id: '1',
+    created_at: iso(t.createdAt),
+    custom_status: '1',
+    description: t.description,
+    external_id: null,
+    form_id: '1',
+    group_id: id(t.groupId),
+    id: String(t.id),
+    is_public: true,
+    organization_id: null,
+    priority: t.priority?.toUpperCase() ?? null,
+    requester_id: String(t.requesterId),
+    status: t.status.toUpperCase(),
+    subject: t.subject,
+    submitter_id: String(t.requesterId),
+    tags: [...t.tags],
+    type: null,
+    updated_at: iso(t.updatedAt),
+    via: { channel: t.channel },
+  };
 }
 
 /** Like Zendesk's own cursors (base64 of `{updated_at}.0||{id}|`): opaque to clients. */

@@ -28,7 +28,7 @@ export class Connector {
   @Column('text')
   name: string;
 
-  @Field({ description: 'The adapter: hubspot, uipath, zendesk (see connectorKinds)' })
+  @Field({ description: 'The adapter, e.g. zendesk, hubspot, uipath, airflow, argo, temporal (see connectorKinds)' })
   @Column('text')
   kind: string;
 

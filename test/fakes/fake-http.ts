@@ -1,0 +1,50 @@
+import type http from 'node:http';
+
+/** A refusal a fake answers with its vendor's error body. */
+export class FakeHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: http.OutgoingHttpHeaders = {},
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** Answers JSON. */
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** The whole request body. */
+export function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** A JSON body, or `invalid(message)` thrown when it is not JSON. */
+export function parseJsonBody(body: Buffer, invalid: (message: string) => FakeHttpError): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw invalid('the request body is not JSON');
+  }
+}
+
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A lost reply: the work is done, the connection dropped before the answer. */
+export function dropConnection(res: http.ServerResponse): void {
+  res.socket?.destroy();
+}
