@@ -10,6 +10,7 @@ import { ScopeArtifactsToProjects1796476008916 } from './1796476008916-ScopeArti
 import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempotencyKeys';
 import { AddOutbox1796496061824 } from './1796496061824-AddOutbox';
 import { AddAutomations1796527198072 } from './1796527198072-AddAutomations';
+import { AddConnectorWebhookDeliveries1796528135922 } from './1796528135922-AddConnectorWebhookDeliveries';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   ClaimIdempotencyKeys1796476812896,
   AddOutbox1796496061824,
   AddAutomations1796527198072,
+  AddConnectorWebhookDeliveries1796528135922,
 ];

@@ -31,6 +31,13 @@ export interface Config {
   dbApplicationName: string;
   maxArtifactBytes: number;
   maxRequestBytes: number;
+  /** Largest webhook body accepted (vendors' events are kilobytes); more is 413. */
+  maxWebhookBytes: number;
+  /**
+   * The hub's address as vendors call it (scheme, host, optional path prefix), e.g. https://nerve.example.com:
+   * HubSpot signs the URL it called. Default: the request's Host header over http.
+   */
+  publicUrl: string | undefined;
   /**
    * Most lexical tokens in one GraphQL document, enforced while parsing (HTTP and WebSocket): a huge
    * document is refused after this many tokens instead of being parsed and validated whole.
@@ -255,6 +262,8 @@ export function loadConfig(env: Env = process.env): Config {
     // The largest legitimate bodies, recordKpiPoints of 10,000 points and predictBatch of 1,000 rows of
     // ticket text, are 2 to 3 MiB of JSON; more goes through the artifact store.
     maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    maxWebhookBytes: int(env, 'NERVE_MAX_WEBHOOK_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
+    publicUrl: publicUrl(env, problems),
     // Shipped operations are under 700 tokens and the introspection query under 200.
     maxQueryTokens: int(env, 'NERVE_MAX_QUERY_TOKENS', 10_000, 100, 1_000_000, problems),
     corsOrigins: corsOrigins(env, problems),
@@ -276,4 +285,19 @@ export function loadConfig(env: Env = process.env): Config {
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** NERVE_PUBLIC_URL: an http(s) URL without credentials, query or fragment; kept without a trailing slash. */
+function publicUrl(env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  const value = env.NERVE_PUBLIC_URL;
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.search && !url.hash)
+      return url.toString().replace(/\/+$/, '');
+  } catch {
+    // Reported below.
+  }
+  problems.push('NERVE_PUBLIC_URL must be an http(s) URL without credentials, query or fragment');
+  return undefined;
 }

@@ -12,7 +12,12 @@ import { Alert } from '../modules/alerts/alert.entity';
 import { DriftReport } from '../modules/monitoring/drift-report.entity';
 import { EndpointStatsMinute } from '../modules/monitoring/endpoint-stats.entity';
 import { ApprovalRequest, Rollout, RolloutEvent } from '../modules/rollouts/rollout.entity';
-import { Connector, ConnectorStream, SyncRun } from '../modules/connectors/connector.entity';
+import {
+  Connector,
+  ConnectorStream,
+  ConnectorWebhookDelivery,
+  SyncRun,
+} from '../modules/connectors/connector.entity';
 import {
   CrmContact,
   CrmDeal,
@@ -69,4 +74,5 @@ export const entities = [
   HubState,
   Automation,
   AutomationRun,
+  ConnectorWebhookDelivery,
 ];

@@ -158,11 +158,12 @@ export interface SyncRunChanged {
   run: SyncRunJson;
 }
 
-/** One page of a connector stream written: the records it created or changed, by the vendor's ids. */
+/** One page of a connector stream (or one vendor webhook) written: the records it created or changed, by the vendor's ids. */
 export interface RecordsSynced {
   projectId: string;
   connectorId: string;
-  syncRunId: string;
+  /** The sync that wrote them; null when a vendor webhook did. */
+  syncRunId: string | null;
   stream: string;
   /** The typed table's record kind, e.g. ticket, rpa_job, queue_item, crm_contact, crm_deal. */
   kind: string;

@@ -26,6 +26,7 @@ import { createDataSource, migrate } from '../db/data-source';
 import { EmbeddedPostgres } from '../db/embedded-postgres';
 import { startApollo } from './apollo';
 import { ARTIFACT_PATH, serveArtifact } from './artifact-route';
+import { AUTOMATION_WEBHOOK_PATH, CONNECTOR_WEBHOOK_PATH, serveWebhook } from './webhook-route';
 import { CorsPolicy } from './cors';
 import { attachGraphqlWs } from './graphql-ws';
 import { header, readBody, readiness, send, validRequestId } from './http-io';
@@ -276,6 +277,18 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       } else if (pathname === '/metrics') {
         await principalContext(req, requestId);
         send(res, 200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType });
+      } else if (CONNECTOR_WEBHOOK_PATH.test(pathname)) {
+        route = '/webhooks/connectors/:id';
+        const id = CONNECTOR_WEBHOOK_PATH.exec(pathname)![1];
+        await serveWebhook(req, res, config.maxWebhookBytes, config.publicUrl, (request) =>
+          services.connectorWebhooks.receive(id, request),
+        );
+      } else if (AUTOMATION_WEBHOOK_PATH.test(pathname)) {
+        route = '/webhooks/automations/:id';
+        const id = AUTOMATION_WEBHOOK_PATH.exec(pathname)![1];
+        await serveWebhook(req, res, config.maxWebhookBytes, config.publicUrl, (request) =>
+          services.automationTriggers.webhook(id, request),
+        );
       } else {
         const match = ARTIFACT_PATH.exec(pathname);
         if (match) {
@@ -360,6 +373,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     services.scheduler.start((job) => job.everyReplica === true || config.role !== 'api');
     if (config.role !== 'api') {
       await services.connectorSchedules.start();
+      await services.automationSchedules.start();
       services.automationDispatcher.start();
       services.automationRunner.start();
     }

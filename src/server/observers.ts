@@ -31,6 +31,7 @@ export function registerObservers(services: Services, config: Config, hub?: HubO
   );
   // A no-op until the worker starts its schedules.
   services.connectors.changed.push(() => void services.connectorSchedules.refresh());
+  services.automations.changed.push(() => void services.automationSchedules.refresh());
   if (!hub) return;
   hub.metrics.watchInference(services.runtime, services.predictionLog);
   hub.metrics.watchAlerts(services.alerts, services.events);

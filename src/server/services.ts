@@ -21,6 +21,9 @@ import { RolloutService } from '../modules/rollouts/rollout.service';
 import { AutomationDispatcher } from '../modules/automations/automation-dispatcher';
 import { AutomationRunner, type AutomationRunnerOptions } from '../modules/automations/automation-runner';
 import { AutomationSteps } from '../modules/automations/automation-steps';
+import { AutomationTriggers } from '../modules/automations/automation-triggers';
+import { AutomationRunSubscriptions } from '../modules/automations/automation.subscriptions';
+import { ConnectorWebhooks } from '../modules/connectors/connector-webhooks';
 import { AutomationService } from '../modules/automations/automation.service';
 import { WebhookSender, type WebhookSenderDeps } from '../modules/automations/webhook-sender';
 import { RolloutApprovalService } from '../modules/rollouts/rollout-approval.service';
@@ -48,7 +51,7 @@ import { SyncedRecordService } from '../modules/connectors/synced-record.service
 import { embeddedSecretKey, SecretBox } from '../modules/connectors/secret-box';
 import { SyncRunner } from '../modules/connectors/sync-runner';
 import { KpiService } from '../modules/kpis/kpi.service';
-import { ConnectorSchedules } from '../jobs/connector-schedules';
+import { CronSchedules } from '../jobs/cron-schedules';
 import { AuditService } from '../modules/audit/audit.service';
 import { DataPolicyService } from '../modules/data-policy/data-policy.service';
 import { ImpactAssessmentService } from '../modules/governance/impact-assessment.service';
@@ -102,13 +105,20 @@ export interface Services {
   /** What connectors synced: tickets, RPA jobs and queue items, CRM contacts and deals. */
   syncedRecords: SyncedRecordService;
   /** Each connector's cron schedule; started on the worker role. */
-  connectorSchedules: ConnectorSchedules;
+  connectorSchedules: CronSchedules;
   /** Automations: definitions, runs, dry runs. */
   automations: AutomationService;
   /** Turns domain events into automation runs; started on the worker role. */
   automationDispatcher: AutomationDispatcher;
   /** Carries out automation runs; started on the worker role. */
   automationRunner: AutomationRunner;
+  automationRunSubscriptions: AutomationRunSubscriptions;
+  /** Cron ticks and signed requests that start automation runs. */
+  automationTriggers: AutomationTriggers;
+  /** Each scheduled automation's cron; started on the worker role. */
+  automationSchedules: CronSchedules;
+  /** Vendor webhooks into connectors: verified, de-duplicated, their records upserted. */
+  connectorWebhooks: ConnectorWebhooks;
   /** Stops what holds threads and buffers: writes every acknowledged prediction row, ends the workers. */
   close(): Promise<void>;
 }
@@ -246,16 +256,35 @@ export function createServices(
     env: connectorEnv,
   });
   const syncedRecords = new SyncedRecordService({ db, projects, connectors });
-  const connectorSchedules = new ConnectorSchedules({ logger, connectors });
+  const connectorSchedules = new CronSchedules({
+    name: 'connector',
+    logger,
+    list: async () => (await connectors.scheduled()).map((c) => ({ id: c.id, schedule: c.schedule! })),
+    tick: (id, at) => connectors.syncScheduled(id, at),
+  });
   const runs = new RunService({ ...platform, projects });
   const webhooks = new WebhookSender({ secretKey, now, http: options.webhookHttp });
   const automationSteps = new AutomationSteps({ logger, predictions, connectors, runs, webhooks });
-  const automations = new AutomationService({ ...platform, projects, outbox, steps: automationSteps });
+  const automations = new AutomationService({
+    ...platform,
+    projects,
+    outbox,
+    steps: automationSteps,
+    webhooks,
+  });
   const automationDispatcher = new AutomationDispatcher({ ...platform, outbox, steps: automationSteps });
   const automationRunner = new AutomationRunner(
     { ...platform, steps: automationSteps },
     options.automationRunner,
   );
+  const automationTriggers = new AutomationTriggers({ ...platform, steps: automationSteps, webhooks });
+  const automationSchedules = new CronSchedules({
+    name: 'automation',
+    logger,
+    list: () => automationTriggers.scheduled(),
+    tick: (id, at) => automationTriggers.tick(id, at),
+  });
+  const connectorWebhooks = new ConnectorWebhooks({ ...platform, registry, box, kpis, env: connectorEnv });
   relay.start();
   return {
     db,
@@ -300,7 +329,12 @@ export function createServices(
     automations,
     automationDispatcher,
     automationRunner,
+    automationTriggers,
+    automationSchedules,
+    automationRunSubscriptions: new AutomationRunSubscriptions({ events, projects }),
+    connectorWebhooks,
     async close() {
+      await automationSchedules.stop();
       await automationDispatcher.close();
       await automationRunner.close();
       await scheduler.stop();

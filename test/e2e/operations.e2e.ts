@@ -325,7 +325,12 @@ describe('graphql/operations', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       while (await hub.services.automationDispatcher.step());
-      await hub.services.automationRunner.drain();
+      const changed = await runSubscription<{ automationRunChanged: { status: string } }>(
+        'AutomationRunChanged',
+        () => hub.services.automationRunner.drain([project.id]),
+      );
+      expect(changed.automationRunChanged.status).toBe('RUNNING');
+      await run('AutomationSigningSecret');
       const runs = await run<{ automationRuns: { edges: Array<{ node: { id: string; status: string } }> } }>(
         'AutomationRuns',
       );

@@ -249,6 +249,8 @@ describe('role matrix', () => {
       vars: async ({ allowed }) => ({ id: allowed ? await f.freshAutomation() : f.automationId }),
     },
     'mutation.testAutomation': { vars: () => ({ automation: f.automationId, document: { event: {} } }) },
+    'query.automationSigningSecret': { vars: () => ({ id: f.automationId }) },
+    'subscription.automationRunChanged': { vars: () => ({ project: f.slug, automation: f.automationId }) },
 
     'query.modelCard': { vars: () => ({ versionId: f.versionIds[0] }) },
     'mutation.updateModelCard': {

@@ -18,6 +18,7 @@ describe('automations (services)', () => {
   let services: TestServices;
   let admin: RequestContext;
   let project: string;
+  let projectId: string;
   let endpoint: string;
   let zendesk: FakeZendeskServer;
   let connectorId: string;
@@ -26,7 +27,7 @@ describe('automations (services)', () => {
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 100; i++) {
       while (await services.automationDispatcher.step());
-      if ((await services.automationRunner.drain()) === 0) return;
+      if ((await services.automationRunner.drain([projectId])) === 0) return;
     }
     throw new Error('automation runs did not settle');
   };
@@ -74,7 +75,7 @@ describe('automations (services)', () => {
     );
     admin = await services.as(Role.ADMIN);
     project = unique('auto');
-    await services.projects.create(admin, { slug: project, name: 'Automations' });
+    projectId = (await services.projects.create(admin, { slug: project, name: 'Automations' })).id;
     const model = unique('router');
     const { id: modelId } = await services.models.create(admin, {
       project,

@@ -155,7 +155,7 @@ export class ProjectFixture {
     this.automationId = await this.freshAutomation();
     await this.freshAlert();
     while (await this.hub.services.automationDispatcher.step());
-    await this.hub.services.automationRunner.drain();
+    await this.hub.services.automationRunner.drain([this.projectId]);
     const runs = await ops.run<{ automationRuns: { edges: Array<{ node: { id: string } }> } }>(
       'AutomationRuns',
       { automation: this.automationId, first: 1 },

@@ -142,6 +142,8 @@ export const POLICY: Record<string, Rule> = {
   'mutation.pauseAutomation': connectorEditors,
   'mutation.resumeAutomation': connectorEditors,
   'mutation.testAutomation': connectorOperators,
+  'query.automationSigningSecret': connectorEditors,
+  'subscription.automationRunChanged': connectorReaders,
 
   // Governance.
   'query.auditLog': auditReaders,

@@ -16,8 +16,6 @@ import {
   AutomationTriggerKind,
   RecordChange,
 } from './automation.entity';
-import { classify } from './automation-steps';
-import { truthy } from './expressions';
 
 /** One trigger occurrence: the document its run reads, and the key that makes it happen once. */
 interface Occurrence {
@@ -40,12 +38,10 @@ export class AutomationDispatcher {
   private readonly consumer: DurableConsumer;
   private readonly steps: AutomationSteps;
   private readonly now: () => Date;
-  private readonly logger: Platform['logger'];
 
   constructor(deps: AutomationDispatcherDeps, options: { pollMs?: number } = {}) {
     this.steps = deps.steps;
     this.now = deps.now;
-    this.logger = deps.logger;
     this.consumer = new DurableConsumer(deps, {
       name: 'automations',
       types: TRIGGER_EVENTS,
@@ -81,8 +77,8 @@ export class AutomationDispatcher {
           continue;
         if (trigger.event !== event.type || Number(event.position) <= automation.sincePosition) continue;
         for (const occurrence of await this.occurrences(manager, automation, event)) {
-          if (!(await this.passes(automation, occurrence.document))) continue;
-          runs.push(this.newRun(automation, occurrence));
+          if (!(await this.steps.matches(automation, occurrence.document))) continue;
+          runs.push(newRun(automation, occurrence.key, occurrence.document, this.now()));
         }
       }
     }
@@ -128,52 +124,42 @@ export class AutomationDispatcher {
       },
     }));
   }
+}
 
-  /** The trigger's filter on a document; a filter that fails to evaluate starts no run, and says why. */
-  private async passes(automation: Automation, document: Record<string, unknown>): Promise<boolean> {
-    const { filter } = this.steps.plan(automation);
-    if (!filter) return true;
-    try {
-      return truthy(await filter.evaluate(document));
-    } catch (error) {
-      this.logger.warn('automation filter failed; no run started', {
-        automation: automation.id,
-        error: classify(error).message,
-      });
-      return false;
-    }
-  }
-
-  private newRun(automation: Automation, occurrence: Occurrence): AutomationRun {
-    const at = this.now();
-    return {
-      id: randomUUID(),
-      automationId: automation.id,
-      projectId: automation.projectId,
-      triggerKey: occurrence.key,
-      automationVersion: automation.version,
-      status: AutomationRunStatus.PENDING,
-      document: occurrence.document,
-      steps: automation.steps.map((s) => ({
-        name: s.name,
-        kind: s.kind,
-        status: AutomationStepStatus.PENDING,
-        input: null,
-        output: null,
-        error: null,
-        errorKind: null,
-        attempts: 0,
-        startedAt: null,
-        finishedAt: null,
-      })),
-      attempts: 0,
-      nextAttemptAt: at,
-      leaseUntil: null,
-      leaseToken: null,
+/** A PENDING run of the automation as it is now, for one trigger occurrence, due at once. */
+export function newRun(
+  automation: Automation,
+  triggerKey: string,
+  document: Record<string, unknown>,
+  at: Date,
+): AutomationRun {
+  return {
+    id: randomUUID(),
+    automationId: automation.id,
+    projectId: automation.projectId,
+    triggerKey,
+    automationVersion: automation.version,
+    status: AutomationRunStatus.PENDING,
+    document,
+    steps: automation.steps.map((s) => ({
+      name: s.name,
+      kind: s.kind,
+      status: AutomationStepStatus.PENDING,
+      input: null,
+      output: null,
       error: null,
       errorKind: null,
-      createdAt: at,
+      attempts: 0,
+      startedAt: null,
       finishedAt: null,
-    };
-  }
+    })),
+    attempts: 0,
+    nextAttemptAt: at,
+    leaseUntil: null,
+    leaseToken: null,
+    error: null,
+    errorKind: null,
+    createdAt: at,
+    finishedAt: null,
+  };
 }

@@ -51,6 +51,11 @@ export function checkPlan(trigger: AutomationTriggerInput, steps: AutomationStep
 
 function checkTrigger(input: AutomationTriggerInput): CheckedPlan['trigger'] {
   const filter = optionalExpression('trigger.filter', input.filter);
+  if (input.kind === AutomationTriggerKind.WEBHOOK) {
+    for (const field of ['event', 'change', 'connector', 'stream', 'schedule'] as const)
+      if (input[field] != null) throw new BadInputError(`trigger.${field}`, 'is not for WEBHOOK triggers');
+    return { kind: input.kind, filter };
+  }
   if (input.kind === AutomationTriggerKind.SCHEDULE) {
     for (const field of ['event', 'change', 'connector', 'stream'] as const)
       if (input[field] != null) throw new BadInputError(`trigger.${field}`, 'is for EVENT triggers');

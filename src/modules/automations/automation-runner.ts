@@ -89,9 +89,12 @@ export class AutomationRunner {
     await Promise.allSettled([...this.active]);
   }
 
-  /** Claims what is due now and carries it out; resolves when those runs are done (tests). */
-  async drain(): Promise<number> {
-    const claimed = await this.claim(this.parallel);
+  /**
+   * Claims what is due now (of these projects only, when given) and carries it out; resolves when those
+   * runs are done. For tests, which share a database and must not carry out each other's runs.
+   */
+  async drain(projectIds?: string[]): Promise<number> {
+    const claimed = await this.claim(this.parallel, projectIds);
     await Promise.all(claimed.map((run) => this.carryOut(run)));
     return claimed.length;
   }
@@ -126,7 +129,7 @@ export class AutomationRunner {
   }
 
   /** Takes up to `limit` due runs, within each automation's concurrency limit, under one lock. */
-  private async claim(limit: number): Promise<AutomationRun[]> {
+  private async claim(limit: number, projectIds?: string[]): Promise<AutomationRun[]> {
     const now = this.now();
     const until = new Date(now.getTime() + this.leaseMs);
     return this.work.run(this.actor, async (tx) => {
@@ -138,6 +141,7 @@ export class AutomationRunner {
              FROM automation_run r JOIN automation a ON a.id = r.automation_id
             WHERE r.status IN ('PENDING', 'RUNNING') AND r.next_attempt_at <= $1
               AND (r.lease_until IS NULL OR r.lease_until < $1)
+              AND ($3::uuid[] IS NULL OR r.project_id = ANY($3::uuid[]))
          ), busy AS (
            SELECT automation_id, count(*)::int AS n FROM automation_run
             WHERE status = 'RUNNING' AND lease_until >= $1 GROUP BY automation_id
@@ -146,7 +150,7 @@ export class AutomationRunner {
           WHERE due.n + COALESCE(busy.n, 0) <= due.max_concurrent_runs
           ORDER BY due.next_attempt_at, due.created_at
           LIMIT $2`,
-        [now, limit],
+        [now, limit, projectIds ?? null],
       )) as Array<{ id: string }>;
       if (ids.length === 0) return [];
       const runs = await tx.manager.getRepository(AutomationRun).findBy({ id: In(ids.map((r) => r.id)) });
@@ -339,7 +343,8 @@ export function automationRunJson(run: AutomationRun): AutomationRunJson {
   };
 }
 
-function emitRun(tx: Change, run: AutomationRun): void {
+/** Tells subscribers (automationRunChanged) how the run stands, when the change commits. */
+export function emitRun(tx: Change, run: AutomationRun): void {
   tx.emit({
     type: 'automation-run.changed',
     stream: `automation-run:${run.id}`,

@@ -97,6 +97,21 @@ export class AutomationSteps {
       );
   }
 
+  /** Whether a trigger document starts a run: the filter, if any, is true; one that fails says why, in the log. */
+  async matches(automation: Automation, document: Record<string, unknown>): Promise<boolean> {
+    const { filter } = this.plan(automation);
+    if (!filter) return true;
+    try {
+      return truthy(await filter.evaluate(document));
+    } catch (error) {
+      this.logger.warn('automation filter failed; no run started', {
+        automation: automation.id,
+        error: classify(error).message,
+      });
+      return false;
+    }
+  }
+
   /** Whether a step should run on this document: its `when`, if any, is true. */
   async applies(plan: CompiledPlan, index: number, document: unknown): Promise<boolean> {
     const when = plan.steps[index].when;

@@ -10,6 +10,11 @@ export enum AutomationTriggerKind {
   EVENT = 'EVENT',
   /** A cron schedule. */
   SCHEDULE = 'SCHEDULE',
+  /**
+   * A signed request from any system to POST /webhooks/automations/<id> (Standard Webhooks headers,
+   * signed with the automation's signing secret); its JSON body is the run's `webhook.payload`.
+   */
+  WEBHOOK = 'WEBHOOK',
 }
 registerEnumType(AutomationTriggerKind, { name: 'AutomationTriggerKind' });
 

@@ -1,4 +1,17 @@
-import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  type SubscribeResolverData,
+} from 'type-graphql';
+import type { AutomationRunJson } from '../../events/catalogue';
+import { servicesOf } from '../../server/schema-services';
 import { Can } from '../../auth/auth-checker';
 import { GraphQLJSONObject } from '../../common/json-scalar';
 import type { ConnectionResult } from '../../common/pagination';
@@ -6,6 +19,7 @@ import { RequestContext } from '../../context/context';
 import type { Services } from '../../server/services';
 import { Automation, AutomationRun, AutomationStatus } from './automation.entity';
 import {
+  AutomationRunChangedArgs,
   AutomationConnection,
   AutomationRunConnection,
   AutomationRunsArgs,
@@ -103,5 +117,32 @@ export class AutomationResolver {
     const result = await this.services.automations.test(ctx, automation, document);
     const { projectId } = await this.services.automations.byId(ctx, automation);
     return this.services.dataPolicy.automationRun(ctx, { ...result, projectId });
+  }
+
+  @Can('update', 'Automation')
+  @Query(() => String, {
+    description:
+      'The signing secret (whsec_…) of the automation’s webhooks: receivers of its WEBHOOK steps verify with it, senders to its WEBHOOK trigger sign with it',
+  })
+  automationSigningSecret(@Ctx() ctx: RequestContext, @Arg('id', () => ID) id: string): Promise<string> {
+    return this.services.automations.signingSecret(ctx, id);
+  }
+
+  @Can('read', 'Automation')
+  @Subscription(() => AutomationRun, {
+    description:
+      'Automation runs of a project as they progress (claimed, each step, retried, done); step inputs and outputs are not carried: query automationRun',
+    subscribe: ({
+      args,
+      context,
+      info,
+    }: SubscribeResolverData<unknown, AutomationRunChangedArgs, RequestContext>) =>
+      servicesOf(info.schema).automationRunSubscriptions.changes(context, args),
+  })
+  automationRunChanged(
+    @Root() run: AutomationRunJson,
+    @Args() _args: AutomationRunChangedArgs,
+  ): AutomationRunJson {
+    return run;
   }
 }

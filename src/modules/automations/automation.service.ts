@@ -13,11 +13,13 @@ import { endpointInProject } from '../endpoints/endpoint.repository';
 import type { ProjectService } from '../projects/project.service';
 import { checkPlan, type CheckedPlan } from './automation-plan';
 import type { AutomationSteps } from './automation-steps';
+import type { WebhookSender } from './webhook-sender';
 import {
   Automation,
   AutomationRun,
   AutomationStatus,
   AutomationStepKind,
+  AutomationTriggerKind,
   type AutomationStep,
   type AutomationTrigger,
 } from './automation.entity';
@@ -36,6 +38,7 @@ export interface AutomationServiceDeps extends Pick<Platform, 'db' | 'now' | 'wo
   projects: ProjectService;
   outbox: Outbox;
   steps: AutomationSteps;
+  webhooks: WebhookSender;
 }
 
 /** Automations: their definitions (audited, versioned), their runs, and dry runs. */
@@ -46,6 +49,9 @@ export class AutomationService {
   private readonly projects: ProjectService;
   private readonly outbox: Outbox;
   private readonly steps: AutomationSteps;
+  private readonly webhooks: WebhookSender;
+  /** Called after an automation is created or changed (the worker re-reads its schedules). */
+  readonly changed: Array<() => void> = [];
 
   constructor(deps: AutomationServiceDeps) {
     this.db = deps.db;
@@ -54,6 +60,7 @@ export class AutomationService {
     this.projects = deps.projects;
     this.outbox = deps.outbox;
     this.steps = deps.steps;
+    this.webhooks = deps.webhooks;
   }
 
   async create(ctx: RequestContext, input: CreateAutomationInput): Promise<Automation> {
@@ -82,6 +89,7 @@ export class AutomationService {
         };
         await tx.manager.insert(Automation, automation as never);
         tx.audit(audit('createAutomation', automation, null));
+        tx.afterCommit(() => this.notify());
         return automation;
       });
     } catch (error) {
@@ -165,6 +173,23 @@ export class AutomationService {
     return this.steps.dryRun(automation, document);
   }
 
+  /**
+   * The automation's signing secret (`whsec_…`): what a receiver of its WEBHOOK steps verifies with, and
+   * what a sender to its WEBHOOK trigger signs with. Derived from NERVE_SECRET_KEY: the same on every
+   * replica, never stored.
+   */
+  async signingSecret(ctx: RequestContext, id: string): Promise<string> {
+    const automation = await this.byId(ctx, id);
+    ctx.authorize('update', 'Automation', automation.projectId);
+    if (!this.webhooks.available)
+      throw new ConflictError('this hub has no NERVE_SECRET_KEY: it cannot sign webhooks');
+    return this.webhooks.secretFor(automation.id);
+  }
+
+  private notify(): void {
+    for (const listener of this.changed) listener();
+  }
+
   /** Reads the automation under a row lock, applies `patch`, bumps the version, audits and emits. */
   private async change(
     ctx: RequestContext,
@@ -185,6 +210,7 @@ export class AutomationService {
       };
       await tx.manager.save(Automation, next);
       tx.audit(audit(action, next, current));
+      tx.afterCommit(() => this.notify());
       return next;
     });
   }
@@ -196,6 +222,13 @@ export class AutomationService {
     plan: CheckedPlan,
   ): Promise<{ trigger: AutomationTrigger; steps: AutomationStep[] }> {
     const { connector, ...trigger } = plan.trigger;
+    if (!this.webhooks.available) {
+      if (trigger.kind === AutomationTriggerKind.WEBHOOK)
+        throw new BadInputError('trigger.kind', 'WEBHOOK triggers need NERVE_SECRET_KEY (signatures)');
+      const signed = plan.steps.findIndex((s) => s.kind === AutomationStepKind.WEBHOOK);
+      if (signed >= 0)
+        throw new BadInputError(`steps.${signed}.kind`, 'WEBHOOK steps need NERVE_SECRET_KEY (signatures)');
+    }
     if (connector != null) {
       const found = await connectorInProject(manager, projectId, connector);
       if (!found) throw new BadInputError('trigger.connector', 'names no connector of this project');

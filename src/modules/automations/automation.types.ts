@@ -145,5 +145,14 @@ export class AutomationTest {
   steps: AutomationStepRun[];
 }
 
+@ArgsType()
+export class AutomationRunChangedArgs {
+  @Field({ description: 'The project, by slug or id' })
+  project: string;
+
+  @Field(() => ID, { nullable: true, description: 'Only this automation' })
+  automation?: string | null;
+}
+
 export const AutomationConnection = Connection(Automation);
 export const AutomationRunConnection = Connection(AutomationRun);

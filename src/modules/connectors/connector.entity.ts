@@ -28,7 +28,9 @@ export class Connector {
   @Column('text')
   name: string;
 
-  @Field({ description: 'The adapter, e.g. zendesk, hubspot, uipath, airflow, argo, temporal (see connectorKinds)' })
+  @Field({
+    description: 'The adapter, e.g. zendesk, hubspot, uipath, airflow, argo, temporal (see connectorKinds)',
+  })
   @Column('text')
   kind: string;
 
@@ -200,4 +202,29 @@ export class SyncRun {
   @Field(() => Date, { nullable: true })
   @Column('timestamptz', { nullable: true })
   finishedAt: Date | null;
+}
+
+/**
+ * A vendor webhook delivery received for a connector, by the vendor's delivery id: a replay of it
+ * (a captured request sent again inside the signature's time window) is refused.
+ */
+@Entity('connector_webhook_delivery')
+@Index('idx_connector_webhook_delivery__received', ['receivedAt'])
+export class ConnectorWebhookDelivery {
+  @PrimaryColumn('uuid', { primaryKeyConstraintName: 'pk_connector_webhook_delivery' })
+  connectorId: string;
+
+  @References(() => Connector, 'connector_id', 'fk_connector_webhook_delivery__connector_id', {
+    onDelete: 'CASCADE',
+  })
+  connector?: Relation<Connector>;
+
+  @PrimaryColumn('text', { primaryKeyConstraintName: 'pk_connector_webhook_delivery' })
+  deliveryId: string;
+
+  @Column('text')
+  eventType: string;
+
+  @Column('timestamptz')
+  receivedAt: Date;
 }

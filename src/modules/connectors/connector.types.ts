@@ -12,7 +12,9 @@ export class CreateConnectorInput {
   @Field({ description: 'Unique in the project' })
   name: string;
 
-  @Field({ description: 'The adapter, e.g. zendesk, hubspot, uipath, airflow, argo, temporal (see connectorKinds)' })
+  @Field({
+    description: 'The adapter, e.g. zendesk, hubspot, uipath, airflow, argo, temporal (see connectorKinds)',
+  })
   kind: string;
 
   @Field(() => GraphQLJSONObject, { description: 'Checked against the kind’s config spec' })

@@ -12,7 +12,8 @@ export interface WrittenPage {
 }
 
 /**
- * Writes one page of a stream: the records upserted on (connector, external id) in one statement,
+ * Writes one page of a stream (or a webhook's records, `merge`d into what is stored): the records
+ * upserted on (connector, external id) in one statement,
  * then the derived KPI points of those records replaced. Runs inside the page's transaction, with the
  * stream's new state, so a page and its cursor land together or not at all.
  */
@@ -23,6 +24,7 @@ export async function writePage(
   records: SyncedRecord[],
   kpiIds: ReadonlyMap<string, string>,
   syncedAt: Date,
+  options: { merge?: boolean } = {},
 ): Promise<WrittenPage> {
   // A vendor may return one record twice in a page (ties at a cursor boundary); the later is newer,
   // and one INSERT … ON CONFLICT may not touch a row twice.
@@ -58,8 +60,14 @@ export async function writePage(
     raw: 'jsonb',
     ...Object.fromEntries(columns.map((c) => [c.name, c.type])),
   };
+  // A webhook's record may be partial (a vendor's event carries fewer fields than its export): merged,
+  // a field it lacks keeps the value a sync stored, and its raw object is laid over the stored one.
+  const merged = (c: string): string =>
+    c === 'raw' ? `raw = ${table}.raw || EXCLUDED.raw` : `${c} = COALESCE(EXCLUDED.${c}, ${table}.${c})`;
   const updates = [...typed.filter((c) => c !== 'external_id' && c !== 'request_key'), 'synced_at']
-    .map((c) => `${c} = EXCLUDED.${c}`)
+    .map((c) =>
+      options.merge && c !== 'updated_at' && c !== 'synced_at' ? merged(c) : `${c} = EXCLUDED.${c}`,
+    )
     .join(', ');
   const written = (await manager.query(
     `INSERT INTO ${table} (connector_id, project_id, synced_at, ${typed.join(', ')})

@@ -1,21 +1,28 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../common/logger';
-import type { ConnectorService } from '../modules/connectors/connector.service';
-import type { Platform } from '../platform/platform';
 
 /** How often a worker re-reads schedules, to see changes made through another replica. */
 const REFRESH_MS = 30_000;
 
-export interface ConnectorSchedulesDeps extends Pick<Platform, 'logger'> {
-  connectors: ConnectorService;
+export interface CronSchedulesOptions {
+  /** What is scheduled, for logs ("connector", "automation"). */
+  name: string;
+  logger: Logger;
+  /** Everything that has a schedule now: id and cron pattern. */
+  list(): Promise<Array<{ id: string; schedule: string }>>;
+  /**
+   * One tick of one schedule, at its instant (whole seconds). Every replica fires each tick: the tick
+   * must make sure it happens once (an advisory lock, a row unique per instant).
+   */
+  tick(id: string, at: Date): Promise<unknown>;
 }
 
 /**
- * Each connector's cron schedule as a node-cron task on the worker. A tick syncs under the
- * connector's advisory lock, so across replicas one runner takes each tick and a sync still running
- * is never overlapped; a connector failing (bad config, bad credentials) fails its own run only.
+ * Cron schedules of things the hub keeps in its database (connectors' syncs, automations' runs), as
+ * node-cron tasks on the worker: re-read on `refresh` (a change here) and every 30 s (a change on another
+ * replica). A tick still running is never overlapped by the next one of the same schedule.
  */
-export class ConnectorSchedules {
+export class CronSchedules {
   private readonly tasks = new Map<string, { schedule: string; task: ScheduledTask }>();
   private readonly running = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
@@ -23,13 +30,7 @@ export class ConnectorSchedules {
   private started = false;
   private stopped = false;
 
-  private readonly connectors: ConnectorService;
-  private readonly logger: Logger;
-
-  constructor(deps: ConnectorSchedulesDeps) {
-    this.connectors = deps.connectors;
-    this.logger = deps.logger;
-  }
+  constructor(private readonly options: CronSchedulesOptions) {}
 
   async start(): Promise<void> {
     this.started = true;
@@ -38,7 +39,7 @@ export class ConnectorSchedules {
     await this.refresh();
   }
 
-  /** The connector ids scheduled now, with their patterns. */
+  /** The ids scheduled now, with their patterns. */
   scheduled(): Map<string, string> {
     return new Map([...this.tasks].map(([id, { schedule }]) => [id, schedule]));
   }
@@ -52,21 +53,21 @@ export class ConnectorSchedules {
     await Promise.allSettled([...this.running]);
   }
 
-  /** Re-reads the schedules (a connector changed); nothing before `start`. */
+  /** Re-reads the schedules (something changed); nothing before `start`. */
   refresh(): Promise<void> {
     if (!this.started) return Promise.resolve();
     // One refresh at a time; a change during one is seen by the next.
     this.refreshing = (this.refreshing ?? Promise.resolve())
       .then(() => this.reconcile())
       .catch((error: unknown) => {
-        this.logger.error('connector schedules not refreshed', { error });
+        this.options.logger.error(`${this.options.name} schedules not refreshed`, { error });
       });
     return this.refreshing;
   }
 
   private async reconcile(): Promise<void> {
     if (this.stopped) return;
-    const wanted = new Map((await this.connectors.scheduled()).map((c) => [c.id, c.schedule!]));
+    const wanted = new Map((await this.options.list()).map((c) => [c.id, c.schedule]));
     for (const [id, entry] of this.tasks) {
       if (wanted.get(id) !== entry.schedule) {
         await entry.task.destroy();
@@ -76,19 +77,18 @@ export class ConnectorSchedules {
     for (const [id, schedule] of wanted) {
       if (this.tasks.has(id) || this.stopped) continue;
       const task = cron.schedule(schedule, (context) => this.tick(id, context.date), {
-        name: `connector:${id}`,
+        name: `${this.options.name}:${id}`,
         noOverlap: true,
       });
       this.tasks.set(id, { schedule, task });
     }
   }
 
-  private async tick(connectorId: string, firedAt: Date): Promise<void> {
-    // Replicas fire the same tick within moments of each other: the one that finds a run of this
-    // tick already started (or running) skips it.
-    const tick = new Date(Math.floor(firedAt.getTime() / 1000) * 1000);
-    const run = this.connectors.syncScheduled(connectorId, tick).catch((error: unknown) => {
-      this.logger.error('scheduled sync failed', { connector: connectorId, error });
+  private async tick(id: string, firedAt: Date): Promise<void> {
+    // Replicas fire the same tick within moments of each other: it is named by its whole second.
+    const at = new Date(Math.floor(firedAt.getTime() / 1000) * 1000);
+    const run = this.options.tick(id, at).catch((error: unknown) => {
+      this.options.logger.error(`scheduled ${this.options.name} tick failed`, { id, error });
     });
     this.running.add(run);
     try {
