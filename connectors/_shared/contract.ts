@@ -4,8 +4,11 @@ import type { RecordKind, SyncedRecord } from './records';
 /** One config or secret field of a connector's spec, or one input of an action. */
 export interface FieldSpec {
   name: string;
-  /** `object`: a JSON object of string, number or boolean values (e.g. a queue item's content). */
-  type: 'string' | 'url' | 'integer' | 'boolean' | 'string[]' | 'object';
+  /**
+   * `object`: a JSON object of string, number or boolean values (e.g. a queue item's content); `json`: any
+   * JSON object, nested (a pipeline's conf).
+   */
+  type: 'string' | 'url' | 'integer' | 'boolean' | 'string[]' | 'object' | 'json';
   description: string;
   required?: boolean;
   default?: string | number | boolean | string[];
@@ -46,7 +49,13 @@ export interface Page {
   state: StreamState;
 }
 
-export type FieldValue = string | number | boolean | string[] | Record<string, string | number | boolean>;
+export type FieldValue =
+  | string
+  | number
+  | boolean
+  | string[]
+  | Record<string, string | number | boolean>
+  | { [key: string]: unknown };
 export type ConfigValues = Record<string, FieldValue | undefined>;
 
 /** What the hub lends a connector: the clock and HTTP tuning (tests shorten backoffs). */

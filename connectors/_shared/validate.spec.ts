@@ -204,6 +204,16 @@ describe('validateFields', () => {
     });
   });
 
+  describe('json', () => {
+    const fields = [field({ name: 'conf', type: 'json' })];
+    it('takes any JSON object, nested, and refuses what is not an object', () => {
+      const conf = { drifted: ['a', 'b'], evidence: { psi: 0.3, features: [{ name: 'a' }] } };
+      expect(validateFields(fields, { conf }, 'input')).toEqual({ conf });
+      expect(failure(fields, { conf: [1, 2] }, 'input').message).toContain('input.conf');
+      expect(failure(fields, { conf: 'text' }, 'input').message).toContain('input.conf');
+    });
+  });
+
   describe('object', () => {
     const fields = [field({ name: 'content', type: 'object' })];
 

@@ -73,5 +73,10 @@ function coerce(field: FieldSpec, value: unknown, path: string): FieldValue {
       }
       return value as Record<string, string | number | boolean>;
     }
+    case 'json': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw badField(path, 'must be an object');
+      return value as { [key: string]: unknown };
+    }
   }
 }

@@ -14,8 +14,9 @@ const TRIGGER_DAG_RUN: ActionSpec = {
     { name: 'dagId', type: 'string', required: true, description: 'The DAG to run.' },
     {
       name: 'conf',
-      type: 'object',
-      description: 'The run’s conf (string, number or boolean values), read by the DAG as dag_run.conf.',
+      type: 'json',
+      description:
+        'The run’s conf, any JSON object (e.g. an alert’s evidence), read by the DAG as dag_run.conf.',
     },
     { name: 'note', type: 'string', description: 'A note shown on the run (Airflow 2.5 and later).' },
   ],

@@ -15,8 +15,8 @@ const START_WORKFLOW: ActionSpec = {
     { name: 'taskQueue', type: 'string', required: true, description: 'The task queue its workers poll.' },
     {
       name: 'input',
-      type: 'object',
-      description: 'The workflow’s one argument, a JSON object (string, number or boolean values).',
+      type: 'json',
+      description: 'The workflow’s one argument, any JSON object.',
     },
   ],
 };

@@ -31,6 +31,7 @@ describe('advisory locks', () => {
       job: 0x6e72,
       sync: 0x6e73,
       rollout: 0x726f,
+      automation: 0x6175,
     });
     expect(HUB_LOCKS).toEqual({ migrations: 7_146_500_101, seed: 7_146_500_102 });
     expect(new Set(Object.values(LOCK_SPACES)).size).toBe(Object.keys(LOCK_SPACES).length);

@@ -103,6 +103,8 @@ export class FakeZendeskServer {
   readonly faults = new FaultInjector();
   /** Every request, in order. */
   requests: ZendeskRequestLog[] = [];
+  /** Updates applied per ticket id (an update refused by a fault never reaches here). */
+  readonly updatesOf = new Map<number, number>();
   schemaChange: SchemaChange | null = null;
   /** The next ticket create is carried out, then its connection dropped without a reply. */
   loseNextCreateReply = false;
@@ -481,6 +483,7 @@ export class FakeZendeskServer {
     if (!ticket || ticket.status === 'deleted')
       throw new HttpError(404, { error: 'RecordNotFound', description: 'Not found' });
     const input = ticketInput(parseJson(body));
+    this.updatesOf.set(id, (this.updatesOf.get(id) ?? 0) + 1);
     if (input.status !== undefined && !STATUSES.includes(String(input.status)))
       throw new HttpError(422, {
         error: 'RecordInvalid',

@@ -81,15 +81,17 @@ export function recordProcessOutput(pid: number | undefined, text: string): void
 }
 
 /**
- * A response body from a hub. An API key's secret is shown once, in the response that created it:
- * those secrets are recorded as allowed in this response only, so the same secret anywhere else
- * (another response, a log line) is a finding.
+ * A response body from a hub. An API key's secret is shown once, in the response that created it, and
+ * an automation's signing secret in the answer to `automationSigningSecret`: those secrets are recorded
+ * as allowed in that response only, so the same secret anywhere else (another response, a log line) is
+ * a finding.
  */
 function recordResponse(url: string, status: number, request: string, body: string): void {
   const id = randomBytes(8).toString('hex');
-  if (request.includes('createApiKey')) {
+  for (const [operation, { kind, field }] of Object.entries(REVEALING)) {
+    if (!request.includes(operation)) continue;
     try {
-      for (const secret of secretFields(JSON.parse(body))) recordSecret('API key', secret, id);
+      for (const secret of secretFields(JSON.parse(body), field)) recordSecret(kind, secret, id);
     } catch {
       // Not JSON: nothing to allow.
     }
@@ -97,12 +99,18 @@ function recordResponse(url: string, status: number, request: string, body: stri
   append('responses', JSON.stringify({ id, test: currentTest(), url, status, body }));
 }
 
-function secretFields(value: unknown, into: string[] = []): string[] {
-  if (Array.isArray(value)) for (const item of value) secretFields(item, into);
+/** The operations whose answer shows a secret by design, and the field that holds it. */
+const REVEALING: Record<string, { kind: string; field: string }> = {
+  createApiKey: { kind: 'API key', field: 'secret' },
+  automationSigningSecret: { kind: 'automation signing secret', field: 'automationSigningSecret' },
+};
+
+function secretFields(value: unknown, field: string, into: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) secretFields(item, field, into);
   else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key === 'secret' && typeof item === 'string') into.push(item);
-      else secretFields(item, into);
+      if (key === field && typeof item === 'string') into.push(item);
+      else secretFields(item, field, into);
     }
   }
   return into;
