@@ -11,6 +11,7 @@ import { ClaimIdempotencyKeys1796476812896 } from './1796476812896-ClaimIdempote
 import { AddOutbox1796496061824 } from './1796496061824-AddOutbox';
 import { AddAutomations1796527198072 } from './1796527198072-AddAutomations';
 import { AddConnectorWebhookDeliveries1796528135922 } from './1796528135922-AddConnectorWebhookDeliveries';
+import { AddAutomationAlerts1796529247960 } from './1796529247960-AddAutomationAlerts';
 
 /** Every migration, oldest first. `npm run migration:generate -- <Name>` rewrites this list. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   AddOutbox1796496061824,
   AddAutomations1796527198072,
   AddConnectorWebhookDeliveries1796528135922,
+  AddAutomationAlerts1796529247960,
 ];

@@ -26,7 +26,7 @@ export interface AlertJson {
   projectId: string;
   endpointId: string | null;
   modelVersionId: string | null;
-  kind: 'DRIFT' | 'SLA_LATENCY' | 'SLA_ERROR_RATE' | 'KPI' | 'CONNECTOR' | 'ROLLOUT';
+  kind: 'DRIFT' | 'SLA_LATENCY' | 'SLA_ERROR_RATE' | 'KPI' | 'CONNECTOR' | 'ROLLOUT' | 'AUTOMATION';
   severity: 'INFO' | 'WARNING' | 'CRITICAL';
   status: 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
   dedupeKey: string;

@@ -113,6 +113,27 @@ export class Metrics {
     { ok: { inc(n: number): void }; error: { inc(n: number): void }; latency: { observe(v: number): void } }
   >();
 
+  readonly automationRuns = new Counter({
+    name: 'nerve_automation_runs_total',
+    help: 'Automation runs finished on this replica, by automation and status (SUCCEEDED, FAILED)',
+    labelNames: ['automation', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly automationRunSeconds = new Histogram({
+    name: 'nerve_automation_run_seconds',
+    help: 'From trigger to the end of the run (queueing, retries and every step), by automation',
+    labelNames: ['automation'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
+
+  /** A finished automation run; automation names are made by engineers, so the label set stays small. */
+  observeAutomationRun(automation: string, status: string, seconds: number): void {
+    this.automationRuns.inc({ automation, status });
+    this.automationRunSeconds.observe({ automation }, seconds);
+  }
+
   /** Open alerts by kind and severity, read from the database at scrape time. */
   watchAlerts(alerts: AlertService, events: EventBus): void {
     new Gauge({

@@ -34,6 +34,13 @@ export function registerObservers(services: Services, config: Config, hub?: HubO
   services.automations.changed.push(() => void services.automationSchedules.refresh());
   if (!hub) return;
   hub.metrics.watchInference(services.runtime, services.predictionLog);
+  services.automationRunner.observers.push((automation, run) =>
+    hub.metrics.observeAutomationRun(
+      automation.name,
+      run.status,
+      (new Date(run.finishedAt ?? 0).getTime() - new Date(run.createdAt).getTime()) / 1000,
+    ),
+  );
   hub.metrics.watchAlerts(services.alerts, services.events);
   // The event bus brings each revocation here, whichever replica revoked it.
   services.apiKeys.onRevoked((keyId, reason) => hub.sockets.closeKey(keyId, reason));

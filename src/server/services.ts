@@ -152,13 +152,19 @@ export function createServices(
     pollMs: config.outboxPollMs,
   });
   let commits = 0;
+  // Made once the services it needs exist; the unit of work wakes it after commits that wrote events.
+  let automationDispatcher: AutomationDispatcher | undefined;
   const work = new UnitOfWork({
     db,
     now,
     audit: new AuditTrail(secretKey),
     idempotency: new IdempotencyService(db, options.idempotencyClaims),
     outbox,
-    onEvents: () => relay.nudge(),
+    onEvents: () => {
+      relay.nudge();
+      // Automations on this process's own changes start without waiting for the next poll.
+      automationDispatcher?.nudge();
+    },
     onCommitted:
       config.killAfterCommits > 0
         ? () => {
@@ -272,10 +278,14 @@ export function createServices(
     steps: automationSteps,
     webhooks,
   });
-  const automationDispatcher = new AutomationDispatcher({ ...platform, outbox, steps: automationSteps });
+
   const automationRunner = new AutomationRunner(
-    { ...platform, steps: automationSteps },
+    { ...platform, steps: automationSteps, alerts },
     options.automationRunner,
+  );
+  automationDispatcher = new AutomationDispatcher(
+    { ...platform, outbox, steps: automationSteps },
+    { onRuns: () => automationRunner.nudge() },
   );
   const automationTriggers = new AutomationTriggers({ ...platform, steps: automationSteps, webhooks });
   const automationSchedules = new CronSchedules({

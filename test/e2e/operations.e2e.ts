@@ -316,6 +316,18 @@ describe('graphql/operations', () => {
       await run('ResumeAutomation');
       await run('Automations');
       await run('Automation');
+      // An automation that fails on purpose, for a dead letter to redeliver.
+      const failing = await hub.gqlOk<{ createAutomation: { id: string } }>(
+        'mutation($i: CreateAutomationInput!) { createAutomation(input: $i) { id } }',
+        {
+          i: {
+            project: rename('demo'),
+            name: 'fails-on-purpose',
+            trigger: { kind: 'EVENT', event: 'records.synced', connector: values.connectorId },
+            steps: [{ name: 'refuse', kind: 'CONDITION', input: '$error("refused on purpose")' }],
+          },
+        },
+      );
       zendesk.addTicket('Cannot log in after the password reset');
       // A new sync (the example's idempotency key would answer with the first one).
       await hub.gqlOk('mutation($id: ID!) { syncConnector(id: $id) { id } }', { id: values.connectorId });
@@ -337,6 +349,15 @@ describe('graphql/operations', () => {
       expect(runs.automationRuns.edges.map((e) => e.node.status)).toEqual(['SUCCEEDED']);
       values.automationRunId = runs.automationRuns.edges[0].node.id;
       await run('AutomationRun');
+      const failed = await hub.gqlOk<{
+        automationRuns: { edges: Array<{ node: { id: string; status: string } }> };
+      }>('query($a: ID!) { automationRuns(automation: $a) { edges { node { id status } } } }', {
+        a: failing.createAutomation.id,
+      });
+      expect(failed.automationRuns.edges.map((e) => e.node.status)).toEqual(['FAILED']);
+      values.failedAutomationRunId = failed.automationRuns.edges[0].node.id;
+      const retried = await run<{ retryAutomationRun: { status: string } }>('RetryAutomationRun');
+      expect(retried.retryAutomationRun.status).toBe('PENDING');
       await run('RpaJobs');
       await run('QueueItems');
       await run('CrmContacts');

@@ -250,6 +250,10 @@ describe('role matrix', () => {
     },
     'mutation.testAutomation': { vars: () => ({ automation: f.automationId, document: { event: {} } }) },
     'query.automationSigningSecret': { vars: () => ({ id: f.automationId }) },
+    // A denied caller is refused before the run's state is looked at: the fixture's (SUCCEEDED) run serves.
+    'mutation.retryAutomationRun': {
+      vars: async ({ allowed }) => ({ id: allowed ? await f.freshFailedRun() : f.automationRunId }),
+    },
     'subscription.automationRunChanged': { vars: () => ({ project: f.slug, automation: f.automationId }) },
 
     'query.modelCard': { vars: () => ({ versionId: f.versionIds[0] }) },

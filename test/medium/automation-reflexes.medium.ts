@@ -10,7 +10,7 @@ import { FakeAirflowServer } from '../fakes/airflow-server';
 import { FakeWebhookReceiver } from '../fakes/webhook-receiver';
 import { FakeZendeskServer } from '../fakes/zendesk-server';
 import { unique } from '../support/env';
-import { startTestServices, type TestServices } from '../support/services';
+import { refusal, startTestServices, type TestServices } from '../support/services';
 
 // The reflexes beyond routing, on the services: drift starts a retraining pipeline (recorded as a Nerve
 // run with the orchestrator's id), an SLA alert reaches people (a signed webhook, a Zendesk ticket),
@@ -197,5 +197,54 @@ describe('automation reflexes (services)', () => {
     expect(runs.map((r) => [r.triggerKey, r.status])).toEqual([
       [`schedule:${at.toISOString()}`, 'SUCCEEDED'],
     ]);
+  });
+
+  it('runs that keep failing raise an AUTOMATION alert; a dead letter is redelivered from its failed step', async () => {
+    const automation = await services.automations.create(admin, {
+      project,
+      name: unique('flaky'),
+      trigger: { kind: AutomationTriggerKind.SCHEDULE, schedule: '*/5 * * * *' },
+      steps: [
+        { name: 'first', kind: AutomationStepKind.CONDITION, input: 'true' },
+        {
+          name: 'second',
+          kind: AutomationStepKind.CONDITION,
+          input: 'schedule.at < "2026-12-08" ? $error("the receiver is down") : true',
+        },
+      ],
+    });
+    const alertsOf = async () =>
+      (await services.alerts.list(admin, { project, kinds: [AlertKind.AUTOMATION], first: 10 })).edges.map(
+        (e) => e.node,
+      );
+    for (let i = 0; i < 4; i++)
+      await services.automationTriggers.tick(automation.id, new Date(Date.UTC(2026, 11, 7, 1, i * 5)));
+    await settle();
+    expect(await alertsOf()).toEqual([]);
+    await services.automationTriggers.tick(automation.id, new Date(Date.UTC(2026, 11, 7, 1, 20)));
+    await settle();
+    const [alert] = await alertsOf();
+    expect(alert).toMatchObject({ status: 'OPEN', evidence: { automationId: automation.id } });
+
+    const [dead] = await runsOf(automation.id);
+    expect(dead).toMatchObject({ status: AutomationRunStatus.FAILED, errorKind: 'PERMANENT' });
+    expect(dead.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'FAILED']);
+    const retried = await services.automations.retryRun(admin, dead.id, 'once more');
+    expect(retried).toMatchObject({ status: AutomationRunStatus.PENDING, attempts: 0 });
+    expect(retried.steps.map((s) => s.status)).toEqual(['SUCCEEDED', 'PENDING']);
+    await settle();
+    const again = (await runsOf(automation.id)).find((r) => r.id === dead.id)!;
+    // Only the failed step ran again (the first kept its one attempt), and failed again.
+    expect(again.steps.map((s) => [s.status, s.attempts])).toEqual([
+      ['SUCCEEDED', 1],
+      ['FAILED', 2],
+    ]);
+    // A run that did not fail is not redelivered.
+    const ok = await services.automationTriggers.tick(automation.id, new Date(Date.UTC(2026, 11, 9)));
+    await settle();
+    expect(await refusal(services.automations.retryRun(admin, ok!.id))).toMatchObject({
+      code: 'CONFLICT',
+      field: 'id',
+    });
   });
 });

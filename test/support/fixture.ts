@@ -154,8 +154,7 @@ export class ProjectFixture {
     // An automation on alerts, and one run of it (the dispatcher and runner stepped here).
     this.automationId = await this.freshAutomation();
     await this.freshAlert();
-    while (await this.hub.services.automationDispatcher.step());
-    await this.hub.services.automationRunner.drain([this.projectId]);
+    await this.settleAutomations();
     const runs = await ops.run<{ automationRuns: { edges: Array<{ node: { id: string } }> } }>(
       'AutomationRuns',
       { automation: this.automationId, first: 1 },
@@ -253,6 +252,34 @@ export class ProjectFixture {
         sections: ASSESSMENT,
       })
     ).submitImpactAssessment.id;
+  }
+
+  /** What a worker does: turns the outbox into runs and carries out the project's due runs, until none is left. */
+  async settleAutomations(): Promise<void> {
+    const { automationDispatcher, automationRunner } = this.hub.services;
+    do while (await automationDispatcher.step());
+    while ((await automationRunner.drain([this.projectId])) > 0);
+  }
+
+  /** A FAILED run of a new automation whose one step refuses (a dead letter to redeliver). */
+  async freshFailedRun(): Promise<string> {
+    const { id } = (
+      await this.ops.run<{ createAutomation: { id: string } }>('CreateAutomation', {
+        input: {
+          project: this.slug,
+          name: unique('refuses'),
+          trigger: { kind: 'EVENT', event: 'alert.changed' },
+          steps: [{ name: 'refuse', kind: 'CONDITION', input: '$error("refused on purpose")' }],
+        },
+      })
+    ).createAutomation;
+    await this.freshAlert();
+    await this.settleAutomations();
+    const [run] = (await this.hub.db.query(
+      "SELECT id FROM automation_run WHERE automation_id = $1 AND status = 'FAILED'",
+      [id],
+    )) as Array<{ id: string }>;
+    return run.id;
   }
 
   /** A new automation of the project: on each alert change, a condition that holds. */

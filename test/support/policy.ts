@@ -142,6 +142,7 @@ export const POLICY: Record<string, Rule> = {
   'mutation.pauseAutomation': connectorEditors,
   'mutation.resumeAutomation': connectorEditors,
   'mutation.testAutomation': connectorOperators,
+  'mutation.retryAutomationRun': connectorOperators,
   'query.automationSigningSecret': connectorEditors,
   'subscription.automationRunChanged': connectorReaders,
 

@@ -8,6 +8,8 @@ export enum AlertKind {
   KPI = 'KPI',
   CONNECTOR = 'CONNECTOR',
   ROLLOUT = 'ROLLOUT',
+  /** An automation's runs keep failing (its last runs all FAILED). */
+  AUTOMATION = 'AUTOMATION',
 }
 registerEnumType(AlertKind, { name: 'AlertKind' });
 

@@ -39,7 +39,10 @@ export class AutomationDispatcher {
   private readonly steps: AutomationSteps;
   private readonly now: () => Date;
 
-  constructor(deps: AutomationDispatcherDeps, options: { pollMs?: number } = {}) {
+  /** Runs were inserted by the read under way: `onRuns` is told once it commits. */
+  private inserted = false;
+
+  constructor(deps: AutomationDispatcherDeps, options: { pollMs?: number; onRuns?: () => void } = {}) {
     this.steps = deps.steps;
     this.now = deps.now;
     this.consumer = new DurableConsumer(deps, {
@@ -47,6 +50,10 @@ export class AutomationDispatcher {
       types: TRIGGER_EVENTS,
       pollMs: options.pollMs ?? 100,
       handle: (events, manager) => this.dispatch(events, manager),
+      afterCommit: () => {
+        if (this.inserted) options.onRuns?.();
+        this.inserted = false;
+      },
     });
   }
 
@@ -56,6 +63,11 @@ export class AutomationDispatcher {
 
   close(): Promise<void> {
     return this.consumer.close();
+  }
+
+  /** Reads the outbox now (a change committed events in this process), not at the end of the pause. */
+  nudge(): void {
+    this.consumer.nudge();
   }
 
   /** Reads what is new now (tests, and a runner that wants work at once). */
@@ -83,6 +95,7 @@ export class AutomationDispatcher {
       }
     }
     if (runs.length === 0) return;
+    this.inserted = true;
     await manager
       .createQueryBuilder()
       .insert()

@@ -5,6 +5,8 @@ import { xactLock } from '../../db/advisory-lock';
 import { RequestContext } from '../../context/context';
 import type { Platform } from '../../platform/platform';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
+import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
+import type { AlertService } from '../alerts/alert.service';
 import type { AutomationSteps } from './automation-steps';
 import { classify, type StepError } from './automation-steps';
 import {
@@ -31,7 +33,14 @@ export interface AutomationRunnerOptions {
 
 export interface AutomationRunnerDeps extends Pick<Platform, 'db' | 'now' | 'logger' | 'work'> {
   steps: AutomationSteps;
+  alerts: AlertService;
 }
+
+/** Runs in a row that must all have FAILED for an AUTOMATION alert (one success clears it). */
+export const FAILURES_FOR_ALERT = 5;
+
+/** Told of each run that ended, after it is committed (metrics). */
+export type RunObserver = (automation: Automation, run: AutomationRun) => void;
 
 /** A run's lease was taken over (this runner was too slow, or presumed dead): it stops touching the run. */
 class LeaseLost extends Error {}
@@ -57,6 +66,9 @@ export class AutomationRunner {
   private readonly retryMaxMs: number;
   private readonly random: () => number;
   private readonly active = new Set<Promise<void>>();
+  private readonly alerts: AlertService;
+  /** Registered in src/server/observers.ts. */
+  readonly observers: RunObserver[] = [];
   private readonly actor: RequestContext;
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
@@ -68,6 +80,7 @@ export class AutomationRunner {
     this.logger = deps.logger;
     this.work = deps.work;
     this.steps = deps.steps;
+    this.alerts = deps.alerts;
     this.pollMs = options.pollMs ?? 100;
     this.parallel = options.parallel ?? 8;
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -79,6 +92,13 @@ export class AutomationRunner {
 
   start(): void {
     this.closed = false;
+    this.schedule(0);
+  }
+
+  /** Looks for due runs now (new ones were inserted), unless a look is under way or no slot is free. */
+  nudge(): void {
+    if (this.closed || this.looking || this.active.size >= this.parallel) return;
+    clearTimeout(this.timer);
     this.schedule(0);
   }
 
@@ -188,7 +208,12 @@ export class AutomationRunner {
     const started = run.steps.some((s) => s.status !== AutomationStepStatus.PENDING);
     if (run.automationVersion !== automation.version) {
       if (started)
-        return this.finish(run, 'PERMANENT', 'the automation changed while this run was under way');
+        return this.finish(
+          automation,
+          run,
+          'PERMANENT',
+          'the automation changed while this run was under way',
+        );
       run.steps = automation.steps.map((s) => ({ ...pendingStep(), name: s.name, kind: s.kind }));
       run.automationVersion = automation.version;
     }
@@ -230,6 +255,8 @@ export class AutomationRunner {
         if (error instanceof LeaseLost) throw error;
         const failed = classify(error);
         Object.assign(state, {
+          // A step that failed before its call (its mapping) made an attempt too.
+          attempts: state.status === AutomationStepStatus.RUNNING ? state.attempts : state.attempts + 1,
           status: AutomationStepStatus.FAILED,
           error: failed.message,
           errorKind: failed.kind,
@@ -238,14 +265,14 @@ export class AutomationRunner {
         return this.fail(automation, run, failed);
       }
     }
-    await this.finish(run, null, null);
+    await this.finish(automation, run, null, null);
   }
 
   /** A failed step: retried later when TEMPORARY and attempts remain, else the run fails. */
   private async fail(automation: Automation, run: AutomationRun, error: StepError): Promise<void> {
     run.attempts += 1;
     if (error.kind === 'PERMANENT' || run.attempts >= automation.maxAttempts)
-      return this.finish(run, error.kind, error.message);
+      return this.finish(automation, run, error.kind, error.message);
     const backoff = Math.floor(
       this.random() * Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (run.attempts - 1)),
     );
@@ -256,16 +283,50 @@ export class AutomationRunner {
     await this.save(run, true);
   }
 
-  private async finish(run: AutomationRun, errorKind: string | null, error: string | null): Promise<void> {
+  /**
+   * Ends the run. Its automation's AUTOMATION alert is raised when the last {@link FAILURES_FOR_ALERT}
+   * runs all failed, and cleared as runs succeed again, in the same transaction.
+   */
+  private async finish(
+    automation: Automation,
+    run: AutomationRun,
+    errorKind: string | null,
+    error: string | null,
+  ): Promise<void> {
     run.status = error === null ? AutomationRunStatus.SUCCEEDED : AutomationRunStatus.FAILED;
     run.error = error;
     run.errorKind = errorKind;
     run.finishedAt = this.now();
-    await this.save(run, true);
+    const dedupeKey = `automation:${automation.id}`;
+    await this.save(run, true, async (tx) => {
+      if (run.status === AutomationRunStatus.SUCCEEDED) {
+        await this.alerts.clearIn(tx, dedupeKey);
+        return;
+      }
+      const last = (await tx.manager.query(
+        `SELECT status FROM automation_run WHERE automation_id = $1 AND finished_at IS NOT NULL
+          ORDER BY finished_at DESC LIMIT $2`,
+        [automation.id, FAILURES_FOR_ALERT],
+      )) as Array<{ status: string }>;
+      if (last.length === FAILURES_FOR_ALERT && last.every((r) => r.status === AutomationRunStatus.FAILED))
+        await this.alerts.raiseIn(tx, {
+          projectId: automation.projectId,
+          kind: AlertKind.AUTOMATION,
+          severity: AlertSeverity.WARNING,
+          dedupeKey,
+          title: `automation ${automation.name}: its last ${FAILURES_FOR_ALERT} runs failed`,
+          evidence: { automationId: automation.id, lastRun: run.id, error, errorKind },
+        });
+    });
+    for (const observe of this.observers) observe(automation, run);
   }
 
   /** Writes the run's state (and hands it back when `release`), only while this runner holds its lease. */
-  private async save(run: AutomationRun, release = false): Promise<void> {
+  private async save(
+    run: AutomationRun,
+    release = false,
+    alongside?: (tx: Change) => Promise<void>,
+  ): Promise<void> {
     const token = run.leaseToken;
     const until = release ? null : new Date(this.now().getTime() + this.leaseMs);
     await this.work.run(this.actor, async (tx) => {
@@ -288,6 +349,7 @@ export class AutomationRunner {
         .execute();
       if (result.affected === 0) throw new LeaseLost();
       emitRun(tx, run);
+      await alongside?.(tx);
     });
     run.leaseUntil = until;
     if (release) run.leaseToken = null;

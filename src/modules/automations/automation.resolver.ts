@@ -105,6 +105,22 @@ export class AutomationResolver {
   }
 
   @Can('operate', 'Automation')
+  @Mutation(() => AutomationRun, {
+    description:
+      'Redelivers a FAILED run (a dead letter) from the step that failed, with that step’s same idempotency key',
+  })
+  async retryAutomationRun(
+    @Ctx() ctx: RequestContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { nullable: true }) reason: string | null,
+  ): Promise<AutomationRun> {
+    return this.services.dataPolicy.automationRun(
+      ctx,
+      await this.services.automations.retryRun(ctx, id, reason),
+    );
+  }
+
+  @Can('operate', 'Automation')
   @Mutation(() => AutomationTest, {
     description:
       'A dry run on a trigger document ({record} or {event}): each step’s input and output, no side effect',

@@ -12,12 +12,15 @@ import { connectorInProject } from '../connectors/connector.repository';
 import { endpointInProject } from '../endpoints/endpoint.repository';
 import type { ProjectService } from '../projects/project.service';
 import { checkPlan, type CheckedPlan } from './automation-plan';
+import { emitRun } from './automation-runner';
 import type { AutomationSteps } from './automation-steps';
 import type { WebhookSender } from './webhook-sender';
 import {
   Automation,
   AutomationRun,
+  AutomationRunStatus,
   AutomationStatus,
+  AutomationStepStatus,
   AutomationStepKind,
   AutomationTriggerKind,
   type AutomationStep,
@@ -161,6 +164,48 @@ export class AutomationService {
     if (!run || !ctx.can('read', 'Automation', run.projectId))
       throw new NotFoundError('AutomationRun', runId);
     return run;
+  }
+
+  /**
+   * Redelivers a FAILED run (its dead letter): back to PENDING with its attempts reset, carried out from
+   * the step that failed, with that step's same idempotency key (a vendor or receiver that did act on
+   * the failed attempt sees a repeat, not a new request). Finished steps are not run again.
+   */
+  async retryRun(ctx: RequestContext, id: string, reason?: string | null): Promise<AutomationRun> {
+    const found = await this.run(ctx, id);
+    ctx.authorize('operate', 'Automation', found.projectId);
+    const why = optionalText('reason', reason);
+    return this.work.run(ctx, async (tx) => {
+      const run = await tx.manager
+        .getRepository(AutomationRun)
+        .findOne({ where: { id: found.id }, lock: { mode: 'pessimistic_write' } });
+      if (!run || run.status !== AutomationRunStatus.FAILED)
+        throw new ConflictError(
+          `run ${found.id} is ${run?.status ?? 'gone'}: only a FAILED run is retried`,
+          'id',
+        );
+      const failed = run.steps.find((s) => s.status === AutomationStepStatus.FAILED);
+      Object.assign(run, {
+        status: AutomationRunStatus.PENDING,
+        attempts: 0,
+        nextAttemptAt: this.now(),
+        leaseUntil: null,
+        leaseToken: null,
+        finishedAt: null,
+      });
+      if (failed) failed.status = AutomationStepStatus.PENDING;
+      await tx.manager.save(AutomationRun, run);
+      tx.audit({
+        action: 'retryAutomationRun',
+        subjectType: 'AutomationRun',
+        subjectId: run.id,
+        projectId: run.projectId,
+        before: { status: AutomationRunStatus.FAILED, error: run.error, errorKind: run.errorKind },
+        after: { status: run.status, reason: why },
+      });
+      emitRun(tx, run);
+      return run;
+    });
   }
 
   /**

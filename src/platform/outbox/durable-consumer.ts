@@ -20,6 +20,8 @@ export interface DurableConsumerOptions {
   pollMs?: number;
   /** Events handed over per call (default 100). */
   batch?: number;
+  /** Called after each read has committed (e.g. to wake whoever acts on what `handle` wrote). */
+  afterCommit?: () => void;
 }
 
 /**
@@ -31,7 +33,9 @@ export interface DurableConsumerOptions {
 export class DurableConsumer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private closed = false;
+  private closed = true;
+  /** Between reads (a pause is under way): a nudge may start the next one now. */
+  private idle = false;
   private readonly db: DataSource;
   private readonly outbox: Outbox;
   private readonly logger: Logger;
@@ -50,21 +54,38 @@ export class DurableConsumer {
   }
 
   start(): void {
-    const tick = (): void => {
-      if (this.closed) return;
-      this.running = this.step()
-        .then((more) => {
-          if (!this.closed) this.timer = setTimeout(tick, more ? 0 : this.pollMs).unref();
-        })
-        .catch((error: unknown) => {
-          this.logger.warn('outbox consumer failed; it retries from its stored position', {
-            consumer: this.options.name,
-            error,
-          });
-          if (!this.closed) this.timer = setTimeout(tick, this.pollMs).unref();
+    this.closed = false;
+    this.tick();
+  }
+
+  /** Reads now instead of at the end of the pause (something committed events): a no-op while reading. */
+  nudge(): void {
+    if (this.closed || !this.idle) return;
+    clearTimeout(this.timer);
+    this.tick();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.idle = false;
+    this.running = this.step()
+      .then((more) => {
+        this.options.afterCommit?.();
+        this.wait(more ? 0 : this.pollMs);
+      })
+      .catch((error: unknown) => {
+        this.logger.warn('outbox consumer failed; it retries from its stored position', {
+          consumer: this.options.name,
+          error,
         });
-    };
-    tick();
+        this.wait(this.pollMs);
+      });
+  }
+
+  private wait(ms: number): void {
+    if (this.closed) return;
+    this.idle = true;
+    this.timer = setTimeout(() => this.tick(), ms).unref();
   }
 
   async close(): Promise<void> {
