@@ -16,6 +16,7 @@ const BENCHES = [
   'drift-check',
   'fanout',
   'logging-monitoring',
+  'automations',
 ];
 
 interface Outcome {

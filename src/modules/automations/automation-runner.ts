@@ -42,13 +42,20 @@ export const FAILURES_FOR_ALERT = 5;
 /** Told of each run that ended, after it is committed (metrics). */
 export type RunObserver = (automation: Automation, run: AutomationRun) => void;
 
+/** The step kinds with an effect outside the hub, committed before and after they run. */
+const EFFECTS: ReadonlySet<AutomationStepKind> = new Set([
+  AutomationStepKind.CONNECTOR_ACTION,
+  AutomationStepKind.WEBHOOK,
+  AutomationStepKind.TRIGGER_PIPELINE,
+]);
+
 /** A run's lease was taken over (this runner was too slow, or presumed dead): it stops touching the run. */
 class LeaseLost extends Error {}
 
 /**
  * Carries out automation runs, on every replica: claims due runs (PENDING, or RUNNING under an expired
  * lease: its runner died) within each automation's concurrency limit, then runs their steps in order.
- * Each step's start and result are committed before the next step; a finished step is never run again,
+ * Each effectful step's start and result are committed before the next step; a finished one is never run again,
  * and a step cut off mid-way (a crash) is run again with the same idempotency key, which the hub and the
  * vendors honour. A TEMPORARY failure puts the run back to PENDING after a backoff (or the wait the
  * other side asked for) until maxAttempts; a PERMANENT one fails it.
@@ -73,6 +80,8 @@ export class AutomationRunner {
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
   private closed = true;
+  /** Nudged during a look. */
+  private again = false;
 
   constructor(deps: AutomationRunnerDeps, options: AutomationRunnerOptions = {}) {
     this.db = deps.db;
@@ -97,7 +106,13 @@ export class AutomationRunner {
 
   /** Looks for due runs now (new ones were inserted), unless a look is under way or no slot is free. */
   nudge(): void {
-    if (this.closed || this.looking || this.active.size >= this.parallel) return;
+    if (this.closed) return;
+    // Mid-look, the new runs may have committed after the claim's query: look again when it ends.
+    if (this.looking) {
+      this.again = true;
+      return;
+    }
+    if (this.active.size >= this.parallel) return;
     clearTimeout(this.timer);
     this.schedule(0);
   }
@@ -119,8 +134,10 @@ export class AutomationRunner {
     return claimed.length;
   }
 
+  /** The one next look (a look already planned is replaced, so there is never more than one loop). */
   private schedule(ms: number): void {
     if (this.closed) return;
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.looking = this.look().finally(() => (this.looking = undefined));
     }, ms).unref();
@@ -145,7 +162,9 @@ export class AutomationRunner {
     } catch (error) {
       this.logger.warn('automation runs not claimed; trying again', { error });
     }
-    this.schedule(found > 0 ? 0 : this.pollMs);
+    const again = this.again;
+    this.again = false;
+    this.schedule(found > 0 || again ? 0 : this.pollMs);
   }
 
   /** Takes up to `limit` due runs, within each automation's concurrency limit, under one lock. */
@@ -227,9 +246,12 @@ export class AutomationRunner {
         continue;
       }
       try {
+        // Only a step with an effect outside the hub is committed before and after it runs: the rest
+        // (a skip, a condition, a prediction, logged once per request key) may simply run again after
+        // a crash, and are committed with the next effect or the run's end.
+        const effect = EFFECTS.has(step.kind);
         if (!(await this.steps.applies(plan, index, document))) {
           Object.assign(state, { status: AutomationStepStatus.SKIPPED, finishedAt: this.now() });
-          await this.save(run);
           continue;
         }
         const input = await this.steps.input(plan, index, document);
@@ -241,7 +263,7 @@ export class AutomationRunner {
           error: null,
           errorKind: null,
         });
-        await this.save(run);
+        if (effect) await this.save(run);
         const output = await this.steps.execute(step, input, { automation, runId: run.id, index, document });
         Object.assign(state, { status: AutomationStepStatus.SUCCEEDED, output, finishedAt: this.now() });
         outputs[step.name] = output;
@@ -250,7 +272,7 @@ export class AutomationRunner {
             Object.assign(rest, { status: AutomationStepStatus.SKIPPED, finishedAt: this.now() });
           break;
         }
-        await this.save(run);
+        if (effect) await this.save(run);
       } catch (error) {
         if (error instanceof LeaseLost) throw error;
         const failed = classify(error);

@@ -36,6 +36,8 @@ export class DurableConsumer {
   private closed = true;
   /** Between reads (a pause is under way): a nudge may start the next one now. */
   private idle = false;
+  /** Nudged during a read. */
+  private again = false;
   private readonly db: DataSource;
   private readonly outbox: Outbox;
   private readonly logger: Logger;
@@ -60,7 +62,12 @@ export class DurableConsumer {
 
   /** Reads now instead of at the end of the pause (something committed events): a no-op while reading. */
   nudge(): void {
-    if (this.closed || !this.idle) return;
+    if (this.closed) return;
+    // Mid-read, the commit may have come after the read began: read again as soon as it ends.
+    if (!this.idle) {
+      this.again = true;
+      return;
+    }
     clearTimeout(this.timer);
     this.tick();
   }
@@ -71,7 +78,9 @@ export class DurableConsumer {
     this.running = this.step()
       .then((more) => {
         this.options.afterCommit?.();
-        this.wait(more ? 0 : this.pollMs);
+        const again = this.again;
+        this.again = false;
+        this.wait(more || again ? 0 : this.pollMs);
       })
       .catch((error: unknown) => {
         this.logger.warn('outbox consumer failed; it retries from its stored position', {
