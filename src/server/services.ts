@@ -152,8 +152,8 @@ export function createServices(
     pollMs: config.outboxPollMs,
   });
   let commits = 0;
-  // Made once the services it needs exist; the unit of work wakes it after commits that wrote events.
-  let automationDispatcher: AutomationDispatcher | undefined;
+  /** Woken after every commit that wrote events, once the services that listen exist. */
+  const afterEvents: Array<() => void> = [];
   const work = new UnitOfWork({
     db,
     now,
@@ -162,8 +162,7 @@ export function createServices(
     outbox,
     onEvents: () => {
       relay.nudge();
-      // Automations on this process's own changes start without waiting for the next poll.
-      automationDispatcher?.nudge();
+      for (const wake of afterEvents) wake();
     },
     onCommitted:
       config.killAfterCommits > 0
@@ -283,10 +282,12 @@ export function createServices(
     { ...platform, steps: automationSteps, alerts },
     options.automationRunner,
   );
-  automationDispatcher = new AutomationDispatcher(
+  const automationDispatcher = new AutomationDispatcher(
     { ...platform, outbox, steps: automationSteps },
     { onRuns: () => automationRunner.nudge() },
   );
+  // Automations on this process's own changes start without waiting for the next poll.
+  afterEvents.push(() => automationDispatcher.nudge());
   const automationTriggers = new AutomationTriggers({ ...platform, steps: automationSteps, webhooks });
   const automationSchedules = new CronSchedules({
     name: 'automation',

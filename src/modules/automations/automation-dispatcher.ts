@@ -5,14 +5,13 @@ import { DurableConsumer } from '../../platform/outbox/durable-consumer';
 import type { Outbox } from '../../platform/outbox/outbox';
 import type { Platform } from '../../platform/platform';
 import { syncedRecords } from '../connectors/connector.repository';
-import { TRIGGER_EVENTS } from './automation-plan';
+import { stepState, TRIGGER_EVENTS } from './automation-plan';
 import type { AutomationSteps } from './automation-steps';
 import {
   Automation,
   AutomationRun,
   AutomationRunStatus,
   AutomationStatus,
-  AutomationStepStatus,
   AutomationTriggerKind,
   RecordChange,
 } from './automation.entity';
@@ -154,18 +153,7 @@ export function newRun(
     automationVersion: automation.version,
     status: AutomationRunStatus.PENDING,
     document,
-    steps: automation.steps.map((s) => ({
-      name: s.name,
-      kind: s.kind,
-      status: AutomationStepStatus.PENDING,
-      input: null,
-      output: null,
-      error: null,
-      errorKind: null,
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-    })),
+    steps: automation.steps.map((s) => stepState(s)),
     attempts: 0,
     nextAttemptAt: at,
     leaseUntil: null,

@@ -4,9 +4,11 @@ import { requireText } from '../../common/validate';
 import type { EventType } from '../../events/catalogue';
 import {
   AutomationStepKind,
+  AutomationStepStatus,
   AutomationTriggerKind,
   RecordChange,
   type AutomationStep,
+  type AutomationStepRun,
   type AutomationTrigger,
 } from './automation.entity';
 import type { AutomationStepInput, AutomationTriggerInput } from './automation.types';
@@ -158,5 +160,24 @@ export function compilePlan(trigger: AutomationTrigger, steps: AutomationStep[])
       when: optional(`steps.${i}.when`, step.when),
       input: optional(`steps.${i}.input`, step.input),
     })),
+  };
+}
+
+/** A step's state before it runs (a run's steps start so; a dry run's steps not reached stay `status`). */
+export function stepState(
+  step: Pick<AutomationStep, 'name' | 'kind'>,
+  status: AutomationStepStatus = AutomationStepStatus.PENDING,
+): AutomationStepRun {
+  return {
+    name: step.name,
+    kind: step.kind,
+    status,
+    input: null,
+    output: null,
+    error: null,
+    errorKind: null,
+    attempts: 0,
+    startedAt: null,
+    finishedAt: null,
   };
 }

@@ -7,6 +7,7 @@ import type { Platform } from '../../platform/platform';
 import type { Change, UnitOfWork } from '../../platform/unit-of-work';
 import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
+import { stepState } from './automation-plan';
 import type { AutomationSteps } from './automation-steps';
 import { classify, type StepError } from './automation-steps';
 import {
@@ -15,7 +16,6 @@ import {
   AutomationRunStatus,
   AutomationStepKind,
   AutomationStepStatus,
-  type AutomationStepRun,
 } from './automation.entity';
 
 export interface AutomationRunnerOptions {
@@ -233,7 +233,7 @@ export class AutomationRunner {
           'PERMANENT',
           'the automation changed while this run was under way',
         );
-      run.steps = automation.steps.map((s) => ({ ...pendingStep(), name: s.name, kind: s.kind }));
+      run.steps = automation.steps.map((s) => stepState(s));
       run.automationVersion = automation.version;
     }
     const plan = this.steps.plan(automation);
@@ -376,21 +376,6 @@ export class AutomationRunner {
     run.leaseUntil = until;
     if (release) run.leaseToken = null;
   }
-}
-
-function pendingStep(): AutomationStepRun {
-  return {
-    name: '',
-    kind: AutomationStepKind.CONDITION,
-    status: AutomationStepStatus.PENDING,
-    input: null,
-    output: null,
-    error: null,
-    errorKind: null,
-    attempts: 0,
-    startedAt: null,
-    finishedAt: null,
-  };
 }
 
 function asObject(value: unknown): Record<string, unknown> {

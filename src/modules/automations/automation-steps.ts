@@ -6,7 +6,7 @@ import type { ConnectorService } from '../connectors/connector.service';
 import type { PredictionService } from '../predictions/prediction.service';
 import { RunKind } from '../runs/run.enums';
 import type { RunService } from '../runs/run.service';
-import { compilePlan, type CompiledPlan } from './automation-plan';
+import { compilePlan, stepState, type CompiledPlan } from './automation-plan';
 import {
   AutomationStepKind,
   AutomationStepStatus,
@@ -193,18 +193,7 @@ export class AutomationSteps {
     const scope = { ...document, steps: outputs };
     let stopped = !matched;
     for (const [index, { step }] of plan.steps.entries()) {
-      const run: AutomationStepRun = {
-        name: step.name,
-        kind: step.kind,
-        status: AutomationStepStatus.SKIPPED,
-        input: null,
-        output: null,
-        error: null,
-        errorKind: null,
-        attempts: 0,
-        startedAt: null,
-        finishedAt: null,
-      };
+      const run = stepState(step, AutomationStepStatus.SKIPPED);
       steps.push(run);
       if (stopped) continue;
       try {

@@ -14,7 +14,7 @@ import type { Platform } from '../../platform/platform';
 import type { UnitOfWork } from '../../platform/unit-of-work';
 import type { KpiService } from '../kpis/kpi.service';
 import { Connector, ConnectorWebhookDelivery } from './connector.entity';
-import { writePage } from './record-writer';
+import { emitWritten, writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
 
 /** What the hub answers a vendor's webhook request with. */
@@ -139,22 +139,7 @@ export class ConnectorWebhooks {
         if (!stream) continue;
         const written = await writePage(manager, connector, stream, found, kpiIds, at, { merge: true });
         records += written.records;
-        if (written.created.length > 0 || written.updated.length > 0) {
-          tx.emit({
-            type: 'records.synced',
-            stream: `connector:${connector.id}`,
-            projectId: connector.projectId,
-            payload: {
-              projectId: connector.projectId,
-              connectorId: connector.id,
-              syncRunId: null,
-              stream: stream.name,
-              kind: stream.recordKind,
-              created: written.created,
-              updated: written.updated,
-            },
-          });
-        }
+        emitWritten(tx, connector, stream, written, null);
       }
       return { deliveries: fresh.size, records };
     });

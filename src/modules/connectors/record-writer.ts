@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { Change } from '../../platform/unit-of-work';
 import type { StreamDescriptor, SyncedRecord } from '../../../connectors/_shared';
 import { DERIVED_KPIS, derivePoints } from '../kpis/kpi-derivations';
 import { RECORD_TABLES } from './record-tables';
@@ -91,4 +92,29 @@ export async function writePage(
     created: written.filter((r) => r.inserted).map((r) => r.external_id),
     updated: written.filter((r) => !r.inserted).map((r) => r.external_id),
   };
+}
+
+/** Tells automations (and any consumer) which records a page wrote: `records.synced`, when it wrote any. */
+export function emitWritten(
+  tx: Change,
+  connector: Connector,
+  stream: StreamDescriptor,
+  written: WrittenPage,
+  syncRunId: string | null,
+): void {
+  if (written.created.length === 0 && written.updated.length === 0) return;
+  tx.emit({
+    type: 'records.synced',
+    stream: `connector:${connector.id}`,
+    projectId: connector.projectId,
+    payload: {
+      projectId: connector.projectId,
+      connectorId: connector.id,
+      syncRunId,
+      stream: stream.name,
+      kind: stream.recordKind,
+      created: written.created,
+      updated: written.updated,
+    },
+  });
 }

@@ -18,7 +18,7 @@ import {
   type SyncStreamStatus,
   type SyncTrigger,
 } from './connector.entity';
-import { writePage } from './record-writer';
+import { emitWritten, writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
 import type { Platform } from '../../platform/platform';
 
@@ -214,22 +214,7 @@ export class SyncRunner {
               );
               const streams = run.streams.map((s) => (s === status ? next : s));
               await manager.update(SyncRun, { id: run.id }, { streams });
-              if (written.created.length > 0 || written.updated.length > 0) {
-                tx.emit({
-                  type: 'records.synced',
-                  stream: `connector:${connector.id}`,
-                  projectId: connector.projectId,
-                  payload: {
-                    projectId: connector.projectId,
-                    connectorId: connector.id,
-                    syncRunId: run.id,
-                    stream: stream.name,
-                    kind: stream.recordKind,
-                    created: written.created,
-                    updated: written.updated,
-                  },
-                });
-              }
+              emitWritten(tx, connector, stream, written, run.id);
               emitRun(tx, { ...run, streams });
               return next;
             });
