@@ -22,6 +22,25 @@ export function headerOf(request: WebhookRequest, name: string): string | undefi
   return value === undefined || value === '' ? undefined : value;
 }
 
+/**
+ * The values of the headers a signed request must carry, in the order named, once a secret is configured:
+ * else the refusal (401) naming the secret (`what`, in `secrets.<field>`) or the first header missing.
+ */
+export function signedHeaders(
+  request: WebhookRequest,
+  secret: { value: string; what: string; field: string },
+  ...names: string[]
+): string[] | WebhookVerdict {
+  if (secret.value === '') return refused(401, `no ${secret.what} is configured (secrets.${secret.field})`);
+  const values: string[] = [];
+  for (const name of names) {
+    const value = headerOf(request, name);
+    if (value === undefined) return refused(401, `${name} is missing`);
+    values.push(value);
+  }
+  return values;
+}
+
 /** HMAC-SHA256 of the parts, in order, keyed with the secret's UTF-8 bytes. */
 export function hmacSha256(secret: string, ...parts: (string | Buffer)[]): Buffer {
   const mac = createHmac('sha256', Buffer.from(secret, 'utf8'));

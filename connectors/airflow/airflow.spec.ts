@@ -1,48 +1,17 @@
-import { mulberry32 } from '../../src/common/random';
 import { FakeAirflowServer } from '../../test/fakes/airflow-server';
+import { openSession, rejection } from '../../test/fakes/connector-spec';
+import type { OpenedSession } from '../../test/fakes/connector-spec';
 import type { Fault } from '../../test/fakes/faults';
-import { ConnectorError, validateFields } from '../_shared';
-import type { ConnectorSession } from '../_shared';
+import { ConnectorError } from '../_shared';
 import { dagRunIdFor } from './client';
 import { airflow } from './index';
-
-interface Opened {
-  session: ConnectorSession;
-  /** Every backoff the HTTP client asked for, in ms. */
-  sleeps: number[];
-}
 
 function open(
   baseUrl: string,
   secrets: Record<string, string>,
   options: { maxRetries?: number } = {},
-): Opened {
-  const sleeps: number[] = [];
-  const config = validateFields(airflow.spec.config, { baseUrl }, 'config');
-  const valid = validateFields(airflow.spec.secrets, secrets, 'secrets') as Record<string, string>;
-  const session = airflow.open(config, valid, {
-    now: () => new Date('2024-06-01T00:00:00Z'),
-    http: {
-      timeoutMs: 200,
-      maxRetries: options.maxRetries ?? 8,
-      backoffMs: 5,
-      random: mulberry32(1),
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-    },
-  });
-  return { session, sleeps };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ConnectorError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConnectorError');
+): OpenedSession {
+  return openSession(airflow, { baseUrl }, secrets, options);
 }
 
 const TRIGGER = 'triggerDagRun';

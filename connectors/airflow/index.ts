@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { badField, permanent, validateFields } from '../_shared';
-import type { ActionResult, ActionSpec, ConnectorDefinition } from '../_shared';
+import { actionSession } from '../_shared';
+import type { ActionSpec, ConnectorDefinition } from '../_shared';
 import { AirflowClient, dagRunIdFor } from './client';
 
 /** The run concept an action result names (Airflow has no stream this adapter reads). */
@@ -60,25 +59,20 @@ export const airflow: ConnectorDefinition = {
       },
       env,
     );
-    return {
+    return actionSession({
+      vendor: 'Airflow',
+      does: 'triggers DAG runs',
+      action: TRIGGER_DAG_RUN,
       check: () => client.check(),
-      read(stream) {
-        throw permanent(`Airflow has no stream "${stream}": this adapter only triggers DAG runs`);
-      },
-      async act(action, rawInput, idempotencyKey): Promise<ActionResult> {
-        if (action !== TRIGGER_DAG_RUN.name)
-          throw badField('action', `unknown action "${action}"; expected ${TRIGGER_DAG_RUN.name}`);
-        const input = validateFields(TRIGGER_DAG_RUN.input, rawInput, action);
-        // Without a key the client's own retries are still safe (one id per call); a retry by the hub is not.
-        const dagRunId = dagRunIdFor(idempotencyKey ?? randomUUID());
+      async run(input, key) {
         const raw = await client.triggerDagRun({
           dagId: input.dagId as string,
-          dagRunId,
+          dagRunId: dagRunIdFor(key),
           conf: (input.conf as Record<string, unknown> | undefined) ?? {},
           note: input.note as string | undefined,
         });
         return { externalId: String(raw.dag_run_id), stream: DAG_RUNS, raw };
       },
-    };
+    });
   },
 };

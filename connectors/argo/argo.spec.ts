@@ -1,53 +1,22 @@
-import { mulberry32 } from '../../src/common/random';
+import { openSession, rejection } from '../../test/fakes/connector-spec';
+import type { OpenedSession } from '../../test/fakes/connector-spec';
 import { FakeArgoServer } from '../../test/fakes/argo-server';
 import type { Fault } from '../../test/fakes/faults';
-import { ConnectorError, validateFields } from '../_shared';
+import { ConnectorError } from '../_shared';
 import type { ConnectorSession } from '../_shared';
 import { workflowNameFor } from './client';
 import { argo } from './index';
 
-interface Opened {
-  session: ConnectorSession;
-  sleeps: number[];
-}
-
 function open(
   baseUrl: string,
   options: { token?: string; namespace?: string; maxRetries?: number } = {},
-): Opened {
-  const sleeps: number[] = [];
-  const config = validateFields(
-    argo.spec.config,
+): OpenedSession {
+  return openSession(
+    argo,
     { baseUrl, namespace: options.namespace ?? 'argo' },
-    'config',
+    { token: options.token },
+    options,
   );
-  const secrets = validateFields(argo.spec.secrets, { token: options.token }, 'secrets') as Record<
-    string,
-    string
-  >;
-  const session = argo.open(config, secrets, {
-    now: () => new Date('2024-06-01T00:00:00Z'),
-    http: {
-      timeoutMs: 200,
-      maxRetries: options.maxRetries ?? 8,
-      backoffMs: 5,
-      random: mulberry32(1),
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-    },
-  });
-  return { session, sleeps };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ConnectorError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConnectorError');
 }
 
 const SUBMIT = 'submitWorkflow';

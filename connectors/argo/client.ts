@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConnectorError, HttpClient, badField, permanent, temporary } from '../_shared';
+import { ConnectorError, GrpcGatewayHttp, badField, isObject, permanent, temporary } from '../_shared';
 import type { ConnectorEnv, HttpRequest } from '../_shared';
 
 const VENDOR = 'Argo Workflows';
@@ -44,16 +44,6 @@ export function workflowNameFor(key: string): string {
   return `${NAME_PREFIX}${slug ? `${slug}-` : ''}${hash}`;
 }
 
-/** A 4xx the Argo Server explained (`{code, message}`, gRPC status as JSON); rethrown by `send` with the operation. */
-class Rejection extends ConnectorError {
-  constructor(
-    readonly summary: string,
-    status: number,
-  ) {
-    super('PERMANENT', `${VENDOR} answered ${status}: ${summary}`, { status });
-  }
-}
-
 /**
  * The Argo Server's HTTP API (grpc-gateway over its gRPC services), the only place that knows its wire and
  * auth: `Authorization: Bearer <token>`, workflow submission from a WorkflowTemplate, workflow read, and
@@ -61,21 +51,23 @@ class Rejection extends ConnectorError {
  * HTTP status (AlreadyExists 409, NotFound 404, Unauthenticated 401, PermissionDenied 403).
  */
 export class ArgoClient {
-  private readonly http: HttpClient;
-  private readonly authorization: string | undefined;
+  private readonly http: GrpcGatewayHttp;
   private readonly namespace: string;
 
   constructor(options: ArgoClientOptions, env: ConnectorEnv) {
     this.namespace = options.namespace;
-    if (options.token)
-      this.authorization = /^Bearer\s/i.test(options.token) ? options.token : `Bearer ${options.token}`;
-    this.http = new HttpClient({
-      ...env.http,
-      vendor: VENDOR,
-      baseUrl: options.baseUrl,
-      classify: classifyArgo,
-      secrets: options.token ? [options.token.replace(/^Bearer\s+/i, '')] : [],
-    });
+    const token = options.token;
+    this.http = new GrpcGatewayHttp(
+      {
+        vendor: VENDOR,
+        baseUrl: options.baseUrl,
+        authorization: token ? (/^Bearer\s/i.test(token) ? token : `Bearer ${token}`) : undefined,
+        secrets: token ? [token.replace(/^Bearer\s+/i, '')] : [],
+        // grpc-gateway v1 also sends `error`, with the same text.
+        messageOf: (body) => body.message ?? body.error,
+      },
+      env,
+    );
   }
 
   /**
@@ -156,36 +148,17 @@ export class ArgoClient {
     }
   }
 
-  private async send(req: HttpRequest, template?: string): Promise<unknown> {
-    const headers: Record<string, string> = { ...req.headers };
-    if (this.authorization) headers.authorization = this.authorization;
-    try {
-      return (await this.http.request({ ...req, headers })).body;
-    } catch (error) {
-      if (!(error instanceof Rejection)) throw error;
-      const status = error.details.status;
+  private send(req: HttpRequest, template?: string): Promise<unknown> {
+    return this.http.send(req, (summary) =>
       // Older servers read the template first (404), newer ones meet it while validating (400).
-      if (template !== undefined && /workflowtemplates?\.argoproj\.io "[^"]*" not found/i.test(error.summary))
-        throw badField(
-          'input.workflowTemplate',
-          `${VENDOR} has no WorkflowTemplate "${template}" in namespace ${this.namespace}`,
-        );
-      throw permanent(`${VENDOR} ${req.operation} answered ${status}: ${error.summary}`, error.details);
-    }
+      template !== undefined && /workflowtemplates?\.argoproj\.io "[^"]*" not found/i.test(summary)
+        ? badField(
+            'input.workflowTemplate',
+            `${VENDOR} has no WorkflowTemplate "${template}" in namespace ${this.namespace}`,
+          )
+        : undefined,
+    );
   }
-}
-
-/**
- * The server answers gRPC statuses as JSON: `{"code": 6, "message": "workflows.argoproj.io \"x\" already
- * exists"}` (grpc-gateway v1 adds `error` with the same text). 401, 403, 408 and 429 keep the generic rules.
- */
-function classifyArgo(status: number, body: unknown): ConnectorError | undefined {
-  if (status < 400 || status >= 500 || [401, 403, 408, 429].includes(status)) return undefined;
-  const message = isObject(body) ? (body.message ?? body.error) : undefined;
-  return new Rejection(
-    typeof message === 'string' && message !== '' ? message.slice(0, 500) : 'no explanation given',
-    status,
-  );
 }
 
 function workflowOf(body: unknown, operation: string): Record<string, unknown> {
@@ -194,6 +167,3 @@ function workflowOf(body: unknown, operation: string): Record<string, unknown> {
     throw permanent(`${VENDOR} ${operation}: the reply is not a workflow`);
   return body;
 }
-
-export const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);

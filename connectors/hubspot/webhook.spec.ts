@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { FakeHubspotServer } from '../../test/fakes/hubspot-server';
 import { WebhookSink, receiveLikeTheHub } from '../../test/fakes/vendor-webhook';
-import type { ConnectorSession, WebhookRequest, WebhookVerdict } from '../_shared/contract';
-import { ConnectorError } from '../_shared/errors';
+import { refusal, thrownBy } from '../../test/fakes/connector-spec';
+import type { ConnectorSession, WebhookRequest } from '../_shared/contract';
 import type { SyncedRecord } from '../_shared/records';
 import { validateFields } from '../_shared/validate';
 import { hubspot } from './index';
@@ -83,18 +83,6 @@ function signed(
     },
     body: Buffer.from(body, 'utf8'),
   };
-}
-
-const refusal = (verdict: WebhookVerdict) => (verdict.ok ? undefined : { status: verdict.status });
-
-function rejection(fn: () => unknown): ConnectorError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConnectorError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConnectorError');
 }
 
 describe('HubSpot webhook verify', () => {
@@ -287,7 +275,7 @@ describe('HubSpot webhook parse', () => {
       [() => parse([{ ...BATCH[1], objectId: 'abc' }]), 'event 1002 (deal.propertyChange) has no objectId'],
     ];
     for (const [fn, message] of cases) {
-      const error = rejection(fn);
+      const error = thrownBy(fn);
       expect(error.kind).toBe('PERMANENT');
       expect(error.message).toContain(message);
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConnectorError, HttpClient, badField, permanent } from '../_shared';
+import { ConnectorError, GrpcGatewayHttp, badField, isObject, permanent } from '../_shared';
 import type { ConnectorEnv, HttpRequest } from '../_shared';
 
 const VENDOR = 'Temporal';
@@ -57,16 +57,6 @@ export function requestIdFor(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** A 4xx Temporal explained (`{code, message, details}`, a gRPC status as JSON); rethrown by `send`. */
-class Rejection extends ConnectorError {
-  constructor(
-    readonly summary: string,
-    status: number,
-  ) {
-    super('PERMANENT', `${VENDOR} answered ${status}: ${summary}`, { status });
-  }
-}
-
 /**
  * Temporal's HTTP API (the frontend's grpc-gateway, `/api/v1/...` bindings of WorkflowService), the only
  * place that knows its wire and auth: an API key as `Authorization: Bearer`, DescribeNamespace for
@@ -75,20 +65,20 @@ class Rejection extends ConnectorError {
  * `no-payload-shorthand` readers take. Errors are gRPC statuses as JSON under the mapped HTTP status.
  */
 export class TemporalClient {
-  private readonly http: HttpClient;
-  private readonly authorization: string | undefined;
+  private readonly http: GrpcGatewayHttp;
   private readonly namespace: string;
 
   constructor(options: TemporalClientOptions, env: ConnectorEnv) {
     this.namespace = options.namespace;
-    if (options.apiKey) this.authorization = `Bearer ${options.apiKey}`;
-    this.http = new HttpClient({
-      ...env.http,
-      vendor: VENDOR,
-      baseUrl: options.baseUrl,
-      classify: classifyTemporal,
-      secrets: options.apiKey ? [options.apiKey] : [],
-    });
+    this.http = new GrpcGatewayHttp(
+      {
+        vendor: VENDOR,
+        baseUrl: options.baseUrl,
+        authorization: options.apiKey ? `Bearer ${options.apiKey}` : undefined,
+        secrets: options.apiKey ? [options.apiKey] : [],
+      },
+      env,
+    );
   }
 
   private get namespacePath(): string {
@@ -159,18 +149,12 @@ export class TemporalClient {
     }
   }
 
-  private async send(req: HttpRequest): Promise<unknown> {
-    const headers: Record<string, string> = { ...req.headers };
-    if (this.authorization) headers.authorization = this.authorization;
-    try {
-      return (await this.http.request({ ...req, headers })).body;
-    } catch (error) {
-      if (!(error instanceof Rejection)) throw error;
-      const status = error.details.status;
-      if (status === 404 && /^namespace\b.*\bnot found/i.test(error.summary))
-        throw badField('config.namespace', `${VENDOR}: ${error.summary}`);
-      throw permanent(`${VENDOR} ${req.operation} answered ${status}: ${error.summary}`, error.details);
-    }
+  private send(req: HttpRequest): Promise<unknown> {
+    return this.http.send(req, (summary, status) =>
+      status === 404 && /^namespace\b.*\bnot found/i.test(summary)
+        ? badField('config.namespace', `${VENDOR}: ${summary}`)
+        : undefined,
+    );
   }
 }
 
@@ -181,19 +165,3 @@ function jsonPayload(value: unknown): Record<string, unknown> {
     data: Buffer.from(JSON.stringify(value), 'utf8').toString('base64'),
   };
 }
-
-/**
- * `{"code": 6, "message": "Workflow execution is already running. WorkflowId: x, RunId: y.", "details":
- * [...]}`. 401, 403, 408 and 429 (ResourceExhausted) keep the generic rules.
- */
-function classifyTemporal(status: number, body: unknown): ConnectorError | undefined {
-  if (status < 400 || status >= 500 || [401, 403, 408, 429].includes(status)) return undefined;
-  const message = isObject(body) ? body.message : undefined;
-  return new Rejection(
-    typeof message === 'string' && message !== '' ? message.slice(0, 500) : 'no explanation given',
-    status,
-  );
-}
-
-export const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { badField, permanent, validateFields } from '../_shared';
-import type { ActionResult, ActionSpec, ConnectorDefinition } from '../_shared';
-import { TemporalClient, isObject, requestIdFor, workflowIdFor } from './client';
+import { actionSession, isObject } from '../_shared';
+import type { ActionSpec, ConnectorDefinition } from '../_shared';
+import { TemporalClient, requestIdFor, workflowIdFor } from './client';
 
 /** The run concept an action result names (this adapter reads no stream). */
 const WORKFLOW_RUNS = 'workflowRuns';
@@ -54,16 +53,12 @@ export const temporal: ConnectorDefinition = {
       { baseUrl: String(config.baseUrl), namespace: String(config.namespace), apiKey: secrets.apiKey },
       env,
     );
-    return {
+    return actionSession({
+      vendor: 'Temporal',
+      does: 'starts workflows',
+      action: START_WORKFLOW,
       check: () => client.check(),
-      read(stream) {
-        throw permanent(`Temporal has no stream "${stream}": this adapter only starts workflows`);
-      },
-      async act(action, rawInput, idempotencyKey): Promise<ActionResult> {
-        if (action !== START_WORKFLOW.name)
-          throw badField('action', `unknown action "${action}"; expected ${START_WORKFLOW.name}`);
-        const input = validateFields(START_WORKFLOW.input, rawInput, action);
-        const key = idempotencyKey ?? randomUUID();
+      async run(input, key) {
         const raw = await client.startWorkflow({
           workflowId: workflowIdFor(key),
           requestId: requestIdFor(key),
@@ -73,7 +68,7 @@ export const temporal: ConnectorDefinition = {
         });
         return { externalId: runIdOf(raw), stream: WORKFLOW_RUNS, raw };
       },
-    };
+    });
   },
 };
 

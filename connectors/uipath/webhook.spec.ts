@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { FakeUiPathServer } from '../../test/fakes/uipath-server';
 import { WebhookSink, receiveLikeTheHub } from '../../test/fakes/vendor-webhook';
-import type { ConfigValues, WebhookRequest, WebhookVerdict } from '../_shared/contract';
-import { ConnectorError } from '../_shared/errors';
+import { refusal, thrownBy } from '../../test/fakes/connector-spec';
+import type { ConfigValues, WebhookRequest } from '../_shared/contract';
 import type { QueueItemRecord, RpaJobRecord } from '../_shared/records';
 import { validateFields } from '../_shared/validate';
 import { uipath } from './index';
@@ -120,18 +120,6 @@ function signed(
     headers: { 'content-type': 'application/json', 'x-uipath-signature': signature, ...options.headers },
     body: Buffer.from(body, 'utf8'),
   };
-}
-
-const refusal = (verdict: WebhookVerdict) => (verdict.ok ? undefined : { status: verdict.status });
-
-function rejection(fn: () => unknown): ConnectorError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConnectorError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConnectorError');
 }
 
 describe('UiPath webhook verify', () => {
@@ -305,7 +293,7 @@ describe('UiPath webhook parse', () => {
       [() => parse({ ...JOB_COMPLETED, Job: { ...JOB_COMPLETED.Job, Id: undefined } }), 'Job has no Id'],
     ];
     for (const [fn, message] of cases) {
-      const error = rejection(fn);
+      const error = thrownBy(fn);
       expect(error.kind).toBe('PERMANENT');
       expect(error.message).toContain(message);
     }

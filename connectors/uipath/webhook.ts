@@ -10,11 +10,11 @@ import type { SyncedRecord } from '../_shared/records';
 import {
   checkSignature,
   checkWindow,
-  headerOf,
   hmacSha256,
   isoTime,
   jsonBody,
   refused,
+  signedHeaders,
 } from '../_shared/webhook';
 import { mapJob, mapQueueItem } from './mapper';
 import type { UiPathStream } from './sync';
@@ -37,9 +37,13 @@ export const uipathWebhook: WebhookSpec = {
 };
 
 function verify(request: WebhookRequest, secret: string, now: Date): WebhookVerdict {
-  if (secret === '') return refused(401, `no webhook secret is configured (secrets.${SECRET_FIELD})`);
-  const signature = headerOf(request, SIGNATURE);
-  if (signature === undefined) return refused(401, `${SIGNATURE} is missing`);
+  const headers = signedHeaders(
+    request,
+    { value: secret, what: 'webhook secret', field: SECRET_FIELD },
+    SIGNATURE,
+  );
+  if (!Array.isArray(headers)) return headers;
+  const [signature] = headers;
   const signed = checkSignature(SIGNATURE, signature, hmacSha256(secret, request.body));
   if (!signed.ok) return signed;
   const event = jsonBody(request);

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { FakeZendeskServer } from '../../test/fakes/zendesk-server';
 import { WebhookSink, receiveLikeTheHub } from '../../test/fakes/vendor-webhook';
-import { ConnectorError, validateFields } from '../_shared';
-import type { ConfigValues, TicketRecord, WebhookRequest, WebhookVerdict } from '../_shared';
+import { refusal, thrownBy } from '../../test/fakes/connector-spec';
+import { validateFields } from '../_shared';
+import type { ConfigValues, TicketRecord, WebhookRequest } from '../_shared';
 import { zendesk } from './index';
 import { zendeskWebhook } from './webhook';
 
@@ -71,18 +72,6 @@ function signed(
     },
     body: Buffer.from(body, 'utf8'),
   };
-}
-
-const refusal = (verdict: WebhookVerdict) => (verdict.ok ? undefined : { status: verdict.status });
-
-function rejection(fn: () => unknown): ConnectorError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConnectorError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConnectorError');
 }
 
 describe('Zendesk webhook verify', () => {
@@ -241,7 +230,7 @@ describe('Zendesk webhook parse', () => {
   it('takes the ticket id from the subject when detail has none, and refuses a mismatch', () => {
     const { id: _id, ...detail } = STATUS_CHANGED.detail;
     expect(parse({ ...STATUS_CHANGED, detail })[0].records[0].record.externalId).toBe('5158');
-    const mismatch = rejection(() => parse({ ...STATUS_CHANGED, subject: 'zen:ticket:1' }));
+    const mismatch = thrownBy(() => parse({ ...STATUS_CHANGED, subject: 'zen:ticket:1' }));
     expect(mismatch.kind).toBe('PERMANENT');
     expect(mismatch.message).toContain('detail.id and subject name different tickets');
   });
@@ -273,7 +262,7 @@ describe('Zendesk webhook parse', () => {
       [() => parse({ ...STATUS_CHANGED, subject: 'zen:user:1', detail: { status: 'OPEN' } }), 'has no id'],
     ];
     for (const [fn, message] of cases) {
-      const error = rejection(fn);
+      const error = thrownBy(fn);
       expect(error.kind).toBe('PERMANENT');
       expect(error.message).toContain(message);
     }

@@ -1,12 +1,12 @@
 import {
   checkSignature,
   checkWindow,
-  headerOf,
   hmacSha256,
   isoTime,
   jsonBody,
   permanent,
   refused,
+  signedHeaders,
 } from '../_shared';
 import type { ConfigValues, WebhookDelivery, WebhookRequest, WebhookSpec, WebhookVerdict } from '../_shared';
 import { isObject } from './client';
@@ -34,11 +34,14 @@ export const zendeskWebhook: WebhookSpec = {
 };
 
 function verify(request: WebhookRequest, secret: string, now: Date): WebhookVerdict {
-  if (secret === '') return refused(401, `no webhook signing secret is configured (secrets.${SECRET_FIELD})`);
-  const signature = headerOf(request, SIGNATURE);
-  const timestamp = headerOf(request, TIMESTAMP);
-  if (signature === undefined) return refused(401, `${SIGNATURE} is missing`);
-  if (timestamp === undefined) return refused(401, `${TIMESTAMP} is missing`);
+  const headers = signedHeaders(
+    request,
+    { value: secret, what: 'webhook signing secret', field: SECRET_FIELD },
+    SIGNATURE,
+    TIMESTAMP,
+  );
+  if (!Array.isArray(headers)) return headers;
+  const [signature, timestamp] = headers;
   const at = isoTime(timestamp);
   if (at === undefined) return refused(400, `${TIMESTAMP} is not an ISO 8601 time`);
   const signed = checkSignature(SIGNATURE, signature, hmacSha256(secret, timestamp, request.body));

@@ -1,8 +1,14 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { recordSecret } from '../support/run-record';
-import { FakeHttpError, dropConnection, isObject, parseJsonBody, readBody, sendJson } from './fake-http';
-import { FaultInjector } from './faults';
-import { closeServer, listenOnLoopback } from './loopback';
+import {
+  FakeHttpError,
+  FakeHttpServer,
+  dropConnection,
+  isObject,
+  parseJsonBody,
+  readBody,
+  sendJson,
+} from './fake-http';
 
 /** A DAG run as the fake keeps it; served in the stable API's DAGRun shape. */
 export interface FakeDagRun {
@@ -63,12 +69,10 @@ const problem = (status: number, title: string, detail: string | null, type: str
  * (DAGRunSchema validation, `allowed_run_id_pattern`, 409 AlreadyExists on a taken run id or logical date,
  * 200 with the DAGRun) and `GET .../dagRuns/{dag_run_id}`. Errors are RFC 7807 problem details.
  */
-export class FakeAirflowServer {
+export class FakeAirflowServer extends FakeHttpServer {
   readonly username: string;
   readonly password: string;
   readonly token: string;
-  /** Consulted on every /api request, before auth. */
-  readonly faults = new FaultInjector();
   /** Every request, in order. */
   requests: AirflowRequestLog[] = [];
   /** The next trigger is carried out, then its connection dropped without a reply. */
@@ -82,12 +86,11 @@ export class FakeAirflowServer {
 
   private readonly dags: Set<string>;
   private readonly runs = new Map<string, FakeDagRun>();
-  private readonly hung = new Set<http.ServerResponse>();
-  private readonly server: http.Server;
   private clock = 0;
   private revoked = false;
 
   constructor(options: FakeAirflowOptions = {}) {
+    super();
     this.username = options.username ?? 'nerve';
     this.password = options.password ?? 'fake-airflow-password-0123456789';
     this.token = options.token ?? 'fake-airflow-token-0123456789abcdef';
@@ -98,17 +101,6 @@ export class FakeAirflowServer {
       Buffer.from(`${this.username}:${this.password}`).toString('base64'),
     );
     this.dags = new Set(options.dags ?? ['etl_daily', 'train_model']);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-  }
-
-  /** Listens on an ephemeral port of 127.0.0.1; resolves to the base URL. */
-  async start(): Promise<string> {
-    return listenOnLoopback(this.server);
-  }
-
-  /** Stops listening and destroys every socket, hanging requests included. */
-  async close(): Promise<void> {
-    await closeServer(this.server, this.hung);
   }
 
   /** Every credential stops working (401 from then on). */
@@ -136,7 +128,7 @@ export class FakeAirflowServer {
     run.state = state;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake');
     const header = req.headers.authorization;

@@ -1,9 +1,15 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { recordSecret } from '../support/run-record';
-import { FakeHttpError, dropConnection, isObject, parseJsonBody, readBody, sendJson } from './fake-http';
-import { FaultInjector } from './faults';
-import { closeServer, listenOnLoopback } from './loopback';
+import {
+  FakeHttpError,
+  FakeHttpServer,
+  dropConnection,
+  isObject,
+  parseJsonBody,
+  readBody,
+  sendJson,
+} from './fake-http';
 
 /** A workflow as the fake keeps it; served as an argoproj.io/v1alpha1 Workflow. */
 export interface FakeWorkflow {
@@ -53,11 +59,9 @@ const grpcError = (status: number, code: number, message: string) =>
  * name answers 409 AlreadyExists as Kubernetes does; a bad name 400) and `GET /api/v1/workflows/{namespace}/{name}`.
  * Errors are gRPC statuses as JSON.
  */
-export class FakeArgoServer {
+export class FakeArgoServer extends FakeHttpServer {
   readonly token: string;
   readonly namespace: string;
-  /** Consulted on every /api request, before auth. */
-  readonly faults = new FaultInjector();
   /** Every request, in order. */
   requests: ArgoRequestLog[] = [];
   /** The next submit is carried out, then its connection dropped without a reply. */
@@ -71,12 +75,11 @@ export class FakeArgoServer {
 
   private readonly templates: Map<string, { parameters: string[] }>;
   private readonly workflows = new Map<string, FakeWorkflow>();
-  private readonly hung = new Set<http.ServerResponse>();
-  private readonly server: http.Server;
   private clock = 0;
   private revoked = false;
 
   constructor(options: FakeArgoOptions = {}) {
+    super();
     this.token = options.token ?? 'fake-argo-sa-token.eyJzdWIiOiJuZXJ2ZSJ9.0123456789';
     recordSecret('Argo token', this.token);
     this.namespace = options.namespace ?? 'argo';
@@ -88,17 +91,6 @@ export class FakeArgoServer {
         },
       ),
     );
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-  }
-
-  /** Listens on an ephemeral port of 127.0.0.1; resolves to the base URL. */
-  async start(): Promise<string> {
-    return listenOnLoopback(this.server);
-  }
-
-  /** Stops listening and destroys every socket, hanging requests included. */
-  async close(): Promise<void> {
-    await closeServer(this.server, this.hung);
   }
 
   /** The token stops working (401 from then on). */
@@ -122,7 +114,7 @@ export class FakeArgoServer {
     this.workflows.delete(name);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake');
     const header = req.headers.authorization;

@@ -1,4 +1,7 @@
 import type http from 'node:http';
+import { createServer } from 'node:http';
+import { FaultInjector } from './faults';
+import { closeServer, listenOnLoopback } from './loopback';
 
 /** A refusal a fake answers with its vendor's error body. */
 export class FakeHttpError extends Error {
@@ -47,4 +50,28 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
 /** A lost reply: the work is done, the connection dropped before the answer. */
 export function dropConnection(res: http.ServerResponse): void {
   res.socket?.destroy();
+}
+
+/**
+ * A vendor fake's HTTP server on 127.0.0.1: its fault knobs, the requests it holds hanging, and starting
+ * and stopping. A fake answers in `handle`, in its vendor's wire format.
+ */
+export abstract class FakeHttpServer {
+  /** Consulted on every request the fake routes, before auth: 429s, 5xx, hangs, resets, garbled bodies. */
+  readonly faults = new FaultInjector();
+  /** Requests a `hang` fault holds open, destroyed on close. */
+  protected readonly hung = new Set<http.ServerResponse>();
+  private readonly server = createServer((req, res) => void this.handle(req, res));
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  /** Listens on an ephemeral port of 127.0.0.1; resolves to the base URL. */
+  async start(): Promise<string> {
+    return listenOnLoopback(this.server);
+  }
+
+  /** Stops listening and destroys every socket, hanging requests included. */
+  async close(): Promise<void> {
+    await closeServer(this.server, this.hung);
+  }
 }

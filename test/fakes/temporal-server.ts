@@ -1,9 +1,15 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { recordSecret } from '../support/run-record';
-import { FakeHttpError, dropConnection, isObject, parseJsonBody, readBody, sendJson } from './fake-http';
-import { FaultInjector } from './faults';
-import { closeServer, listenOnLoopback } from './loopback';
+import {
+  FakeHttpError,
+  FakeHttpServer,
+  dropConnection,
+  isObject,
+  parseJsonBody,
+  readBody,
+  sendJson,
+} from './fake-http';
 
 export type FakeExecutionStatus =
   'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELED' | 'TERMINATED' | 'TIMED_OUT';
@@ -73,10 +79,8 @@ const status = (httpStatus: number, code: number, message: string, details: unkn
  * details) and a closed one follows the reuse policy. Payloads are read in the long form and the
  * shorthand; errors are gRPC statuses as JSON.
  */
-export class FakeTemporalServer {
+export class FakeTemporalServer extends FakeHttpServer {
   readonly apiKey: string;
-  /** Consulted on every request, before auth. */
-  readonly faults = new FaultInjector();
   /** Every request, in order. */
   requests: TemporalRequestLog[] = [];
   /** The next start is carried out, then its connection dropped without a reply. */
@@ -89,26 +93,14 @@ export class FakeTemporalServer {
   private readonly namespaces: Set<string>;
   /** Runs by namespace and workflow id, oldest first; the last is current. */
   private readonly executions = new Map<string, FakeWorkflowRun[]>();
-  private readonly hung = new Set<http.ServerResponse>();
-  private readonly server: http.Server;
   private clock = 0;
   private revoked = false;
 
   constructor(options: FakeTemporalOptions = {}) {
+    super();
     this.apiKey = options.apiKey ?? 'fake-temporal-api-key.0123456789abcdef';
     recordSecret('Temporal API key', this.apiKey);
     this.namespaces = new Set(options.namespaces ?? ['default']);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-  }
-
-  /** Listens on an ephemeral port of 127.0.0.1; resolves to the base URL. */
-  async start(): Promise<string> {
-    return listenOnLoopback(this.server);
-  }
-
-  /** Stops listening and destroys every socket, hanging requests included. */
-  async close(): Promise<void> {
-    await closeServer(this.server, this.hung);
   }
 
   /** The API key stops working (401 from then on). */
@@ -158,7 +150,7 @@ export class FakeTemporalServer {
     return structuredClone(next);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fake');
     const header = req.headers.authorization;
