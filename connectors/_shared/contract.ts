@@ -81,6 +81,11 @@ export interface ActionResult {
   raw: Record<string, unknown>;
 }
 
+/** What the hub knows of earlier attempts of an action with the same idempotency key. */
+export interface ActionAttempt {
+  resumed: boolean;
+}
+
 /** A connector opened with validated config and decrypted secrets. */
 export interface ConnectorSession {
   /** Airbyte's `check`: throws a ConnectorError saying what is wrong (bad credentials are PERMANENT). */
@@ -90,8 +95,17 @@ export interface ConnectorSession {
    * pages in cursor order; ends when the stream is caught up.
    */
   read(stream: string, state: StreamState | null): AsyncIterable<Page>;
-  /** Runs an action; `idempotencyKey` is passed to the vendor where it supports one. */
-  act(action: string, input: ConfigValues, idempotencyKey: string | undefined): Promise<ActionResult>;
+  /**
+   * Runs an action; `idempotencyKey` is passed to the vendor where it supports one. `attempt.resumed`:
+   * an earlier attempt with this key may have reached the vendor (it failed, or its process died), so an
+   * action the vendor cannot de-duplicate checks the vendor's state before it acts again.
+   */
+  act(
+    action: string,
+    input: ConfigValues,
+    idempotencyKey: string | undefined,
+    attempt?: ActionAttempt,
+  ): Promise<ActionResult>;
   /**
    * Reads records by the vendor's ids, mapped exactly as `read` maps them: what a webhook only names
    * (`WebhookDelivery.refs`). Ids the vendor no longer has are left out of the result, not an error.

@@ -129,6 +129,12 @@ export class ZendeskClient {
   }
 
   /** `PUT /api/v2/tickets/{id}.json`; an update is idempotent by nature (Zendesk takes no key here). */
+  /** One ticket as it is now (`GET /api/v2/tickets/{id}.json`). */
+  async ticket(id: number): Promise<Record<string, unknown>> {
+    const { body } = await this.send({ path: `/api/v2/tickets/${id}.json`, operation: `show ticket ${id}` });
+    return ticketOf(body, `show ticket ${id}`);
+  }
+
   async updateTicket(id: number, ticket: TicketWrite): Promise<Record<string, unknown>> {
     const { body } = await this.send({
       method: 'PUT',
@@ -205,3 +211,25 @@ function ticketOf(body: unknown, operation: string): Record<string, unknown> {
 
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Whether a ticket already shows every change of `write` (a comment can never be told apart from one
+ * added again, so a write with a comment is never taken as done). Zendesk has no idempotency key for
+ * updates: an update whose earlier attempt may have landed is checked against the ticket first.
+ */
+export function alreadyApplied(ticket: Record<string, unknown>, write: TicketWrite): boolean {
+  if (write.comment) return false;
+  for (const field of ['subject', 'priority', 'status'] as const)
+    if (write[field] !== undefined && ticket[field] !== write[field]) return false;
+  if (write.tags) {
+    const tags = Array.isArray(ticket.tags) ? ticket.tags.map(String) : [];
+    if (tags.length !== write.tags.length || write.tags.some((t) => !tags.includes(t))) return false;
+  }
+  const fields = Array.isArray(ticket.custom_fields) ? (ticket.custom_fields as unknown[]) : [];
+  for (const wanted of write.custom_fields ?? []) {
+    const found = fields.find((f) => isObject(f) && Number(f.id) === wanted.id) as
+      Record<string, unknown> | undefined;
+    if (!found || (found.value ?? null) !== wanted.value) return false;
+  }
+  return true;
+}

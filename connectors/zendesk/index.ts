@@ -7,7 +7,7 @@ import type {
   ConnectorEnv,
   ConnectorSession,
 } from '../_shared';
-import { ZendeskClient } from './client';
+import { alreadyApplied, ZendeskClient } from './client';
 import type { TicketWrite } from './client';
 import { optionalInteger, ticketMapping } from './mapper';
 import type { TicketMapping } from './mapper';
@@ -145,7 +145,7 @@ export const zendesk: ConnectorDefinition = {
         if (stream !== TICKETS) throw permanent(`Zendesk has no stream "${stream}"; it has "${TICKETS}"`);
         return readTickets(client, mapping, pageSize, ticketState(state, startTime));
       },
-      async act(action, rawInput, idempotencyKey): Promise<ActionResult> {
+      async act(action, rawInput, idempotencyKey, attempt): Promise<ActionResult> {
         const spec = actions.find((a) => a.name === action);
         if (!spec)
           throw badField('action', `unknown action "${action}"; expected createTicket or updateTicket`);
@@ -163,7 +163,10 @@ export const zendesk: ConnectorDefinition = {
         if (action === 'createTicket') raw = await client.createTicket(ticket, idempotencyKey);
         else {
           if (Object.keys(ticket).length === 0) throw badField(action, 'nothing to change');
-          raw = await client.updateTicket(input.ticketId as number, ticket);
+          const id = input.ticketId as number;
+          // An earlier attempt may have landed (updates take no idempotency key): done if it shows.
+          const current = attempt?.resumed ? await client.ticket(id) : null;
+          raw = current && alreadyApplied(current, ticket) ? current : await client.updateTicket(id, ticket);
         }
         return { externalId: String(raw.id), stream: TICKETS, raw };
       },

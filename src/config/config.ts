@@ -31,6 +31,13 @@ export interface Config {
   dbApplicationName: string;
   maxArtifactBytes: number;
   maxRequestBytes: number;
+  /** How long an automation run's claim holds it: a runner that died leaves its runs to others after this. */
+  automationLeaseMs: number;
+  /**
+   * How long an idempotency claim around a vendor call is honoured before another caller may take it
+   * over (the claim of a process that died mid-call): longer than a vendor call with its retries.
+   */
+  claimLeaseMs: number;
   /** Largest webhook body accepted (vendors' events are kilobytes); more is 413. */
   maxWebhookBytes: number;
   /**
@@ -262,6 +269,8 @@ export function loadConfig(env: Env = process.env): Config {
     // The largest legitimate bodies, recordKpiPoints of 10,000 points and predictBatch of 1,000 rows of
     // ticket text, are 2 to 3 MiB of JSON; more goes through the artifact store.
     maxRequestBytes: int(env, 'NERVE_MAX_REQUEST_BYTES', 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024, problems),
+    automationLeaseMs: int(env, 'NERVE_AUTOMATION_LEASE_SECONDS', 30, 1, 3_600, problems) * 1000,
+    claimLeaseMs: int(env, 'NERVE_CLAIM_LEASE_SECONDS', 600, 1, 86_400, problems) * 1000,
     maxWebhookBytes: int(env, 'NERVE_MAX_WEBHOOK_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
     publicUrl: publicUrl(env, problems),
     // Shipped operations are under 700 tokens and the introspection query under 200.

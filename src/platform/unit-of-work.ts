@@ -134,7 +134,7 @@ export class UnitOfWork {
   async once<T>(
     ctx: RequestContext,
     claim: Claim & { key: string },
-    call: () => Promise<T>,
+    call: (resumed: boolean) => Promise<T>,
     record: (tx: Change, result: T) => Promise<void>,
   ): Promise<T> {
     let recorded: PendingChange | undefined;

@@ -158,7 +158,7 @@ export function createServices(
     db,
     now,
     audit: new AuditTrail(secretKey),
-    idempotency: new IdempotencyService(db, options.idempotencyClaims),
+    idempotency: new IdempotencyService(db, { leaseMs: config.claimLeaseMs, ...options.idempotencyClaims }),
     outbox,
     onEvents: () => {
       relay.nudge();
@@ -280,7 +280,7 @@ export function createServices(
 
   const automationRunner = new AutomationRunner(
     { ...platform, steps: automationSteps, alerts },
-    options.automationRunner,
+    { leaseMs: config.automationLeaseMs, ...options.automationRunner },
   );
   const automationDispatcher = new AutomationDispatcher(
     { ...platform, outbox, steps: automationSteps },

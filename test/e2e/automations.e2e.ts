@@ -219,6 +219,8 @@ describe('automations', () => {
           },
         ],
         maxConcurrentRuns: 8,
+        // A fifth of all vendor calls fail below, and a retried update reads the ticket first (two calls).
+        maxAttempts: 10,
       },
     });
     const tickets = Array.from({ length: 120 }, (_, i) => {

@@ -103,6 +103,8 @@ export class FakeZendeskServer {
   readonly faults = new FaultInjector();
   /** Every request, in order. */
   requests: ZendeskRequestLog[] = [];
+  /** Milliseconds between applying a ticket update and answering it. */
+  updateReplyDelayMs = 0;
   /** Updates applied per ticket id (an update refused by a fault never reaches here). */
   readonly updatesOf = new Map<number, number>();
   schemaChange: SchemaChange | null = null;
@@ -386,7 +388,23 @@ export class FakeZendeskServer {
       return send(res, 200, this.exportPage(url, `http://${url.host}`));
     if (method === 'POST' && path === '/api/v2/tickets.json') return this.createTicket(body, key, res);
     const match = /^\/api\/v2\/tickets\/(\d+)\.json$/.exec(path);
-    if (method === 'PUT' && match) return send(res, 200, this.updateTicket(Number(match[1]), body));
+    if (method === 'PUT' && match) {
+      const answer = this.updateTicket(Number(match[1]), body);
+      // Applied at once, answered later: a caller that dies meanwhile never learns it landed.
+      if (this.updateReplyDelayMs > 0) {
+        setTimeout(() => {
+          if (!res.destroyed) send(res, 200, answer);
+        }, this.updateReplyDelayMs);
+        return;
+      }
+      return send(res, 200, answer);
+    }
+    if (method === 'GET' && match) {
+      const ticket = this.store.get(Number(match[1]));
+      if (!ticket || ticket.status === 'deleted')
+        throw new HttpError(404, { error: 'RecordNotFound', description: 'Not found' });
+      return send(res, 200, { ticket: this.wireTicket(ticket, `http://${url.host}`, false) });
+    }
     throw new HttpError(404, { error: 'InvalidEndpoint', description: 'Not found' });
   }
 

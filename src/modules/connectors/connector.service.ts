@@ -272,9 +272,9 @@ export class ConnectorService {
     }
     const values = validInput(action.input, input.input, 'input');
     const session = this.open(connector);
-    const run = async (): Promise<ConnectorActionResult> => {
+    const run = async (resumed = false): Promise<ConnectorActionResult> => {
       try {
-        return await session.act(action.name, values, input.idempotencyKey ?? undefined);
+        return await session.act(action.name, values, input.idempotencyKey ?? undefined, { resumed });
       } catch (error) {
         if (error instanceof ConnectorError) {
           throw new DomainError(

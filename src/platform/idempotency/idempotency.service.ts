@@ -109,7 +109,7 @@ export class IdempotencyService {
     operation: string,
     key: string,
     args: unknown,
-    call: () => Promise<T>,
+    call: (resumed: boolean) => Promise<T>,
     record: (manager: EntityManager, result: T) => Promise<void>,
   ): Promise<T> {
     const { scope, requestHash } = this.claimOf(ctx, operation, key, args);
@@ -128,10 +128,13 @@ export class IdempotencyService {
                 failure = NULL
           WHERE r.request_hash = EXCLUDED.request_hash
             AND ((r.state = 'FAILED' AND NOT $6::boolean) OR (r.state = 'PENDING' AND r.lease_until < now()))
-         RETURNING claim_id`,
+         RETURNING claim_id, (xmax <> 0) AS resumed`,
         [scope, key, requestHash, claimId, this.leaseMs, waited],
-      )) as Array<{ claim_id: string }>;
-      if (claimed.length === 1) return this.carryOut(scope, key, claimId, call, record);
+      )) as Array<{ claim_id: string; resumed: boolean }>;
+      // Taken from a FAILED or abandoned claim: that attempt may have reached the vendor before it
+      // failed or its process died, so the call is told to check before it acts again.
+      if (claimed.length === 1)
+        return this.carryOut(scope, key, claimId, () => call(claimed[0].resumed), record);
 
       const first = await this.db.getRepository(IdempotencyRecord).findOneBy({ scope, key });
       if (!first) continue;
