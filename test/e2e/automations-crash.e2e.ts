@@ -1,11 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { Client } from 'pg';
-import { createDataSource, migrate } from '../../src/db/data-source';
 import { linearClassifierOnnx, uploadArtifact } from '../factories/onnx';
 import { FakeZendeskServer } from '../fakes/zendesk-server';
 import { startTestHub, unique, type TestHub } from '../harness';
 import { startHubProcess, type HubProcess } from '../support/hub-process';
+import { ownDatabase, type OwnDatabase } from '../support/own-database';
 import { recordSecret } from '../support/run-record';
 
 const realPostgres = process.env.NERVE_TEST_EMBEDDED !== '1';
@@ -19,7 +18,7 @@ const TICKETS = 1_000;
 // Its own database: the worker processes would otherwise carry out other suites' runs. PostgreSQL only
 // (the embedded database is one in-process server the test processes share).
 (realPostgres ? describe : describe.skip)('automations through a hub killed mid-burst', () => {
-  let dbName: string;
+  let own: OwnDatabase | undefined;
   let url: string;
   let hub: TestHub;
   let zendesk: FakeZendeskServer;
@@ -28,21 +27,8 @@ const TICKETS = 1_000;
   const secretKey = randomBytes(32).toString('base64');
 
   beforeAll(async () => {
-    const shared = new URL(process.env.DATABASE_URL!);
-    dbName = `nerve_crash_${randomBytes(4).toString('hex')}`;
-    const admin = new Client({ connectionString: shared.toString() });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${dbName}`);
-    } finally {
-      await admin.end();
-    }
-    shared.pathname = `/${dbName}`;
-    url = shared.toString();
-    const db = createDataSource({ url, poolSize: 1 });
-    await db.initialize();
-    await migrate(db);
-    await db.destroy();
+    own = await ownDatabase('crash');
+    url = own.url;
     // Arranges data and reads results; its scheduler is off, so it carries out no run itself.
     hub = await startTestHub({ databaseUrl: url, secretKey });
     zendesk = new FakeZendeskServer({ tickets: 0 });
@@ -55,13 +41,7 @@ const TICKETS = 1_000;
     for (const p of processes) fs.rmSync(p.dataDir, { recursive: true, force: true });
     await zendesk?.close();
     await hub?.close();
-    const admin = new Client({ connectionString: process.env.DATABASE_URL });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await own?.drop();
   });
 
   /** A hub process with the worker running automations, short leases so a dead one's runs move on soon. */

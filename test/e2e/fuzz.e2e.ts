@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   getNullableType,
   isEnumType,
@@ -11,12 +10,11 @@ import {
   type GraphQLInputType,
 } from 'graphql';
 import { createClient } from 'graphql-ws';
-import { Client } from 'pg';
 import WebSocket from 'ws';
-import { createDataSource, migrate } from '../../src/db/data-source';
 import { buildNerveSchema } from '../../src/server/schema';
 import { startTestHub, type TestHub } from '../harness';
 import { ProjectFixture } from '../support/fixture';
+import { ownDatabase, type OwnDatabase } from '../support/own-database';
 
 /**
  * A schema-driven fuzz of every mutation's arguments. For each mutation it builds a base argument set that
@@ -137,28 +135,15 @@ describe('fuzz of every mutation argument', () => {
   let hub: TestHub;
   let fx: ProjectFixture;
   let url: string;
-  let dbName: string | undefined;
+  let own: OwnDatabase | undefined;
   const counts = new Map<Category, number>(CATEGORIES.map((c) => [c, 0]));
   const codes = new Map<string, number>();
   let wsCount = 0;
 
   beforeAll(async () => {
     // A database of its own: the tables are compared whole, and other suites write to the shared one.
-    const shared = new URL(process.env.DATABASE_URL!);
-    dbName = `nerve_fuzz_${randomBytes(4).toString('hex')}`;
-    const admin = new Client({ connectionString: shared.toString() });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${dbName}`);
-    } finally {
-      await admin.end();
-    }
-    shared.pathname = `/${dbName}`;
-    url = shared.toString();
-    const db = createDataSource({ url, poolSize: 1 });
-    await db.initialize();
-    await migrate(db);
-    await db.destroy();
+    own = await ownDatabase('fuzz');
+    url = own.url;
     hub = await startTestHub({ databaseUrl: url });
     fx = await new ProjectFixture(hub).build();
     await fx.syncsDone();
@@ -171,12 +156,7 @@ describe('fuzz of every mutation argument', () => {
       await hub?.close();
     } finally {
       // Even when closing failed (a poisoned write buffer, say), the database goes.
-      if (dbName) {
-        const admin = new Client({ connectionString: process.env.DATABASE_URL });
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-        await admin.end();
-      }
+      await own?.drop();
     }
     const lines = CATEGORIES.map((c) => `  ${c.padEnd(16)} ${counts.get(c)}`);
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -194,21 +174,21 @@ describe('fuzz of every mutation argument', () => {
     const [{ current }]: Array<{ current: string }> = await hub.db.query(
       'SELECT current_database() AS current',
     );
-    const own = current === dbName;
+    const isOwn = current === own?.name;
     const tables: Array<{ name: string }> = await hub.db.query(
       `SELECT table_name AS name FROM information_schema.tables t
         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
           AND ($1 OR EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = 'public'
                               AND c.table_name = t.table_name AND c.column_name = 'project_id'))
         ORDER BY table_name`,
-      [own],
+      [isOwn],
     );
     const out: Record<string, string> = {};
     for (const { name } of tables) {
       const [row]: Array<{ n: string; h: string | null }> = await hub.db.query(
         `SELECT count(*) AS n, md5(string_agg(t::text, '' ORDER BY t::text)) AS h FROM "${name}" t
-          ${own ? '' : 'WHERE t.project_id = $1'}`,
-        own ? [] : [fx.projectId],
+          ${isOwn ? '' : 'WHERE t.project_id = $1'}`,
+        isOwn ? [] : [fx.projectId],
       );
       out[name] = `${row.n} ${row.h ?? ''}`;
     }
