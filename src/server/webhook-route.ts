@@ -1,18 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookRequest } from '../../connectors/_shared';
+import type { WebhookAnswer } from '../common/webhook-answer';
 import { readBody, send } from './http-io';
 
 /** Vendor webhooks into a connector: `/webhooks/connectors/<id>`. */
 export const CONNECTOR_WEBHOOK_PATH = /^\/webhooks\/connectors\/([^/]+)$/;
 /** Signed requests that start an automation: `/webhooks/automations/<id>`. */
 export const AUTOMATION_WEBHOOK_PATH = /^\/webhooks\/automations\/([^/]+)$/;
-
-/** What a webhook handler answers. */
-export interface WebhookReply {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfterSeconds?: number;
-}
 
 /**
  * A webhook request: no API key (a vendor cannot send one); the handler checks the signature over the
@@ -24,7 +18,7 @@ export async function serveWebhook(
   res: ServerResponse,
   limit: number,
   publicUrl: string | undefined,
-  handle: (request: WebhookRequest) => Promise<WebhookReply>,
+  handle: (request: WebhookRequest) => Promise<WebhookAnswer>,
 ): Promise<void> {
   if (req.method !== 'POST') {
     send(res, 405, { error: 'webhooks are POSTed' }, { allow: 'POST' });

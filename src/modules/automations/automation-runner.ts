@@ -9,7 +9,7 @@ import { AlertKind, AlertSeverity } from '../alerts/alert.enums';
 import type { AlertService } from '../alerts/alert.service';
 import { stepState } from './automation-plan';
 import type { AutomationSteps } from './automation-steps';
-import { classify, type StepError } from './automation-steps';
+import { asObject, classify, type StepError } from './automation-steps';
 import {
   Automation,
   AutomationRun,
@@ -376,12 +376,6 @@ export class AutomationRunner {
     run.leaseUntil = until;
     if (release) run.leaseToken = null;
   }
-}
-
-function asObject(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : { value };
 }
 
 /** The run as the automation-run.changed event carries it (no trigger document, no step data). */

@@ -136,22 +136,10 @@ export class AutomationSteps {
           const prediction = await this.predictions.predict(ctx, predictArgs(step, input, scope.document));
           return { ...prediction };
         }
-        case AutomationStepKind.CONNECTOR_ACTION: {
-          const result = await this.connectors.act(ctx, {
-            connector: String(step.settings.connector),
-            action: String(step.settings.action),
-            input: object('input', input),
-            idempotencyKey: key,
-          });
-          return { ...result };
-        }
+        case AutomationStepKind.CONNECTOR_ACTION:
+          return { ...(await this.act(ctx, step, input, key)) };
         case AutomationStepKind.TRIGGER_PIPELINE: {
-          const result = await this.connectors.act(ctx, {
-            connector: String(step.settings.connector),
-            action: String(step.settings.action),
-            input: object('input', input),
-            idempotencyKey: key,
-          });
+          const result = await this.act(ctx, step, input, key);
           // The pipeline's run, as a Nerve run whose externalRef is the orchestrator's id: lineage shows
           // what the pipeline registers, and what started it (tags).
           const run = await this.runs.start(ctx, {
@@ -182,6 +170,16 @@ export class AutomationSteps {
     } catch (error) {
       throw classify(error);
     }
+  }
+
+  /** The step's connector action with the step's idempotency key. */
+  private act(ctx: RequestContext, step: AutomationStep, input: unknown, key: string) {
+    return this.connectors.act(ctx, {
+      connector: String(step.settings.connector),
+      action: String(step.settings.action),
+      input: object('input', input),
+      idempotencyKey: key,
+    });
   }
 
   /** A dry run: the filter, then each step's input and what it would give, with no effect. */
@@ -265,7 +263,8 @@ function object(field: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function asObject(value: unknown): Record<string, unknown> {
+/** A step's input or output as stored: an object as it is, anything else as `{ value }`. */
+export function asObject(value: unknown): Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : { value };

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { WebhookRequest } from '../../../connectors/_shared';
 import type { Logger } from '../../common/logger';
+import { refuseWebhook, type WebhookAnswer } from '../../common/webhook-answer';
 import { verifyWebhook } from '../../common/standard-webhooks';
 import { isUuid } from '../../common/validate';
 import { RequestContext } from '../../context/context';
@@ -11,13 +12,6 @@ import { emitRun } from './automation-runner';
 import type { AutomationSteps } from './automation-steps';
 import { Automation, AutomationRun, AutomationStatus, AutomationTriggerKind } from './automation.entity';
 import type { WebhookSender } from './webhook-sender';
-
-/** What the hub answers a webhook request with. */
-export interface TriggerAnswer {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfterSeconds?: number;
-}
 
 export interface AutomationTriggersDeps extends Pick<Platform, 'db' | 'now' | 'logger' | 'work'> {
   steps: AutomationSteps;
@@ -69,32 +63,32 @@ export class AutomationTriggers {
    * run (202), or 409 for a webhook-id already received. A paused automation answers 503 with
    * Retry-After, so the sender keeps the delivery and tries again.
    */
-  async webhook(automationId: string, request: WebhookRequest): Promise<TriggerAnswer> {
+  async webhook(automationId: string, request: WebhookRequest): Promise<WebhookAnswer> {
     const automation = isUuid(automationId)
       ? await this.db.getRepository(Automation).findOneBy({ id: automationId.toLowerCase() })
       : null;
     if (!automation || automation.trigger.kind !== AutomationTriggerKind.WEBHOOK || !this.webhooks.available)
-      return refuse(404, 'no automation here takes webhooks');
+      return refuseWebhook(404, 'no automation here takes webhooks');
     const verdict = verifyWebhook(
       request.headers,
       request.body,
       [this.webhooks.secretFor(automation.id)],
       this.now(),
     );
-    if (!verdict.ok) return refuse(verdict.status, verdict.reason);
+    if (!verdict.ok) return refuseWebhook(verdict.status, verdict.reason);
     let payload: unknown;
     try {
       payload = JSON.parse(request.body.toString('utf8'));
     } catch {
-      return refuse(400, 'the body is not JSON');
+      return refuseWebhook(400, 'the body is not JSON');
     }
     if (automation.status !== AutomationStatus.ACTIVE)
-      return { ...refuse(503, 'the automation is paused'), retryAfterSeconds: 60 };
+      return { ...refuseWebhook(503, 'the automation is paused'), retryAfterSeconds: 60 };
     const document = { webhook: { id: verdict.id, timestamp: verdict.timestamp.toISOString(), payload } };
     if (!(await this.steps.matches(automation, document)))
       return { status: 200, body: { ignored: 'the trigger filter is false for this delivery' } };
     const run = await this.start(automation, `webhook:${verdict.id}`, document, false);
-    if (!run) return refuse(409, 'this webhook-id was already received');
+    if (!run) return refuseWebhook(409, 'this webhook-id was already received');
     return { status: 202, body: { run: run.id } };
   }
 
@@ -126,8 +120,4 @@ export class AutomationTriggers {
       return run;
     });
   }
-}
-
-function refuse(status: number, reason: string): TriggerAnswer {
-  return { status, body: { error: reason } };
 }

@@ -8,6 +8,7 @@ import {
   type WebhookRequest,
 } from '../../../connectors/_shared';
 import type { Logger } from '../../common/logger';
+import { refuseWebhook, type WebhookAnswer } from '../../common/webhook-answer';
 import { isUuid } from '../../common/validate';
 import { RequestContext } from '../../context/context';
 import type { Platform } from '../../platform/platform';
@@ -16,14 +17,6 @@ import type { KpiService } from '../kpis/kpi.service';
 import { Connector, ConnectorWebhookDelivery } from './connector.entity';
 import { emitWritten, writePage } from './record-writer';
 import type { SecretBox } from './secret-box';
-
-/** What the hub answers a vendor's webhook request with. */
-export interface WebhookAnswer {
-  status: number;
-  body: Record<string, unknown>;
-  /** Seconds, with a 503: when the vendor should try again. */
-  retryAfterSeconds?: number;
-}
 
 export interface ConnectorWebhooksDeps extends Pick<Platform, 'db' | 'now' | 'logger' | 'work'> {
   registry: ReadonlyMap<string, ConnectorDefinition>;
@@ -67,18 +60,18 @@ export class ConnectorWebhooks {
       : null;
     const definition = connector && this.registry.get(connector.kind);
     const spec = definition?.webhook;
-    if (!connector || !definition || !spec) return refuse(404, 'no connector here takes webhooks');
+    if (!connector || !definition || !spec) return refuseWebhook(404, 'no connector here takes webhooks');
     const secret = this.box.open(connector.secretsCiphertext, connector.id)[spec.secretField];
     // Without its secret nothing can be verified: refused like a bad signature, saying no more.
-    if (!secret) return refuse(401, 'the signature cannot be verified');
+    if (!secret) return refuseWebhook(401, 'the signature cannot be verified');
     const verdict = spec.verify(request, secret, this.now());
-    if (!verdict.ok) return refuse(verdict.status, verdict.reason);
+    if (!verdict.ok) return refuseWebhook(verdict.status, verdict.reason);
 
     let deliveries: WebhookDelivery[];
     try {
       deliveries = spec.parse(request, connector.config as never);
     } catch (error) {
-      if (error instanceof ConnectorError) return refuse(400, error.message);
+      if (error instanceof ConnectorError) return refuseWebhook(400, error.message);
       throw error;
     }
     if (!connector.enabled) return { status: 200, body: { ignored: 'the connector is disabled' } };
@@ -90,8 +83,11 @@ export class ConnectorWebhooks {
       fetched = await this.fetchNamed(connector, definition, deliveries);
     } catch (error) {
       if (!(error instanceof ConnectorError)) throw error;
-      if (error.kind === 'PERMANENT') return refuse(400, error.message);
-      return { ...refuse(503, error.message), retryAfterSeconds: secondsOf(error.details.retryAfterMs) };
+      if (error.kind === 'PERMANENT') return refuseWebhook(400, error.message);
+      return {
+        ...refuseWebhook(503, error.message),
+        retryAfterSeconds: secondsOf(error.details.retryAfterMs),
+      };
     }
     const kpiIds = await this.kpis.ensureDerived(
       connector.projectId,
@@ -143,7 +139,7 @@ export class ConnectorWebhooks {
       }
       return { deliveries: fresh.size, records };
     });
-    if (!outcome) return refuse(409, 'this delivery was already received');
+    if (!outcome) return refuseWebhook(409, 'this delivery was already received');
     return { status: 200, body: { received: outcome.deliveries, records: outcome.records } };
   }
 
@@ -167,10 +163,6 @@ export class ConnectorWebhooks {
     for (const [stream, ids] of named) fetched.set(stream, await session.fetch(stream, [...ids]));
     return fetched;
   }
-}
-
-function refuse(status: number, reason: string): WebhookAnswer {
-  return { status, body: { error: reason } };
 }
 
 function secondsOf(ms: number | undefined): number {

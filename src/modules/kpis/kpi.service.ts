@@ -48,6 +48,8 @@ export interface KpiServiceDeps extends Pick<Platform, 'db' | 'now' | 'work'> {
  */
 export class KpiService {
   private readonly db: DataSource;
+  /** Derived KPI ids by project and keys, once ensured. */
+  private readonly derivedIds = new Map<string, Map<string, string>>();
   private readonly projects: ProjectService;
   private readonly now: () => Date;
   private readonly work: UnitOfWork;
@@ -120,6 +122,10 @@ export class KpiService {
   async ensureDerived(projectId: string, recordKinds: string[]): Promise<Map<string, string>> {
     const wanted = DERIVED_KPIS.filter((k) => recordKinds.includes(k.recordKind));
     if (wanted.length === 0) return new Map();
+    // A KPI, once there, keeps its id (KPIs are never deleted): every webhook and sync page need not ask.
+    const cacheKey = `${projectId}\0${wanted.map((k) => k.key).join(',')}`;
+    const cached = this.derivedIds.get(cacheKey);
+    if (cached) return cached;
     await this.db
       .createQueryBuilder()
       .insert()
@@ -147,7 +153,9 @@ export class KpiService {
         keys: wanted.map((k) => k.key),
       })
       .getMany();
-    return new Map(rows.map((k) => [k.key, k.id]));
+    const ids = new Map(rows.map((k) => [k.key, k.id]));
+    if (ids.size === wanted.length) this.derivedIds.set(cacheKey, ids);
+    return ids;
   }
 
   /**
